@@ -1,0 +1,268 @@
+/**
+ * Config loading: YAML file → environment overrides → CLI flags → `${env:NAME}`
+ * references → schema validation (defaults filled) → cross-field checks →
+ * one typed, normalised `Config`. Every problem is collected and reported at
+ * once as `path: message`; nothing reads process.env after this returns.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { configSchema } from './schema.js';
+import type { Config, ScenarioConfig } from './types.js';
+import type { LengthSpec } from '../traffic/lengths.js';
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+/** CLI flags that override config paths. */
+export interface ConfigFlags {
+  target?: string;
+  model?: string;
+  rate?: number;
+  duration?: number;
+  listen?: string;
+}
+
+export interface LoadOptions {
+  /** Path of a YAML file; absent = all defaults. */
+  file?: string;
+  /** Already-parsed document (tests, --config-json); used instead of `file`. */
+  document?: unknown;
+  /** The environment to read LLMSOAK_* overrides and ${env:NAME} references from. */
+  env?: NodeJS.ProcessEnv;
+  flags?: ConfigFlags;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+}
+
+const ENV_PREFIX = 'LLMSOAK_';
+/** Env vars with this prefix that are not config paths. */
+const ENV_RESERVED = new Set(['LLMSOAK_CONFIG']);
+
+let compiled: ReturnType<Ajv['compile']> | undefined;
+function validator(): ReturnType<Ajv['compile']> {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    compiled = ajv.compile(configSchema);
+  }
+  return compiled;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? {};
+  const problems: string[] = [];
+  const source = opts.file ?? 'config';
+
+  let doc: JsonObject = {};
+  const raw = opts.document !== undefined ? opts.document : opts.file !== undefined ? readYaml(opts.file) : {};
+  if (raw === null || raw === undefined) doc = {};
+  else if (typeof raw === 'object' && !Array.isArray(raw)) doc = structuredClone(raw) as JsonObject;
+  else throw new ConfigError(['(root): must be a mapping of settings'], source);
+
+  applyEnvOverrides(doc, env, problems);
+  applyFlags(doc, opts.flags ?? {});
+  substituteEnvRefs(doc, env, '', problems);
+  if (problems.length) throw new ConfigError(problems, source);
+
+  const validate = validator();
+  if (!validate(doc)) {
+    for (const e of validate.errors ?? []) problems.push(formatAjvError(e));
+    throw new ConfigError(dedupe(problems), source);
+  }
+  const warnings: string[] = [];
+  const config = normalise(doc as unknown as Config, problems, warnings);
+  if (problems.length) throw new ConfigError(problems, source);
+  return { config, warnings };
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`(file): cannot read ${file} (${code})`], file);
+  }
+  try {
+    return parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const pos = err.linePos?.[0];
+      const where = pos ? `line ${pos.line} column ${pos.col}` : 'YAML';
+      throw new ConfigError([`(file): ${where}: ${err.message.split('\n')[0]}`], file);
+    }
+    throw err;
+  }
+}
+
+/** LLMSOAK_TRAFFIC__MAX_IN_FLIGHT=64 → traffic.maxInFlight = 64 (value parsed as a YAML scalar). */
+function applyEnvOverrides(doc: JsonObject, env: NodeJS.ProcessEnv, problems: string[]): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
+    const segments = name.slice(ENV_PREFIX.length).split('__').map(snakeToCamel);
+    if (segments.some((s) => s === '')) {
+      problems.push(`${name}: not a config path (use LLMSOAK_SECTION__KEY)`);
+      continue;
+    }
+    let parsed: Json;
+    try {
+      parsed = parseYaml(value) as Json;
+    } catch {
+      parsed = value;
+    }
+    setPath(doc, segments, parsed);
+  }
+}
+
+function applyFlags(doc: JsonObject, flags: ConfigFlags): void {
+  if (flags.target !== undefined) setPath(doc, ['target', 'url'], flags.target);
+  if (flags.model !== undefined) setPath(doc, ['target', 'model'], flags.model);
+  if (flags.rate !== undefined) setPath(doc, ['traffic', 'rate'], flags.rate);
+  if (flags.duration !== undefined) setPath(doc, ['run', 'durationSec'], flags.duration);
+  if (flags.listen !== undefined) setPath(doc, ['server', 'listen'], flags.listen);
+}
+
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replace `${env:NAME}` in every string; a missing variable is a problem (its value never printed). */
+function substituteEnvRefs(node: Json, env: NodeJS.ProcessEnv, path: string, problems: string[]): Json {
+  if (typeof node === 'string') {
+    return node.replace(ENV_REF, (_m, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        problems.push(`${path || '(root)'}: environment variable ${name} is not set`);
+        return '';
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) node[i] = substituteEnvRefs(node[i] as Json, env, `${path}[${i}]`, problems);
+    return node;
+  }
+  if (node !== null && typeof node === 'object') {
+    for (const k of Object.keys(node)) node[k] = substituteEnvRefs(node[k] as Json, env, path ? `${path}.${k}` : k, problems);
+  }
+  return node;
+}
+
+function setPath(doc: JsonObject, segments: string[], value: Json): void {
+  let cur: JsonObject = doc;
+  for (const seg of segments.slice(0, -1)) {
+    const next = cur[seg];
+    if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) cur[seg] = {};
+    cur = cur[seg] as JsonObject;
+  }
+  cur[segments[segments.length - 1] as string] = value;
+}
+
+function snakeToCamel(s: string): string {
+  return s.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** '/traffic/scenarios/0/name' → 'traffic.scenarios[0].name' */
+function jsonPointerToPath(pointer: string): string {
+  if (!pointer) return '';
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+function formatAjvError(e: ErrorObject): string {
+  const path = jsonPointerToPath(e.instancePath);
+  const at = (p: string) => p || '(root)';
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${at(path ? `${path}.${String(e.params.additionalProperty)}` : String(e.params.additionalProperty))}: unknown key`;
+    case 'required':
+      return `${at(path ? `${path}.${String(e.params.missingProperty)}` : String(e.params.missingProperty))}: is required`;
+    case 'type':
+      return `${at(path)}: must be ${String(e.params.type)}`;
+    case 'enum':
+      return `${at(path)}: must be one of ${(e.params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'pattern':
+      return `${at(path)}: has the wrong form (${patternHint(path)})`;
+    default:
+      return `${at(path)}: ${e.message ?? e.keyword}`;
+  }
+}
+
+function patternHint(path: string): string {
+  if (path.endsWith('listen')) return 'expected HOST:PORT';
+  if (path.endsWith('url') || path.endsWith('Url')) return 'expected an http:// or https:// URL';
+  if (path.endsWith('name')) return 'letters, digits, _ and -, starting with a letter';
+  return 'see the configuration reference';
+}
+
+function dedupe(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** Cross-field checks and normalisation of the schema-valid document. */
+function normalise(cfg: Config, problems: string[], warnings: string[]): Config {
+  const listen = splitHostPort(cfg.server.listen);
+  if (!listen || listen.port > 65535) problems.push('server.listen: port must be 0–65535');
+  else {
+    cfg.server.host = listen.host;
+    cfg.server.port = listen.port;
+  }
+
+  const seen = new Set<string>();
+  let totalWeight = 0;
+  cfg.traffic.scenarios.forEach((s: ScenarioConfig, i: number) => {
+    const at = `traffic.scenarios[${i}]`;
+    if (seen.has(s.name)) problems.push(`${at}.name: duplicate scenario name "${s.name}"`);
+    seen.add(s.name);
+    totalWeight += s.weight;
+    checkLength(s.prompt, `${at}.prompt`, problems);
+    checkLength(s.output, `${at}.output`, problems);
+    if (s.turns.min > s.turns.max) problems.push(`${at}.turns: min (${s.turns.min}) is above max (${s.turns.max})`);
+    if (s.endpoint === 'embeddings' && s.stream) {
+      s.stream = false;
+      warnings.push(`${at}.stream: embeddings do not stream; using stream: false`);
+    }
+    if (s.endpoint !== 'chat' && s.turns.max > 1) problems.push(`${at}.turns: multi-turn needs endpoint: chat`);
+  });
+  if (cfg.traffic.scenarios.length && totalWeight <= 0) problems.push('traffic.scenarios: weights add up to 0');
+  if (cfg.target.timeouts.headersMs > cfg.target.timeouts.totalMs) {
+    problems.push('target.timeouts.headersMs: is above totalMs');
+  }
+  if (cfg.traffic.mode === 'open' && cfg.traffic.rate === 0) warnings.push('traffic.rate: 0 sends no requests');
+  return cfg;
+}
+
+function checkLength(spec: LengthSpec, at: string, problems: string[]): void {
+  const s = spec as unknown as Record<string, number | string | undefined>;
+  const need = (k: string) => {
+    if (s[k] === undefined) problems.push(`${at}.${k}: is required for dist ${String(s.dist)}`);
+  };
+  switch (s.dist) {
+    case 'fixed': need('value'); break;
+    case 'lognormal': need('median'); need('sigma'); break;
+    case 'negbin': need('mean'); need('dispersion'); break;
+    case 'uniform': need('min'); need('max'); break;
+  }
+  if (typeof s.min === 'number' && typeof s.max === 'number' && s.min > s.max) {
+    problems.push(`${at}: min (${s.min}) is above max (${s.max})`);
+  }
+}
+
+export function splitHostPort(listen: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):([0-9]{1,5})$/.exec(listen);
+  if (!m) return undefined;
+  const host = (m[1] as string).replace(/^\[|\]$/g, '');
+  return { host, port: Number(m[2]) };
+}
+
+/** A copy safe to log or show: secrets replaced. */
+export function redactConfig(cfg: Config): Config {
+  const copy = structuredClone(cfg);
+  if (copy.target.apiKey !== undefined) copy.target.apiKey = '[redacted]';
+  return copy;
+}

@@ -1,0 +1,191 @@
+/**
+ * The configuration schema (JSON Schema draft-07, validated by ajv with
+ * `useDefaults` and `allErrors`). Every field has a default, so an empty file
+ * is a valid config: it soaks the embedded simulator.
+ *
+ * The TypeScript shape of the validated object is `Config` in ./types.ts;
+ * keep the two in step.
+ */
+import { simulatorConfigSchema } from '../simulator/config.js';
+import { collectorsConfigSchema } from '../collectors/index.js';
+
+const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
+  type: 'object',
+  description,
+  additionalProperties: false,
+  default: defaults,
+  required: ['dist'],
+  properties: {
+    /** fixed: always `value`; lognormal: median/sigma; negbin: mean/dispersion; uniform: min..max. */
+    dist: { type: 'string', enum: ['fixed', 'lognormal', 'negbin', 'uniform'] },
+    value: { type: 'integer', minimum: 1 },
+    median: { type: 'number', exclusiveMinimum: 0 },
+    sigma: { type: 'number', minimum: 0 },
+    mean: { type: 'number', exclusiveMinimum: 0 },
+    dispersion: { type: 'number', exclusiveMinimum: 0 },
+    min: { type: 'integer', minimum: 1 },
+    max: { type: 'integer', minimum: 1 },
+  },
+});
+
+const scenario = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'endpoint'],
+  properties: {
+    /** Label value on every traffic series: keep it short and stable. */
+    name: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$' },
+    /** Relative share of requests (any non-negative number; normalised). */
+    weight: { type: 'number', minimum: 0, default: 1 },
+    endpoint: { type: 'string', enum: ['chat', 'completions', 'embeddings'] },
+    stream: { type: 'boolean', default: true },
+    /** Prompt length in tokens. */
+    prompt: lengthSpec({ dist: 'lognormal', median: 200, sigma: 0.6, min: 16, max: 2048 }, 'prompt tokens'),
+    /** Output length in tokens (sent as max_tokens). */
+    output: lengthSpec({ dist: 'negbin', mean: 128, dispersion: 4, min: 8, max: 1024 }, 'output tokens (max_tokens)'),
+    /** Multi-turn chat: turns per session (1 = single-shot). A session keeps its history. */
+    turns: {
+      type: 'object',
+      additionalProperties: false,
+      default: { min: 1, max: 1 },
+      properties: { min: { type: 'integer', minimum: 1, default: 1 }, max: { type: 'integer', minimum: 1, default: 1 } },
+    },
+    /** Ask the server to generate exactly max_tokens (vLLM's ignore_eos), so output lengths follow `output`. */
+    ignoreEos: { type: 'boolean', default: true },
+    /** Kind of prompt text: a question or a document to summarise. */
+    promptKind: { type: 'string', enum: ['qa', 'summary'], default: 'qa' },
+  },
+};
+
+export const DEFAULT_SCENARIOS = [
+  { name: 'short_qa', weight: 50, endpoint: 'chat', stream: true, promptKind: 'qa',
+    prompt: { dist: 'lognormal', median: 180, sigma: 0.6, min: 16, max: 2048 },
+    output: { dist: 'negbin', mean: 120, dispersion: 4, min: 8, max: 1024 } },
+  { name: 'long_summary', weight: 15, endpoint: 'chat', stream: true, promptKind: 'summary',
+    prompt: { dist: 'lognormal', median: 2500, sigma: 0.35, min: 1000, max: 7000 },
+    output: { dist: 'negbin', mean: 250, dispersion: 6, min: 32, max: 1024 } },
+  { name: 'multi_turn_chat', weight: 20, endpoint: 'chat', stream: true, promptKind: 'qa',
+    prompt: { dist: 'lognormal', median: 80, sigma: 0.5, min: 8, max: 512 },
+    output: { dist: 'negbin', mean: 100, dispersion: 4, min: 8, max: 512 },
+    turns: { min: 2, max: 6 } },
+  { name: 'completion_batch', weight: 10, endpoint: 'completions', stream: false, promptKind: 'qa',
+    prompt: { dist: 'lognormal', median: 300, sigma: 0.5, min: 16, max: 2048 },
+    output: { dist: 'negbin', mean: 60, dispersion: 4, min: 4, max: 512 } },
+  { name: 'embeddings', weight: 5, endpoint: 'embeddings', stream: false, promptKind: 'qa',
+    prompt: { dist: 'lognormal', median: 120, sigma: 0.5, min: 8, max: 512 },
+    output: { dist: 'fixed', value: 1 } },
+];
+
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    target: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** OpenAI base URL including /v1. Absent: start the embedded simulator and soak it. */
+        url: { type: 'string', pattern: '^https?://' },
+        /** Model to request. Absent: the first id from GET /v1/models. */
+        model: { type: 'string', minLength: 1 },
+        /** Sent as `Authorization: Bearer …`. A secret: write `${env:NAME}`; never logged. */
+        apiKey: { type: 'string' },
+        /** The target's own Prometheus endpoint. Absent: <origin of url>/metrics. */
+        metricsUrl: { type: 'string', pattern: '^https?://' },
+        /** The target process to watch (collectors): a PID, or a regex over its command line. */
+        pid: { type: 'integer', minimum: 1 },
+        processName: { type: 'string', minLength: 1 },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** TCP (and TLS) connect, ms. */
+            connectMs: { type: 'integer', minimum: 1, default: 5000 },
+            /** Until response headers arrive, ms: the TTFT limit for a stream. */
+            headersMs: { type: 'integer', minimum: 1, default: 60000 },
+            /** Longest silence between two body reads, ms: the inter-token stall limit. */
+            idleMs: { type: 'integer', minimum: 1, default: 30000 },
+            /** Whole request, ms. */
+            totalMs: { type: 'integer', minimum: 1, default: 600000 },
+          },
+        },
+      },
+    },
+    traffic: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** open: arrivals at a rate whatever the server does (default); closed: N users with think time. */
+        mode: { type: 'string', enum: ['open', 'closed'], default: 'open' },
+        /** Open-loop arrival process. gamma: burstiness < 1 is burstier than Poisson. */
+        arrival: { type: 'string', enum: ['constant', 'poisson', 'gamma'], default: 'poisson' },
+        /** Requests per second asked for (open loop). */
+        rate: { type: 'number', minimum: 0, default: 2 },
+        /** Gamma shape for arrival gaps; 1 = Poisson. */
+        burstiness: { type: 'number', exclusiveMinimum: 0, default: 1 },
+        /** Closed loop: virtual users, each sending its next request after think time. */
+        users: { type: 'integer', minimum: 1, default: 8 },
+        thinkTimeMs: { type: 'number', minimum: 0, default: 1000 },
+        /** Requests in flight at most; a request due beyond this is dropped and counted, not queued. */
+        maxInFlight: { type: 'integer', minimum: 1, default: 256 },
+        /** RNG seed for arrivals, lengths and prompts; absent: random per run. */
+        seed: { type: 'integer' },
+        scenarios: { type: 'array', minItems: 1, items: scenario, default: DEFAULT_SCENARIOS },
+      },
+    },
+    /** Per-request service-level objectives; a request meeting all three is "good" (goodput). */
+    slo: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        ttftMs: { type: 'number', exclusiveMinimum: 0, default: 2000 },
+        tpotMs: { type: 'number', exclusiveMinimum: 0, default: 100 },
+        e2eMs: { type: 'number', exclusiveMinimum: 0, default: 60000 },
+      },
+    },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** HOST:PORT for /metrics, /healthz, /readyz and /api. */
+        listen: { type: 'string', pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$', default: '0.0.0.0:9477' },
+      },
+    },
+    run: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** Stop cleanly after this many seconds; 0 = run until signalled. */
+        durationSec: { type: 'number', minimum: 0, default: 0 },
+        /** On stop, wait this long for in-flight requests before cancelling them, ms. */
+        drainMs: { type: 'integer', minimum: 0, default: 10000 },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** Rolling window for exact (HDR) percentiles shown in /api/status, ms. */
+        windowMs: { type: 'integer', minimum: 1000, default: 60000 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+    simulator: { ...simulatorConfigSchema, default: {} },
+    collectors: { ...collectorsConfigSchema, default: {} },
+  },
+} as const;

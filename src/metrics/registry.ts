@@ -1,0 +1,21 @@
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { VERSION } from '../version.js';
+
+/**
+ * The one registry the daemon serves on /metrics. Every writer (recorder,
+ * collectors, analyzer) registers its metrics here once at start-up.
+ */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  // prom-client's process_* and nodejs_* series, event-loop lag included
+  // (monitored with a 10 ms resolution histogram by perf_hooks).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const info = new Gauge({
+    name: 'llmsoak_build_info',
+    help: 'llmsoak build information; always 1.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  });
+  info.labels(VERSION, process.versions.node).set(1);
+  return registry;
+}

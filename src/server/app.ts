@@ -1,0 +1,50 @@
+/**
+ * llmsoak's own HTTP server: /metrics, /healthz, /readyz and /api/*.
+ * `buildApp()` returns the app without listening, so routes are tested with
+ * `app.inject()`; the daemon calls `listen()`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+
+export interface AppDeps {
+  registry: Registry;
+  logger: Logger;
+  /** True once traffic is flowing (the daemon is doing its job). */
+  ready: () => boolean;
+  /** A JSON-safe snapshot for /api/status. */
+  status: () => unknown;
+  /** Largest request body accepted, bytes. */
+  bodyLimit?: number;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimit ?? 64 * 1024,
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await deps.registry.metrics();
+    return reply.header('content-type', deps.registry.contentType).send(body);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', version: VERSION }));
+
+  app.get('/readyz', async (_req, reply) => {
+    if (deps.ready()) return { status: 'ready' };
+    return reply.code(503).send({ status: 'starting' });
+  });
+
+  app.get('/api/status', async () => deps.status());
+
+  app.get('/', async (_req, reply) =>
+    reply.type('text/plain; charset=utf-8').send(
+      `llmsoak ${VERSION}\n\n/metrics      Prometheus metrics\n/healthz      liveness\n/readyz       readiness (traffic flowing)\n/api/status   live figures as JSON\n`,
+    ),
+  );
+
+  return app;
+}

@@ -1,0 +1,35 @@
+/**
+ * `llmsoak simulate`: the simulator as its own process. When started by the
+ * daemon (an IPC channel exists) it reports `{ type: 'ready', url }` once
+ * listening, and exits when the parent goes away, so it never outlives it.
+ */
+import type { Logger } from '../log.js';
+import type { SimulatorConfig } from './config.js';
+import { startSimulator } from './server.js';
+
+export interface ReadyMessage { type: 'ready'; url: string; pid: number }
+
+export async function runSimulatorProcess(cfg: SimulatorConfig, logger: Logger): Promise<number> {
+  const log = logger.child({ component: 'simulator' });
+  const sim = await startSimulator(cfg, { logger: log, host: cfg.host, port: cfg.port });
+  log.info({ url: sim.url, model: cfg.model }, `simulator listening on ${sim.url} (OpenAI base URL ${sim.url}/v1)`);
+  if (process.send) process.send({ type: 'ready', url: sim.url, pid: process.pid } satisfies ReadyMessage);
+
+  return new Promise<number>((resolve) => {
+    let closing = false;
+    const close = (why: string) => {
+      if (closing) return;
+      closing = true;
+      log.info(`simulator stopping (${why})`);
+      const force = setTimeout(() => resolve(0), 3000);
+      force.unref();
+      sim.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => close('SIGTERM'));
+    process.once('SIGINT', () => close('SIGINT'));
+    process.once('disconnect', () => close('parent gone'));
+  });
+}

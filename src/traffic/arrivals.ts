@@ -1,0 +1,162 @@
+/**
+ * Open-loop arrival processes: pure schedules of absolute offsets (ns, as a
+ * number) from the start of a run. The executor sleeps to `start + offset`
+ * and measures lateness against it (schedule lag); nothing here reads a clock
+ * or chains sleeps, so a slow consumer never shifts later arrivals.
+ *
+ * Model. Every process is a sequence of unit-mean "work" gaps W_1, W_2, ...
+ * (constant: 1; poisson: Exp(1); gamma: Gamma(shape = burstiness,
+ * scale = 1/burstiness)) laid out in operational time Lambda(t) = integral of
+ * rate(s) ds from 0 to t (rate in requests per second). The first arrival is at
+ * offset 0; arrival k is at the t where Lambda(t) equals W_1 + ... + W_k.
+ * With a fixed rate this is simply gaps of W/rate seconds; with `rateAt` it is
+ * the time-rescaling construction (an inhomogeneous Poisson process for
+ * `poisson`), so a rate change takes effect from the current offset onward
+ * without a jump and without restarting the process.
+ */
+import type { Rng } from './random.js';
+
+/** Fields shared by every arrival spec. */
+interface ArrivalCommon {
+  /** Requests per second (> 0). Used as is when `rateAt` is absent. */
+  rate: number;
+  /**
+   * Optional time-varying rate (rate profiles): requests per second at an offset
+   * (ns from run start). Must be >= 0 and pure (same offset, same answer). It is
+   * read at the current position and held for at most `rateStepNs`, i.e. the
+   * rate is integrated as a step function on that grid. When present, `rate` is
+   * only the nominal value (for display).
+   */
+  rateAt?: (offsetNs: number) => number;
+  /** Hold time for a `rateAt` sample, ns (default 100 ms). Smaller = finer profile, more calls. */
+  rateStepNs?: number;
+  /**
+   * With `rateAt`: how far past the previous arrival to keep looking while the
+   * rate is 0 before giving up and returning Infinity (ns, default 24 h).
+   */
+  maxLookaheadNs?: number;
+}
+
+/** How requests arrive. Rates are requests per second. */
+export type ArrivalSpec =
+  /** Evenly spaced, 1/rate apart; arrival k at exactly k/rate (no accumulated error). */
+  | ({ kind: 'constant' } & ArrivalCommon)
+  /** Poisson process: exponential gaps, CV of gaps = 1. */
+  | ({ kind: 'poisson' } & ArrivalCommon)
+  /**
+   * Gamma-distributed gaps with shape = burstiness and mean 1/rate (as vLLM
+   * `bench serve --burstiness`): 1 = Poisson, < 1 burstier, > 1 more regular;
+   * CV of gaps = 1/sqrt(burstiness).
+   */
+  | ({ kind: 'gamma'; burstiness: number } & ArrivalCommon);
+
+/** A schedule of arrivals. */
+export interface ArrivalProcess {
+  /**
+   * Offset of the next arrival from run start, ns (non-decreasing; the first
+   * call returns 0). Infinity when a `rateAt` profile stays at 0 past the lookahead.
+   */
+  next(): number;
+}
+
+const NS_PER_S = 1e9;
+const DEFAULT_RATE_STEP_NS = 100e6;
+const DEFAULT_LOOKAHEAD_NS = 24 * 3600 * NS_PER_S;
+
+/** Build an arrival process. Throws RangeError on a non-positive rate or burstiness. */
+export function createArrivals(spec: ArrivalSpec, rng: Rng): ArrivalProcess {
+  const draw = workSampler(spec, rng);
+  if (spec.rateAt !== undefined) {
+    return new ProfiledArrivals(draw, spec.rateAt, spec.rateStepNs ?? DEFAULT_RATE_STEP_NS,
+      spec.maxLookaheadNs ?? DEFAULT_LOOKAHEAD_NS);
+  }
+  if (!(spec.rate > 0) || !Number.isFinite(spec.rate)) {
+    throw new RangeError(`arrivals: rate must be a positive finite number, got ${spec.rate}`);
+  }
+  if (spec.kind === 'constant') return new ConstantArrivals(spec.rate);
+  return new RandomArrivals(draw, NS_PER_S / spec.rate);
+}
+
+/** Unit-mean gap sampler for the spec's kind. */
+function workSampler(spec: ArrivalSpec, rng: Rng): () => number {
+  switch (spec.kind) {
+    case 'constant':
+      return () => 1;
+    case 'poisson':
+      return () => rng.exponential(1);
+    case 'gamma': {
+      const b = spec.burstiness;
+      if (!(b > 0) || !Number.isFinite(b)) {
+        throw new RangeError(`arrivals: burstiness must be a positive finite number, got ${b}`);
+      }
+      return () => rng.gamma(b, 1 / b);
+    }
+  }
+}
+
+/** Fixed-rate constant: offset_k = k * 1e9 / rate, computed fresh each time. */
+class ConstantArrivals implements ArrivalProcess {
+  private k = 0;
+  constructor(private readonly rate: number) {}
+  next(): number {
+    return (this.k++ * NS_PER_S) / this.rate;
+  }
+}
+
+/** Fixed-rate random gaps: a running sum is inherent to the process (a random walk). */
+class RandomArrivals implements ArrivalProcess {
+  private t = 0;
+  private started = false;
+  constructor(private readonly draw: () => number, private readonly meanGapNs: number) {}
+  next(): number {
+    if (!this.started) {
+      this.started = true;
+      return 0;
+    }
+    this.t += this.draw() * this.meanGapNs;
+    return this.t;
+  }
+}
+
+/** Time-varying rate: integrate a step-function rate (sampled every stepNs) until the work gap is used up. */
+class ProfiledArrivals implements ArrivalProcess {
+  private t = 0;
+  private started = false;
+  constructor(
+    private readonly draw: () => number,
+    private readonly rateAt: (offsetNs: number) => number,
+    private readonly stepNs: number,
+    private readonly lookaheadNs: number,
+  ) {
+    if (!(stepNs > 0)) throw new RangeError(`arrivals: rateStepNs must be > 0, got ${stepNs}`);
+  }
+
+  next(): number {
+    if (!this.started) {
+      this.started = true;
+      return 0;
+    }
+    if (this.t === Infinity) return Infinity;
+    let work = this.draw(); // in "requests": seconds * (requests/second)
+    let t = this.t;
+    const giveUpAt = t + this.lookaheadNs;
+    for (;;) {
+      const r = this.rateAt(t);
+      // The rate is held until the next grid point (so evaluations land on a fixed grid).
+      const segEnd = (Math.floor(t / this.stepNs) + 1) * this.stepNs;
+      if (r > 0) {
+        const needNs = (work / r) * NS_PER_S;
+        if (t + needNs <= segEnd) {
+          this.t = t + needNs;
+          return this.t;
+        }
+        work -= (r * (segEnd - t)) / NS_PER_S;
+      }
+      t = segEnd;
+      if (t > giveUpAt) {
+        this.t = Infinity;
+        return Infinity;
+      }
+    }
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * One request to an OpenAI-compatible endpoint, timed at the exact points
+ * where bytes arrive (undici dispatch handler callbacks), ending as exactly
+ * one RequestRecord whatever the target does. Failures are data (an
+ * ErrorClass), never exceptions.
+ */
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
+import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../types.js';
+import { SseParser } from './sse.js';
+
+export interface PreparedRequest {
+  id: string;
+  scenario: string;
+  endpoint: Endpoint;
+  model: string;
+  stream: boolean;
+  /** Path below the origin, e.g. /v1/chat/completions */
+  path: string;
+  /** JSON request body. */
+  body: string;
+  /** Tokenizer count of the prompt, used when the server sends no usage. */
+  promptTokens: number;
+  /** Keep the generated text (multi-turn chats feed it back). */
+  keepText: boolean;
+}
+
+export interface ClientOptions {
+  dispatcher: Dispatcher;
+  /** Headers sent with every request (authorization included; never logged). */
+  headers: Record<string, string>;
+  clock: Clock;
+  totalTimeoutMs: number;
+  /** Largest response body kept (non-streamed JSON, error bodies, text), bytes. */
+  maxBodyBytes: number;
+  countTokens: (text: string) => number;
+}
+
+export interface RequestResult {
+  record: RequestRecord;
+  /** Generated text, when keepText was asked and something arrived. */
+  text?: string;
+}
+
+/** Why llmsoak itself aborted a request; mapped to an ErrorClass. */
+class AbortReason extends Error {
+  constructor(readonly cls: ErrorClass, message: string) {
+    super(message);
+  }
+}
+
+interface ChatDelta {
+  content?: unknown;
+  reasoning_content?: unknown;
+  reasoning?: unknown;
+  tool_calls?: unknown;
+}
+interface Choice {
+  delta?: ChatDelta;
+  message?: ChatDelta;
+  text?: unknown;
+  finish_reason?: unknown;
+}
+interface ApiObject {
+  choices?: Choice[];
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+  timings?: ServerTimings;
+  error?: unknown;
+  data?: unknown;
+}
+
+function nonEmpty(v: unknown): boolean {
+  if (typeof v === 'string') return v.length > 0;
+  if (Array.isArray(v)) return v.length > 0;
+  return false;
+}
+
+/** The text a chunk or message carries (content, reasoning, or a tool-call delta). */
+function contentOf(choice: Choice | undefined, stream: boolean): string | undefined {
+  if (!choice) return undefined;
+  const d = stream ? choice.delta : choice.message;
+  if (d) {
+    if (nonEmpty(d.content)) return d.content as string;
+    if (nonEmpty(d.reasoning_content)) return d.reasoning_content as string;
+    if (nonEmpty(d.reasoning)) return d.reasoning as string;
+    if (nonEmpty(d.tool_calls)) return JSON.stringify(d.tool_calls);
+  }
+  if (nonEmpty(choice.text)) return choice.text as string;
+  return undefined;
+}
+
+export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduledAt: bigint, onTokens: (n: number) => void, signal?: AbortSignal): Promise<RequestResult> {
+  const clock = opts.clock;
+  return new Promise<RequestResult>((resolve) => {
+    const record: RequestRecord = {
+      id: req.id, scenario: req.scenario, endpoint: req.endpoint, model: req.model, stream: req.stream,
+      scheduledAt, sentAt: 0n, endedAt: 0n, tokenGapsNs: [], contentChunks: 0,
+      inputTokens: req.promptTokens, outputTokens: 0, tokenSource: 'tokenizer', outcome: 'ok',
+    };
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let responseStarted = false;
+    let sse: SseParser | undefined;
+    let bodyParts: Buffer[] = [];
+    let bodyBytes = 0;
+    const textParts: string[] = [];
+    let textBytes = 0;
+    let usageCompletion: number | undefined;
+    let usagePrompt: number | undefined;
+    let sawDone = false;
+    let sawFinish = false;
+    let streamError: ErrorClass | undefined;
+    let finished = false;
+    let chunkAt = 0n;
+
+    const finish = (outcome: ErrorClass | 'ok') => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(totalTimer);
+      signal?.removeEventListener('abort', onAbort);
+      record.endedAt = clock.monoNs();
+      record.outcome = outcome;
+      if (status) record.httpStatus = status;
+      const text = textParts.length ? textParts.join('') : undefined;
+      if (usagePrompt !== undefined) record.inputTokens = usagePrompt;
+      if (usageCompletion !== undefined) {
+        record.outputTokens = usageCompletion;
+        record.tokenSource = 'usage';
+      } else if (req.endpoint !== 'embeddings') {
+        record.outputTokens = text ? opts.countTokens(text) : 0;
+        record.tokenizerOutputTokens = record.outputTokens;
+        record.tokenSource = 'tokenizer';
+      }
+      bodyParts = [];
+      resolve(text !== undefined && req.keepText ? { record, text } : { record });
+    };
+
+    const abort = (cls: ErrorClass, why: string) => {
+      if (controller && !controller.aborted) controller.abort(new AbortReason(cls, why));
+      else finish(cls);
+    };
+
+    const totalTimer = setTimeout(() => abort('timeout_total', 'total timeout'), opts.totalTimeoutMs);
+    const onAbort = () => abort('cancelled', 'cancelled by llmsoak');
+    if (signal) {
+      if (signal.aborted) {
+        record.sentAt = clock.monoNs();
+        finish('cancelled');
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+
+    const keepText = (t: string) => {
+      if (textBytes < opts.maxBodyBytes) {
+        textParts.push(t);
+        textBytes += t.length;
+      }
+    };
+
+    const contentArrived = (t: string) => {
+      const now = chunkAt;
+      if (record.firstTokenAt === undefined) record.firstTokenAt = now;
+      else if (record.lastTokenAt !== undefined) record.tokenGapsNs.push(Number(now - record.lastTokenAt));
+      record.lastTokenAt = now;
+      record.contentChunks++;
+      keepText(t);
+      onTokens(1);
+    };
+
+    const takeUsage = (o: ApiObject) => {
+      const u = o.usage;
+      if (u && typeof u === 'object') {
+        if (typeof u.completion_tokens === 'number') usageCompletion = u.completion_tokens;
+        if (typeof u.prompt_tokens === 'number') usagePrompt = u.prompt_tokens;
+      }
+      if (o.timings && typeof o.timings === 'object') record.serverTimings = o.timings;
+    };
+
+    const onEvent = (ev: { event: string; data: string }) => {
+      if (finished || streamError) return;
+      if (ev.data === '[DONE]') {
+        sawDone = true;
+        return;
+      }
+      let obj: ApiObject;
+      try {
+        obj = JSON.parse(ev.data) as ApiObject;
+      } catch {
+        streamError = 'malformed';
+        abort('malformed', 'unparsable SSE data');
+        return;
+      }
+      if (ev.event === 'error' || (obj && typeof obj === 'object' && obj.error !== undefined && obj.error !== null)) {
+        streamError = 'stream_cut';
+        abort('stream_cut', 'error event mid-stream');
+        return;
+      }
+      if (!obj || typeof obj !== 'object') {
+        streamError = 'malformed';
+        abort('malformed', 'SSE data is not an object');
+        return;
+      }
+      const choice = Array.isArray(obj.choices) ? obj.choices[0] : undefined;
+      const t = contentOf(choice, true);
+      if (t !== undefined) contentArrived(t);
+      if (choice && typeof choice.finish_reason === 'string') sawFinish = true;
+      takeUsage(obj);
+    };
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+      },
+      onResponseStart(_c, statusCode, headers) {
+        responseStarted = true;
+        status = statusCode;
+        const ct = String(headers['content-type'] ?? '');
+        if (statusCode === 200 && ct.includes('text/event-stream')) sse = new SseParser(onEvent);
+      },
+      onResponseData(c, chunk) {
+        chunkAt = clock.monoNs();
+        if (sse) {
+          sse.push(chunk);
+          return;
+        }
+        bodyBytes += chunk.length;
+        if (bodyBytes > opts.maxBodyBytes) {
+          c.abort(new AbortReason('malformed', `response body over ${opts.maxBodyBytes} bytes`));
+          return;
+        }
+        bodyParts.push(chunk);
+      },
+      onResponseEnd() {
+        if (finished) return;
+        if (status === 429) return finish('http_429');
+        if (status >= 500) return finish('http_5xx');
+        if (status >= 400) return finish('http_4xx');
+        if (status < 200 || status >= 300) return finish('malformed');
+        if (sse) {
+          if (streamError) return finish(streamError);
+          if (record.contentChunks === 0 && usageCompletion === undefined && !sawDone && !sawFinish) return finish('empty');
+          if (!sawDone && !sawFinish) return finish('stream_cut');
+          return finish('ok');
+        }
+        finish(parseBody());
+      },
+      onResponseError(_c, err) {
+        if (finished) return;
+        if (err instanceof AbortReason) return finish(err.cls);
+        const code = (err as { code?: string }).code ?? '';
+        if (code === 'UND_ERR_CONNECT_TIMEOUT') return finish('timeout_connect');
+        if (code === 'UND_ERR_HEADERS_TIMEOUT') return finish('timeout_headers');
+        if (code === 'UND_ERR_BODY_TIMEOUT') return finish('timeout_idle');
+        // No response yet: refused, unreachable, or reset before answering.
+        if (!responseStarted) return finish('connect');
+        return finish('stream_cut');
+      },
+    };
+
+    /** A complete non-streamed body: classify and extract tokens and text. */
+    const parseBody = (): ErrorClass | 'ok' => {
+      if (bodyBytes === 0) return 'empty';
+      let obj: ApiObject;
+      try {
+        obj = JSON.parse(Buffer.concat(bodyParts).toString('utf8')) as ApiObject;
+      } catch {
+        return 'malformed';
+      }
+      if (!obj || typeof obj !== 'object') return 'malformed';
+      takeUsage(obj);
+      if (req.endpoint === 'embeddings') {
+        if (!Array.isArray(obj.data) || obj.data.length === 0) return 'empty';
+        record.firstTokenAt = undefined;
+        record.lastTokenAt = chunkAt;
+        return 'ok';
+      }
+      if (!Array.isArray(obj.choices)) return 'malformed';
+      const t = contentOf(obj.choices[0], false);
+      if (t === undefined && !usageCompletion) return 'empty';
+      if (t !== undefined) keepText(t);
+      // Not streamed: the content arrives with the body; no TTFT, E2E ends at the last byte.
+      record.lastTokenAt = chunkAt;
+      record.contentChunks = t === undefined ? 0 : 1;
+      return 'ok';
+    };
+
+    record.sentAt = clock.monoNs();
+    try {
+      opts.dispatcher.dispatch(
+        { path: req.path, method: 'POST', headers: opts.headers, body: req.body },
+        handler,
+      );
+    } catch {
+      finish('connect');
+    }
+  });
+}

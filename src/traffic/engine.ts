@@ -1,0 +1,208 @@
+/**
+ * The traffic engine: open-loop pacing (absolute fire times from the start of
+ * the run, precise to well under a millisecond) or closed-loop virtual users,
+ * an in-flight cap that counts drops instead of queueing, and a graceful stop
+ * with two deadlines (stop starting work; then cancel what is in flight).
+ */
+import type { Clock } from '../clock.js';
+import type { ScenarioConfig, TrafficConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Recorder, ScenarioSeries } from '../metrics/recorder.js';
+import { createArrivals, type ArrivalProcess } from './arrivals.js';
+import { sendRequest, type ClientOptions } from './client.js';
+import type { Rng } from './random.js';
+import type { Workload } from './workload.js';
+
+/** Below this much time to the next arrival, wait with setImmediate instead of a timer (timers round to ~1 ms). */
+const SPIN_BELOW_NS = 2_000_000n;
+/** Timers fire up to ~1 ms late: wake this much early and finish with setImmediate. */
+const TIMER_EARLY_NS = 1_500_000n;
+
+export interface EngineDeps {
+  traffic: TrafficConfig;
+  workload: Workload;
+  recorder: Recorder;
+  client: ClientOptions;
+  rng: Rng;
+  clock: Clock;
+  logger: Logger;
+  /** The model requested (a label on every series). */
+  model: string;
+}
+
+export class TrafficEngine {
+  private readonly log: Logger;
+  private readonly inFlight = new Set<AbortController>();
+  private readonly series = new Map<string, ScenarioSeries>();
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private arrivals: ArrivalProcess | undefined;
+  private runStartNs = 0n;
+  private nextFireNs = 0n;
+  private warnedDrop = false;
+  private rate: number;
+  private readonly idleWaiters: (() => void)[] = [];
+  private sent = 0;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.log = deps.logger.child({ component: 'traffic' });
+    this.rate = deps.traffic.rate;
+    for (const sc of deps.traffic.scenarios) {
+      this.series.set(sc.name, deps.recorder.scenario(sc.name, sc.endpoint, deps.model));
+    }
+  }
+
+  get requestsSent(): number {
+    return this.sent;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const t = this.deps.traffic;
+    if (t.mode === 'closed') {
+      this.deps.recorder.setTargetRate(0);
+      this.log.info({ users: t.users, thinkTimeMs: t.thinkTimeMs }, 'closed-loop traffic started');
+      for (let u = 0; u < t.users; u++) void this.user();
+      return;
+    }
+    this.deps.recorder.setTargetRate(this.rate);
+    this.log.info({ rate: this.rate, arrival: t.arrival, maxInFlight: t.maxInFlight }, 'open-loop traffic started');
+    this.startArrivals();
+  }
+
+  /** Change the open-loop rate; arrivals restart from now at the new rate. */
+  setRate(rps: number): void {
+    this.rate = rps;
+    this.deps.recorder.setTargetRate(rps);
+    if (this.running && this.deps.traffic.mode === 'open') {
+      this.clearWait();
+      this.startArrivals();
+    }
+  }
+
+  private startArrivals(): void {
+    this.runStartNs = this.deps.clock.monoNs();
+    if (this.rate <= 0) {
+      this.arrivals = undefined;
+      return;
+    }
+    const t = this.deps.traffic;
+    this.arrivals = createArrivals(
+      t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness } : { kind: t.arrival, rate: this.rate },
+      this.deps.rng,
+    );
+    this.nextFireNs = this.runStartNs + BigInt(Math.round(this.arrivals.next()));
+    this.pace();
+  }
+
+  /** Fire every arrival that is due, then wait for the next one. */
+  private readonly pace = (): void => {
+    this.timer = undefined;
+    this.immediate = undefined;
+    if (!this.running || !this.arrivals) return;
+    let now = this.deps.clock.monoNs();
+    // Catch up: every due arrival fires now with its own intended time, so lateness is measured, not absorbed.
+    while (this.nextFireNs <= now) {
+      this.fire(this.nextFireNs);
+      this.nextFireNs = this.runStartNs + BigInt(Math.round(this.arrivals.next()));
+      now = this.deps.clock.monoNs();
+    }
+    const wait = this.nextFireNs - now;
+    if (wait < SPIN_BELOW_NS) this.immediate = setImmediate(this.pace);
+    else this.timer = setTimeout(this.pace, Number((wait - TIMER_EARLY_NS) / 1_000_000n));
+  };
+
+  private fire(scheduledAt: bigint): void {
+    const w = this.deps.workload;
+    const sc = w.pick();
+    const s = this.series.get(sc.name) as ScenarioSeries;
+    if (this.inFlight.size >= this.deps.traffic.maxInFlight) {
+      this.deps.recorder.dropped(s);
+      if (!this.warnedDrop) {
+        this.warnedDrop = true;
+        this.log.warn({ maxInFlight: this.deps.traffic.maxInFlight }, 'in-flight cap reached: arrivals are being dropped (counted in llmsoak_dropped_requests_total); this warning is shown once');
+      }
+      return;
+    }
+    void this.send(sc, s, scheduledAt);
+  }
+
+  private async send(sc: ScenarioConfig, s: ScenarioSeries, scheduledAt: bigint): Promise<boolean> {
+    const w = this.deps.workload;
+    const prepared = w.prepare(sc);
+    const ac = new AbortController();
+    this.inFlight.add(ac);
+    this.deps.recorder.started();
+    this.sent++;
+    let live = 0;
+    const { record, text } = await sendRequest(this.deps.client, prepared.request, scheduledAt, (n) => {
+      live += n;
+      this.deps.recorder.tokensArrived(s, n);
+    }, ac.signal);
+    this.inFlight.delete(ac);
+    this.deps.recorder.record(s, record, live);
+    if (prepared.session) w.complete(prepared.session, record.outcome === 'ok', text);
+    if (this.inFlight.size === 0) for (const f of this.idleWaiters.splice(0)) f();
+    return record.outcome === 'ok';
+  }
+
+  /** A closed-loop virtual user: send, wait for the answer, think, repeat. */
+  private async user(): Promise<void> {
+    const t = this.deps.traffic;
+    let intended = this.deps.clock.monoNs();
+    while (this.running) {
+      const sc = this.deps.workload.pick();
+      const s = this.series.get(sc.name) as ScenarioSeries;
+      await this.send(sc, s, intended);
+      if (!this.running) return;
+      const think = t.thinkTimeMs > 0 ? this.deps.rng.exponential(1 / t.thinkTimeMs) : 0;
+      await new Promise<void>((r) => {
+        const h = setTimeout(r, think);
+        h.unref();
+      });
+      intended = this.deps.clock.monoNs();
+    }
+  }
+
+  private clearWait(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  /**
+   * Stop: no new requests; wait up to drainMs for those in flight, then cancel
+   * the rest (each ends as a `cancelled` record, so nothing is lost).
+   */
+  async stop(drainMs: number): Promise<{ drained: number; cancelled: number }> {
+    this.running = false;
+    this.clearWait();
+    const before = this.inFlight.size;
+    if (before > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, drainMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    const cancelled = this.inFlight.size;
+    if (cancelled > 0) {
+      for (const ac of this.inFlight) ac.abort();
+      await new Promise<void>((resolve) => {
+        if (this.inFlight.size === 0) return resolve();
+        this.idleWaiters.push(resolve);
+      });
+    }
+    this.log.info({ drained: before - cancelled, cancelled }, 'traffic stopped');
+    return { drained: before - cancelled, cancelled };
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Turns weighted scenarios into concrete requests: picks a scenario, draws
+ * prompt and output lengths, builds the body, and keeps multi-turn chat
+ * sessions (each grows turn by turn). Knows nothing of timing or sending.
+ */
+import type { ScenarioConfig } from '../config/types.js';
+import type { PreparedRequest } from './client.js';
+import type { Rng } from './random.js';
+import { sampleLength } from './lengths.js';
+import type { PromptBuilder } from './prompts.js';
+
+interface Message { role: 'system' | 'user' | 'assistant'; content: string }
+
+/** A multi-turn conversation; its history is sent again with each turn. */
+export interface ChatSession {
+  scenario: string;
+  messages: Message[];
+  /** Tokens in `messages` (tokenizer count), so prompts need no recount. */
+  tokens: number;
+  turnsDone: number;
+  turnsTotal: number;
+}
+
+export interface Prepared {
+  scenario: ScenarioConfig;
+  request: PreparedRequest;
+  session?: ChatSession;
+}
+
+const PATHS = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' } as const;
+/** Idle sessions kept per scenario at most (bounded memory). */
+const MAX_IDLE_SESSIONS = 64;
+/** Share of multi-turn arrivals that continue an idle session rather than start one. */
+const CONTINUE_SHARE = 0.75;
+
+export class Workload {
+  private readonly weights: number[];
+  private readonly idle = new Map<string, ChatSession[]>();
+  private seq = 0;
+
+  constructor(
+    private readonly scenarios: ScenarioConfig[],
+    private readonly model: string,
+    private readonly rng: Rng,
+    private readonly prompts: PromptBuilder,
+    /** Path prefix of the OpenAI API on the target, e.g. /v1 */
+    private readonly basePath: string,
+  ) {
+    this.weights = scenarios.map((s) => s.weight);
+  }
+
+  pick(): ScenarioConfig {
+    return this.scenarios[this.rng.pickWeighted(this.weights)] as ScenarioConfig;
+  }
+
+  prepare(sc: ScenarioConfig): Prepared {
+    const id = `r${++this.seq}`;
+    const promptTokens = sampleLength(sc.prompt, this.rng);
+    const maxTokens = sampleLength(sc.output, this.rng);
+    const path = this.basePath + PATHS[sc.endpoint];
+    const base = { id, scenario: sc.name, endpoint: sc.endpoint, model: this.model, stream: sc.stream, path };
+
+    if (sc.endpoint === 'embeddings') {
+      const input = this.prompts.text(promptTokens);
+      return { scenario: sc, request: { ...base, body: JSON.stringify({ model: this.model, input }), promptTokens, keepText: false } };
+    }
+
+    const gen: Record<string, unknown> = { model: this.model, max_tokens: maxTokens, stream: sc.stream };
+    if (sc.stream) gen.stream_options = { include_usage: true };
+    if (sc.ignoreEos) gen.ignore_eos = true;
+
+    if (sc.endpoint === 'completions') {
+      gen.prompt = this.prompts.text(promptTokens);
+      return { scenario: sc, request: { ...base, body: JSON.stringify(gen), promptTokens, keepText: false } };
+    }
+
+    if (sc.turns.max <= 1) {
+      const messages = this.prompts.chatMessages(sc.promptKind, promptTokens);
+      gen.messages = messages;
+      return { scenario: sc, request: { ...base, body: JSON.stringify(gen), promptTokens, keepText: false } };
+    }
+
+    const session = this.session(sc);
+    const user = this.prompts.text(promptTokens);
+    session.messages.push({ role: 'user', content: user });
+    session.tokens += promptTokens;
+    gen.messages = session.messages;
+    return { scenario: sc, session, request: { ...base, body: JSON.stringify(gen), promptTokens: session.tokens, keepText: true } };
+  }
+
+  /** A request of a multi-turn session ended: grow the history, or end the session. */
+  complete(session: ChatSession, ok: boolean, text: string | undefined): void {
+    if (!ok || text === undefined) return; // a broken conversation is not continued
+    session.messages.push({ role: 'assistant', content: text });
+    session.tokens += this.prompts.countTokens(text);
+    session.turnsDone++;
+    if (session.turnsDone >= session.turnsTotal) return;
+    const idle = this.idle.get(session.scenario) ?? [];
+    if (idle.length < MAX_IDLE_SESSIONS) idle.push(session);
+    this.idle.set(session.scenario, idle);
+  }
+
+  private session(sc: ScenarioConfig): ChatSession {
+    const idle = this.idle.get(sc.name);
+    if (idle && idle.length > 0 && this.rng.uniform() < CONTINUE_SHARE) {
+      return idle.splice(this.rng.int(0, idle.length - 1), 1)[0] as ChatSession;
+    }
+    const system = 'You are a helpful assistant. Answer clearly and concisely.';
+    return {
+      scenario: sc.name,
+      messages: [{ role: 'system', content: system }],
+      tokens: this.prompts.countTokens(system),
+      turnsDone: 0,
+      turnsTotal: this.rng.int(sc.turns.min, sc.turns.max),
+    };
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The performance model is real: latency, queueing and the server's own gauges
+ * respond to load as a continuous-batching server's do, TTFT grows with the
+ * prompt, and a full waiting queue answers 429.
+ */
+import t from 'tap';
+import { request } from 'undici';
+import { startSimulator, type RunningSimulator } from '../src/simulator/server.js';
+import { defaultSimulatorConfig, type EngineConfig } from '../src/simulator/config.js';
+import { silentLogger } from '../src/log.js';
+import type { ServerTimings } from '../src/types.js';
+
+async function start(engine: Partial<EngineConfig>): Promise<RunningSimulator> {
+  const cfg = defaultSimulatorConfig();
+  Object.assign(cfg.engine, engine);
+  const sim = await startSimulator(cfg, { logger: silentLogger(), port: 0 });
+  t.teardown(() => sim.close());
+  return sim;
+}
+
+interface Result { status: number; latencyMs: number; timings?: ServerTimings; body: Record<string, unknown> }
+
+async function chat(sim: RunningSimulator, maxTokens: number, content = 'hello'): Promise<Result> {
+  const t0 = performance.now();
+  const res = await request(`${sim.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'sim-llama-3-8b', messages: [{ role: 'user', content }], max_tokens: maxTokens, ignore_eos: true }),
+  });
+  const body = await res.body.json() as Record<string, unknown>;
+  return { status: res.statusCode, latencyMs: performance.now() - t0, timings: body.timings as ServerTimings | undefined, body };
+}
+
+async function gauge(sim: RunningSimulator, name: string): Promise<number> {
+  const res = await request(`${sim.url}/metrics`);
+  const text = await res.body.text();
+  const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text);
+  return Number(m?.[1]);
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+t.test('latency, queue time and waiting rise with concurrency', async (tt) => {
+  // 4 slots, 2 ms + 0.5 ms/seq steps: a request of 10 tokens takes ~25–40 ms of service.
+  const sim = await start({ maxNumSeqs: 4, decodeStepBaseMs: 2, decodeStepPerSeqMs: 0.5, prefillTokensPerSec: 1e6 });
+  const levels = [1, 8, 32];
+  const lat: number[] = [];
+  const queue: number[] = [];
+  let maxWaiting = 0;
+  let maxRunning = 0;
+  for (const c of levels) {
+    // Two rounds of `c` concurrent requests.
+    const results: Result[] = [];
+    for (let round = 0; round < 2; round++) {
+      const batch = Array.from({ length: c }, () => chat(sim, 10));
+      if (c > 4) {
+        await new Promise((r) => setTimeout(r, 15));
+        maxWaiting = Math.max(maxWaiting, await gauge(sim, 'vllm:num_requests_waiting'));
+        maxRunning = Math.max(maxRunning, await gauge(sim, 'vllm:num_requests_running'));
+      }
+      results.push(...await Promise.all(batch));
+    }
+    tt.ok(results.every((r) => r.status === 200), `all ok at concurrency ${c}`);
+    lat.push(mean(results.map((r) => r.latencyMs)));
+    queue.push(mean(results.map((r) => r.timings?.queue_ms ?? NaN)));
+  }
+  tt.comment(`mean latency ms by concurrency ${levels.join('/')}: ${lat.map((x) => x.toFixed(1)).join(' / ')}`);
+  tt.comment(`mean queue ms: ${queue.map((x) => x.toFixed(1)).join(' / ')}`);
+  tt.ok((lat[1] ?? 0) > (lat[0] ?? 0) * 1.3, 'latency rises from 1 to 8');
+  tt.ok((lat[2] ?? 0) > (lat[1] ?? 0) * 1.5, 'latency rises from 8 to 32');
+  tt.ok((queue[0] ?? 99) < 5, 'no queueing alone');
+  tt.ok((queue[2] ?? 0) > (queue[1] ?? 0) && (queue[1] ?? 0) > (queue[0] ?? 0), 'queue time rises with load');
+  tt.ok(maxWaiting > 0, `vllm:num_requests_waiting seen at ${maxWaiting}`);
+  tt.equal(maxRunning, 4, 'running flat at maxNumSeqs');
+  tt.equal(await gauge(sim, 'vllm:num_requests_waiting'), 0, 'drained');
+  tt.equal(await gauge(sim, 'vllm:kv_cache_usage_perc'), 0, 'KV freed');
+});
+
+t.test('ITL grows with the batch; TTFT grows with the prompt', async (tt) => {
+  const sim = await start({ maxNumSeqs: 64, decodeStepBaseMs: 2, decodeStepPerSeqMs: 0.5, prefillTokensPerSec: 10000, timeScale: 1 });
+  const alone = await chat(sim, 20);
+  const crowd = await Promise.all(Array.from({ length: 24 }, () => chat(sim, 20)));
+  const itlAlone = mean(alone.timings?.itl_ms ?? []);
+  const itlCrowd = mean(crowd.flatMap((r) => r.timings?.itl_ms ?? []));
+  tt.comment(`ITL alone ${itlAlone.toFixed(2)} ms, with 24 in the batch ${itlCrowd.toFixed(2)} ms`);
+  tt.ok(itlCrowd > itlAlone + 4, 'decode step time grows with batch size');
+
+  const short = await chat(sim, 2, 'hi');
+  const long = await chat(sim, 2, ' the'.repeat(2000));
+  tt.equal(long.timings?.prompt_tokens, 2000 + 3 + 1 + 3);
+  const ttftShort = short.timings?.ttft_ms ?? NaN;
+  const ttftLong = long.timings?.ttft_ms ?? NaN;
+  tt.comment(`TTFT short ${ttftShort} ms, 2000-token prompt ${ttftLong} ms`);
+  tt.ok(ttftLong > ttftShort + 150, 'prefill of 2000 tokens at 10k tok/s adds ~200 ms');
+});
+
+t.test('429 when the waiting queue is full', async (tt) => {
+  const sim = await start({ maxNumSeqs: 2, maxQueue: 4, decodeStepBaseMs: 10, decodeStepPerSeqMs: 0 });
+  const results = await Promise.all(Array.from({ length: 16 }, () => chat(sim, 5)));
+  const codes = results.map((r) => r.status);
+  const ok = codes.filter((c) => c === 200).length;
+  const limited = results.filter((r) => r.status === 429);
+  tt.comment(`statuses: ${codes.join(',')}`);
+  tt.ok(ok >= 4 && ok <= 8, `${ok} served (2 slots + 4 queued, give or take a step)`);
+  tt.ok(limited.length >= 8, `${limited.length} refused`);
+  const err = limited[0]?.body.error as Record<string, unknown> | undefined;
+  tt.same(Object.keys(err ?? {}).sort(), ['code', 'message', 'param', 'type'], 'OpenAI error shape');
+  tt.equal(err?.code, 'rate_limit_exceeded');
+  const after = await chat(sim, 2);
+  tt.equal(after.status, 200, 'serves again once drained');
+});
+
+t.test('near-zero service time (timeScale 0) stays responsive', async (tt) => {
+  const sim = await start({ timeScale: 0, maxNumSeqs: 256 });
+  const t0 = performance.now();
+  const results = await Promise.all(Array.from({ length: 64 }, () => chat(sim, 64)));
+  const ms = performance.now() - t0;
+  tt.ok(results.every((r) => r.status === 200 && r.timings?.completion_tokens === 64));
+  tt.comment(`64 × 64 tokens in ${ms.toFixed(0)} ms`);
+  tt.ok(ms < 3000, 'fast');
+  // While idle, the loop does not spin: a 200 ms wait costs (almost) no CPU.
+  const cpu0 = process.cpuUsage();
+  await new Promise((r) => setTimeout(r, 200));
+  const cpu = process.cpuUsage(cpu0);
+  tt.ok((cpu.user + cpu.system) / 1000 < 60, `idle CPU ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms in 200 ms`);
+});
+
+t.test('steps keep absolute deadlines: mean ITL = modelled step time', async (tt) => {
+  const sim = await start({ decodeStepBaseMs: 5, decodeStepPerSeqMs: 0.25 });
+  const r = await chat(sim, 40);
+  const itl = r.timings?.itl_ms ?? [];
+  const m = mean(itl);
+  tt.comment(`mean ITL ${m.toFixed(3)} ms for a 5.25 ms step (gaps ${Math.min(...itl)}–${Math.max(...itl)} ms)`);
+  tt.ok(Math.abs(m - 5.25) < 0.35, 'timer lateness does not accumulate');
+});
+
+t.test('close() ends open streams and frees the port promptly', async (tt) => {
+  const cfg = defaultSimulatorConfig();
+  Object.assign(cfg.engine, { decodeStepBaseMs: 50 });
+  const sim = await startSimulator(cfg, { logger: silentLogger(), port: 0 });
+  const res = await request(`${sim.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: cfg.model, messages: [{ role: 'user', content: 'x' }], max_tokens: 1000, ignore_eos: true, stream: true }),
+  });
+  tt.equal(res.statusCode, 200);
+  const reading = (async () => {
+    try {
+      for await (const chunk of res.body) void chunk;
+      return 'ended';
+    } catch {
+      return 'cut';
+    }
+  })();
+  const queued = request(`${sim.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: cfg.model, messages: [{ role: 'user', content: 'x' }], max_tokens: 1000 }),
+  }).then(() => 'answered', () => 'cut');
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = performance.now();
+  await sim.close();
+  const ms = performance.now() - t0;
+  tt.ok(ms < 500, `closed in ${ms.toFixed(0)} ms`);
+  tt.equal(await reading, 'cut', 'the open stream is ended');
+  tt.equal(await queued, 'cut', 'the waiting request is ended');
+  const again = await startSimulator(cfg, { logger: silentLogger(), port: sim.port });
+  tt.equal(again.port, sim.port, 'port free again');
+  await again.close();
+});
