@@ -268,6 +268,9 @@ t.test('unknown dialect, dialect change, HTTP errors, size limit, timeout', asyn
   await c.collectOnce();
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'server' }), 0);
   t.match(String(lines().at(-1)?.reason), /HTTP 503/);
+  t.equal(await count(reg, 'llmsoak_server_requests_waiting'), 0, 'no stale gauges while the scrape fails');
+  t.equal(await count(reg, 'llmsoak_server_info'), 0);
+  t.equal(await value(reg, 'llmsoak_server_preemptions_total', { dialect: 'sglang', model: 'Qwen/Qwen2.5-7B-Instruct' }), 12, 'counters stay');
 
   state.status = 200;
   state.body = fixture('vllm-v1-a.txt') + '#'.repeat(70 * 1024);

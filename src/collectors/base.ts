@@ -127,10 +127,16 @@ export abstract class PeriodicCollector implements Collector {
 
   private async tick(): Promise<void> {
     const t0 = this.clock.monoNs();
-    const r = await this.run();
-    if (this.stopped) return;
-    const elapsedMs = Number(this.clock.monoNs() - t0) / 1e6;
-    this.arm(r.nextDelayMs ?? Math.max(0, this.intervalMs - elapsedMs));
+    let next = this.intervalMs;
+    try {
+      const r = await this.run();
+      const elapsedMs = Number(this.clock.monoNs() - t0) / 1e6;
+      next = r.nextDelayMs ?? Math.max(0, this.intervalMs - elapsedMs);
+    } catch (err) {
+      // run() does not reject; this is only a last guard so the loop never dies
+      this.log.error({ err: errorMessage(err) }, `${this.name} collector loop error`);
+    }
+    if (!this.stopped) this.arm(next);
   }
 
   private run(): Promise<RunResult> {

@@ -125,6 +125,7 @@ export class GpuCollector extends PeriodicCollector {
         await backend.close().catch(() => undefined);
         return fail(this.lastReason, { nextDelayMs: this.opts.retryMs });
       }
+      if (!signal.aborted) this.series.clear(); // no stale figures while the backend answers nothing
       return fail(errorMessage(err));
     }
     if (signal.aborted) return fail('aborted');

@@ -23,7 +23,8 @@
  * Counters are fed by per-series increments with reset detection: when the
  * server restarts, ours keep growing from where they were (the first scrape
  * mirrors the server's totals). Unknown dialect: nothing is normalised,
- * last_success 0, one log line.
+ * last_success 0, one log line. A failed scrape removes the gauges (no stale
+ * queue or KV figure while the server is unreachable); counters stay.
  */
 import type { Counter } from 'prom-client';
 import { Agent } from 'undici';
@@ -131,9 +132,17 @@ export class ServerCollector extends PeriodicCollector {
   }
 
   protected async collect(signal: AbortSignal): Promise<RunResult> {
-    const text = await fetchExposition(this.opts.url, {
-      signal, timeoutMs: this.timeoutMs, maxBytes: this.opts.maxBytes, dispatcher: this.dispatcher,
-    });
+    let text: string;
+    try {
+      text = await fetchExposition(this.opts.url, {
+        signal, timeoutMs: this.timeoutMs, maxBytes: this.opts.maxBytes, dispatcher: this.dispatcher,
+      });
+    } catch (err) {
+      // an unreachable server has no current queue or KV figure: drop the gauges
+      // (counters and the delta state stay, so the next success continues them)
+      if (!signal.aborted) this.clearGauges();
+      throw err;
+    }
     if (signal.aborted) return fail('aborted');
     const parsed = parseExposition(text, (n) => WANTED_NAMES.has(n));
     const dialect = this.opts.dialect === 'auto' ? detectDialect(parsed.names) : this.opts.dialect;

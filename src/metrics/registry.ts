@@ -10,6 +10,11 @@ export function createRegistry(): Registry {
   // prom-client's process_* and nodejs_* series, event-loop lag included
   // (monitored with a 10 ms resolution histogram by perf_hooks).
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  // These three are gauges named *_total, which Prometheus' naming rules (and
+  // `promtool check metrics`) reject; the handle/request counts add little.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   const info = new Gauge({
     name: 'llmsoak_build_info',
     help: 'llmsoak build information; always 1.',
