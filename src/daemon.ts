@@ -22,10 +22,13 @@ import { Workload } from './traffic/workload.js';
 import { PromptBuilder } from './traffic/prompts.js';
 import { createRng } from './traffic/random.js';
 import { VERSION } from './version.js';
+import type { RequestRecord } from './types.js';
 
 export interface DaemonDeps {
   logger: Logger;
   clock?: Clock;
+  /** Sees every finished RequestRecord (benchmarks, request logs); must not block. */
+  onRecord?: (r: RequestRecord) => void;
 }
 
 export interface ResolvedTarget {
@@ -39,6 +42,7 @@ export class Daemon {
   readonly registry: Registry;
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly onRecord: ((r: RequestRecord) => void) | undefined;
   private app: FastifyInstance | undefined;
   private embedded: EmbeddedTarget | undefined;
   private collectors: Collector[] = [];
@@ -57,6 +61,7 @@ export class Daemon {
   constructor(readonly config: Config, deps: DaemonDeps) {
     this.log = deps.logger;
     this.clock = deps.clock ?? systemClock;
+    this.onRecord = deps.onRecord;
     this.registry = createRegistry();
   }
 
@@ -132,6 +137,7 @@ export class Daemon {
       clock: this.clock,
       logger: this.log,
       model,
+      ...(this.onRecord ? { onRecord: this.onRecord } : {}),
       client: {
         dispatcher: this.pool,
         headers: apiHeaders,
@@ -180,6 +186,16 @@ export class Daemon {
 
   requestStop(): void {
     this.stopRequested = true;
+  }
+
+  /** The traffic recorder, once traffic has started (benchmarks and reports read its HDR totals). */
+  get trafficRecorder(): Recorder | undefined {
+    return this.recorder;
+  }
+
+  /** Change the open-loop rate while running. */
+  setRate(rps: number): void {
+    this.engine?.setRate(rps);
   }
 
   get ready(): boolean {

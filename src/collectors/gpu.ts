@@ -3,7 +3,8 @@
  *
  * backend 'auto': dcgm-exporter when `dcgmUrl` is set, else NVML in-process
  * (koffi → libnvidia-ml.so.1), else one long-lived nvidia-smi child, else
- * none. With none (a host without GPU): last_success 0, ONE log line (info),
+ * none. With none (a host without GPU): last_success 0, ONE log line (info
+ * under 'auto', warn when a named backend is missing),
  * and detection is tried again only every `retryMs` (5 min by default), also
  * when collectOnce() is called more often — no retry storm.
  * A backend that breaks for good (NVML uninitialised, GPU lost) is closed and
@@ -95,7 +96,7 @@ export class GpuCollector extends PeriodicCollector {
       if (this.lastDetectNs !== undefined) {
         const sinceMs = Number(now - this.lastDetectNs) / 1e6;
         if (sinceMs < this.opts.retryMs) {
-          return fail(this.lastReason, { level: 'info', nextDelayMs: this.opts.retryMs - sinceMs });
+          return fail(this.lastReason, { level: this.level(), nextDelayMs: this.opts.retryMs - sinceMs });
         }
       }
       this.lastDetectNs = now;
@@ -103,7 +104,8 @@ export class GpuCollector extends PeriodicCollector {
       if (typeof found === 'string') {
         this.lastReason = found;
         this.series.clear();
-        return fail(found, { level: 'info', nextDelayMs: this.opts.retryMs });
+        // no GPU under 'auto' is an expected state of a CPU host; a named backend missing is not
+        return fail(found, { level: this.level(), nextDelayMs: this.opts.retryMs });
       }
       if (signal.aborted || this.isStopped) {
         await found.close();
@@ -131,6 +133,10 @@ export class GpuCollector extends PeriodicCollector {
     if (signal.aborted) return fail('aborted');
     this.series.write(backend.kind, readings);
     return OK;
+  }
+
+  private level(): 'info' | 'warn' {
+    return this.opts.backend === 'auto' ? 'info' : 'warn';
   }
 
   /** A ready backend, or why there is none. */

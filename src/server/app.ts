@@ -3,7 +3,7 @@
  * `buildApp()` returns the app without listening, so routes are tested with
  * `app.inject()`; the daemon calls `listen()`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
@@ -22,7 +22,8 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // No per-request log lines: Prometheus scrapes every few seconds, forever.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
   });
 

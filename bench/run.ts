@@ -1,0 +1,140 @@
+/**
+ * `npm run bench`: prints figures, asserts nothing (a noisy machine makes
+ * timed tests flaky; these are for the notes and for people).
+ *
+ *   node dist/bench/run.js [--only=simulator,pacing,accuracy,capacity,collectors,compare] [--seconds=10]
+ */
+import autocannon from 'autocannon';
+import { benchSimulator, formatSimBench } from './simulator.js';
+import { startSimChild, processCpuSeconds, type SimChild } from './sim-child.js';
+import { accuracyCollector, runTrafficBench, type TrafficBenchResult } from './traffic.js';
+
+const args = new Map(process.argv.slice(2).map((a) => {
+  const [k, v] = a.replace(/^--/, '').split('=');
+  return [k as string, v ?? 'true'] as const;
+}));
+const only = new Set((args.get('only') ?? 'simulator,pacing,accuracy,capacity,collectors,compare').split(','));
+const SECONDS = Number(args.get('seconds') ?? 10);
+
+/** Zero service time and room for thousands in flight: the simulator is not what is measured. */
+const FAST_SIM = { port: 0, engine: { timeScale: 0, maxNumSeqs: 4096, maxQueue: 8192, kvCacheTokens: 10_000_000 } };
+/** Real step times (2 ms per decode step) so inter-token gaps are worth comparing. */
+const TIMED_SIM = { port: 0, engine: { timeScale: 1, maxNumSeqs: 4096, maxQueue: 8192, kvCacheTokens: 10_000_000, decodeStepBaseMs: 2, decodeStepPerSeqMs: 0, prefillTokensPerSec: 1_000_000 } };
+
+const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => c.padStart(widths[i] as number)).join(' | ') + ' |';
+  return [line(headers), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...rows.map((r) => line(r.map(String)))].join('\n');
+}
+
+function pacingRow(r: TrafficBenchResult): (string | number)[] {
+  return [r.targetRate, f(r.achievedRps, 1), r.sent, r.errors, r.dropped, f(r.lagP50Ms, 3), f(r.lagP99Ms, 3), f(r.lagMaxMs, 2), f(r.cpuSecPer1000, 3), r.scrapes];
+}
+const PACING_HEAD = ['target/s', 'achieved/s', 'sent', 'errors', 'dropped', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'CPU s/1k req', 'scrapes'];
+
+async function withSim<T>(cfg: Record<string, unknown>, fn: (sim: SimChild) => Promise<T>): Promise<T> {
+  const sim = await startSimChild(cfg);
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`llmsoak bench on ${process.platform}/${process.arch}, node ${process.version}, ${(await import('node:os')).cpus().length} cores; ${SECONDS} s per point\n`);
+
+  if (only.has('simulator')) {
+    console.log('## Simulator capacity (64-token streams, zero service time, closed loop)\n');
+    const r = await benchSimulator({ durationSec: SECONDS, connections: 128, maxTokens: 64 });
+    console.log(formatSimBench(r) + '\n');
+  }
+
+  let maxRate = 0;
+  if (only.has('pacing')) {
+    console.log('## Pacing: schedule lag of 64-token streams, /metrics scraped every second\n');
+    const rows: (string | number)[][] = [];
+    for (const rate of [100, 500, 1000]) {
+      const r = await withSim(FAST_SIM, (sim) => runTrafficBench({ simUrl: sim.url, rate, seconds: SECONDS, scrapeEveryMs: 1000 }));
+      rows.push(pacingRow(r));
+    }
+    console.log(table(PACING_HEAD, rows) + '\n');
+  }
+
+  if (only.has('capacity')) {
+    console.log('## Capacity: highest rate of 64-token streams with schedule lag p99 <= 1 ms (and >= 98% delivered)\n');
+    const rows: (string | number)[][] = [];
+    let lo = 0;
+    let hi = 0;
+    for (const rate of [1000, 1500, 2000, 3000, 4000]) {
+      const r = await withSim(FAST_SIM, (sim) => runTrafficBench({ simUrl: sim.url, rate, seconds: Math.min(SECONDS, 6), scrapeEveryMs: 1000 }));
+      rows.push(pacingRow(r));
+      if (r.lagP99Ms <= 1 && r.achievedRps >= 0.98 * rate && r.errors === 0) lo = rate;
+      else {
+        hi = rate;
+        break;
+      }
+    }
+    // Refine between the last rate that held and the first that did not.
+    for (let i = 0; i < 2 && hi > 0 && hi - lo > 100; i++) {
+      const rate = Math.round((lo + hi) / 2);
+      const r = await withSim(FAST_SIM, (sim) => runTrafficBench({ simUrl: sim.url, rate, seconds: Math.min(SECONDS, 6), scrapeEveryMs: 1000 }));
+      rows.push(pacingRow(r));
+      if (r.lagP99Ms <= 1 && r.achievedRps >= 0.98 * rate && r.errors === 0) lo = rate;
+      else hi = rate;
+    }
+    maxRate = lo;
+    console.log(table(PACING_HEAD, rows));
+    console.log(`\nsustained with lag p99 <= 1 ms: ${lo} req/s${hi ? ` (fails at ${hi})` : ' (highest tried)'}\n`);
+  }
+
+  if (only.has('accuracy')) {
+    const rate = maxRate > 0 ? Math.round(maxRate / 2) : 500;
+    console.log(`## Accuracy: client vs simulator ground truth at ${rate} req/s (2 ms decode steps, 64 tokens)\n`);
+    const acc = accuracyCollector();
+    const r = await withSim(TIMED_SIM, (sim) => runTrafficBench({ simUrl: sim.url, rate, seconds: SECONDS, scrapeEveryMs: 1000, onRecord: acc.onRecord }));
+    const a = acc.result();
+    console.log(table(['requests', 'gaps', 'ITL |err| p50 ms', 'ITL |err| p99 ms', 'TTFT err mean ms', 'TTFT |err| p50 ms', 'TTFT |err| p99 ms', 'lag p99 ms'],
+      [[a.requests, a.gaps, f(a.itlAbsErrP50Ms, 3), f(a.itlAbsErrP99Ms, 3), f(a.ttftErrMeanMs, 3), f(a.ttftAbsErrP50Ms, 3), f(a.ttftAbsErrP99Ms, 3), f(r.lagP99Ms, 3)]]));
+    console.log('TTFT error = client TTFT (from send) - server TTFT (from body received): includes the request write and the server parsing it.\n');
+  }
+
+  if (only.has('collectors')) {
+    console.log('## Collectors: schedule lag at 500 req/s with collectors off and on (1 s interval)\n');
+    const rows: (string | number)[][] = [];
+    for (const collectors of [false, true, false, true]) {
+      const r = await withSim(FAST_SIM, (sim) => runTrafficBench({ simUrl: sim.url, rate: 500, seconds: SECONDS, scrapeEveryMs: 1000, collectors }));
+      rows.push([collectors ? 'on' : 'off', ...pacingRow(r)]);
+    }
+    console.log(table(['collectors', ...PACING_HEAD], rows) + '\n');
+  }
+
+  if (only.has('compare')) {
+    console.log('## Against autocannon (closed loop, 64 connections, same non-streamed and streamed requests)\n');
+    const rows: (string | number)[][] = [];
+    for (const stream of [false, true]) {
+      const body = JSON.stringify({ model: 'sim-llama-3-8b', messages: [{ role: 'user', content: 'hello '.repeat(30) }], max_tokens: 64, ignore_eos: true, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+      const ac = await withSim(FAST_SIM, async (sim) => {
+        const cpu0 = await processCpuSeconds(sim.pid);
+        const res = await autocannon({ url: `${sim.url}/v1/chat/completions`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 64, duration: SECONDS });
+        const cpu1 = await processCpuSeconds(sim.pid);
+        return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, errors: res.errors + res.non2xx, simCpu: (cpu1 - cpu0) / SECONDS };
+      });
+      const ls = await withSim(FAST_SIM, (sim) => runTrafficBench({ simUrl: sim.url, rate: 0, seconds: SECONDS, closedUsers: 64, stream, promptTokens: 32, outputTokens: 64 }));
+      rows.push([stream ? 'stream' : 'non-stream', f(ac.rps, 0), f(ls.achievedRps, 0), f(ls.achievedRps / ac.rps, 2), f(ac.p50, 1), f(ls.e2eP50Ms, 1), ac.errors, ls.errors]);
+    }
+    console.log(table(['mode', 'autocannon req/s', 'llmsoak req/s', 'ratio', 'autocannon p50 ms', 'llmsoak p50 ms', 'ac errors', 'llmsoak errors'], rows));
+    console.log('autocannon measures whole responses only; llmsoak also parses every SSE event, times every token and records HDR + Prometheus histograms.\n');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
