@@ -19,6 +19,7 @@ import { buildApp } from './server/app.js';
 import { createCollectors, type Collector } from './collectors/index.js';
 import { TrafficEngine } from './traffic/engine.js';
 import { Workload } from './traffic/workload.js';
+import { loadReplay, ReplayArrivals, ReplayWorkload, replayScenarios } from './traffic/replay.js';
 import { PromptBuilder } from './traffic/prompts.js';
 import { createRng } from './traffic/random.js';
 import { VERSION } from './version.js';
@@ -128,10 +129,16 @@ export class Daemon {
     });
     const rng = createRng(t.seed ?? (Date.now() ^ process.pid));
     const prompts = new PromptBuilder(rng);
-    const workload = new Workload(t.scenarios, model, rng, prompts, url.pathname.replace(/\/+$/, ''));
+    const basePath = url.pathname.replace(/\/+$/, '');
+    const replayCfg = t.replay;
+    const replay = replayCfg ? loadReplay(replayCfg.file) : undefined;
+    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath);
+    const scenarios = replay ? replayScenarios(replay) : t.scenarios;
     this.engine = new TrafficEngine({
       traffic: t,
       workload,
+      scenarios,
+      ...(replay && replayCfg ? { replayArrivals: () => new ReplayArrivals(replay, replayCfg.speed, replayCfg.loop) } : {}),
       recorder,
       rng,
       clock: this.clock,

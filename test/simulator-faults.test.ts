@@ -191,6 +191,11 @@ t.test('kvPressure: preemptions', async (tt) => {
   await admin('DELETE', '/kvPressure');
   const p1 = await scrape();
   tt.ok(normal.concat(squeezed).every((r) => r.status === 200), 'all served');
+  await admin('POST', '', { kvPressure: { kvCacheTokens: 5 } });
+  const cannot = await chat(3);
+  await admin('DELETE', '/kvPressure');
+  tt.equal(cannot.status, 400, 'a prompt that can never fit the cache is refused');
+  tt.equal((cannot.body.error as Record<string, unknown>).code, 'context_length_exceeded');
   tt.ok(p1 > p0, `preemptions ${p0} → ${p1}`);
   const counted = squeezed.reduce((s, r) => s + (r.body.timings as ServerTimings).preemptions, 0);
   tt.equal(counted, p1 - p0, 'timings.preemptions add up to the counter');

@@ -166,3 +166,16 @@ t.test('close() ends open streams and frees the port promptly', async (tt) => {
   tt.equal(again.port, sim.port, 'port free again');
   await again.close();
 });
+
+t.test('chunked prefill: a long prompt takes several steps and stalls others one chunk at a time', async (tt) => {
+  const sim = await start({ maxPrefillTokensPerStep: 1000, prefillTokensPerSec: 10000, decodeStepBaseMs: 2, decodeStepPerSeqMs: 0 });
+  const running = chat(sim, 150);
+  await new Promise((r) => setTimeout(r, 60));
+  const long = await chat(sim, 2, ' the'.repeat(3993)); // 3993 + 7 framing = 4000 prompt tokens: 4 chunks
+  const first = await running;
+  const ttft = long.timings?.ttft_ms ?? NaN;
+  const worst = Math.max(...(first.timings?.itl_ms ?? []));
+  tt.comment(`long-prompt TTFT ${ttft} ms; worst ITL of the other stream ${worst} ms`);
+  tt.ok(ttft >= 4 * 100, '4 chunks of 1000 tokens at 10k tok/s');
+  tt.ok(worst >= 90 && worst < 150, 'the other stream stalls by one chunk per step, not by the whole prompt');
+});

@@ -135,6 +135,19 @@ export const configSchema = {
         /** RNG seed for arrivals, lengths and prompts; absent: random per run. */
         seed: { type: 'integer' },
         scenarios: { type: 'array', minItems: 1, items: scenario, default: DEFAULT_SCENARIOS },
+        /** Replay a JSONL recording instead of the scenarios (see src/traffic/replay.ts for the format). */
+        replay: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['file'],
+          properties: {
+            file: { type: 'string', minLength: 1 },
+            /** 2 = twice as fast as recorded. */
+            speed: { type: 'number', exclusiveMinimum: 0, default: 1 },
+            /** Start again from the top when the recording ends. */
+            loop: { type: 'boolean', default: true },
+          },
+        },
       },
     },
     /** Per-request service-level objectives; a request meeting all three is "good" (goodput). */

@@ -36,6 +36,7 @@ export interface TrafficConfig {
   maxInFlight: number;
   seed?: number;
   scenarios: ScenarioConfig[];
+  replay?: { file: string; speed: number; loop: boolean };
 }
 
 export interface SloConfig { ttftMs: number; tpotMs: number; e2eMs: number }

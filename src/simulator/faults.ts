@@ -35,7 +35,7 @@
  *   {
  *     "faults":   { "<fault>": { ...fields }, ... },      // what is on now
  *     "since":    { "<fault>": "2025-01-01T00:00:00.000Z" },// when each was set
- *     "injected": { "<fault>": <count>, ... },            // times each acted (all faults)
+ *     "injected": { "<fault>": <count>, ... },            // times each acted (per-request faults; leak: allocations; slowdown/kvPressure stay 0)
  *     "leakedBytes": <bytes held by the leak>,
  *     "slowdownExtraMs": <ms currently added to each step>
  *   }

@@ -304,7 +304,7 @@ class Simulator implements SimContext {
 
 /** Start the simulator and resolve once it listens. */
 export async function startSimulator(cfg: SimulatorConfig, opts: StartSimulatorOptions): Promise<RunningSimulator> {
-  const log = opts.logger.child({ component: 'simulator' });
+  const log = opts.logger.bindings().component === undefined ? opts.logger.child({ component: 'simulator' }) : opts.logger;
   const sim = new Simulator(cfg, log);
   const host = opts.host ?? cfg.host;
   const port = opts.port ?? cfg.port;

@@ -11,7 +11,7 @@ import type { Recorder, ScenarioSeries } from '../metrics/recorder.js';
 import { createArrivals, type ArrivalProcess } from './arrivals.js';
 import { sendRequest, type ClientOptions } from './client.js';
 import type { Rng } from './random.js';
-import type { Workload } from './workload.js';
+import type { WorkloadSource } from './workload.js';
 import type { RequestRecord } from '../types.js';
 
 /**
@@ -26,7 +26,11 @@ const TIMER_EARLY_NS = 1_000_000n;
 
 export interface EngineDeps {
   traffic: TrafficConfig;
-  workload: Workload;
+  workload: WorkloadSource;
+  /** Scenarios to bind series for (the config's, or a replay's). */
+  scenarios: ScenarioConfig[];
+  /** Arrival offsets of a replay, instead of the configured arrival process. */
+  replayArrivals?: () => ArrivalProcess;
   recorder: Recorder;
   client: ClientOptions;
   rng: Rng;
@@ -56,7 +60,7 @@ export class TrafficEngine {
   constructor(private readonly deps: EngineDeps) {
     this.log = deps.logger.child({ component: 'traffic' });
     this.rate = deps.traffic.rate;
-    for (const sc of deps.traffic.scenarios) {
+    for (const sc of deps.scenarios) {
       this.series.set(sc.name, deps.recorder.scenario(sc.name, sc.endpoint, deps.model));
     }
   }
@@ -96,17 +100,16 @@ export class TrafficEngine {
 
   private startArrivals(): void {
     this.runStartNs = this.deps.clock.monoNs();
-    if (this.rate <= 0) {
+    if (this.rate <= 0 && !this.deps.replayArrivals) {
       this.arrivals = undefined;
       return;
     }
     const t = this.deps.traffic;
-    this.arrivals = createArrivals(
+    this.arrivals = this.deps.replayArrivals ? this.deps.replayArrivals() : createArrivals(
       t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness } : { kind: t.arrival, rate: this.rate },
       this.deps.rng,
     );
-    this.nextFireNs = this.runStartNs + BigInt(Math.round(this.arrivals.next()));
-    this.pace();
+    if (this.advance()) this.pace();
   }
 
   /** Fire every arrival that is due, then wait for the next one. */
@@ -118,13 +121,25 @@ export class TrafficEngine {
     // Catch up: every due arrival fires now with its own intended time, so lateness is measured, not absorbed.
     while (this.nextFireNs <= now) {
       this.fire(this.nextFireNs);
-      this.nextFireNs = this.runStartNs + BigInt(Math.round(this.arrivals.next()));
+      if (!this.advance()) return;
       now = this.deps.clock.monoNs();
     }
     const wait = this.nextFireNs - now;
     if (wait < SPIN_BELOW_NS) this.immediate = setImmediate(this.pace);
     else this.timer = setTimeout(this.pace, Number((wait - TIMER_EARLY_NS) / 1_000_000n));
   };
+
+  /** Take the next arrival; false when there is none (a replay that does not loop has ended). */
+  private advance(): boolean {
+    const offset = this.arrivals ? this.arrivals.next() : Infinity;
+    if (!Number.isFinite(offset)) {
+      this.arrivals = undefined;
+      this.log.info('no more arrivals (replay finished)');
+      return false;
+    }
+    this.nextFireNs = this.runStartNs + BigInt(Math.round(offset));
+    return true;
+  }
 
   private fire(scheduledAt: bigint): void {
     const w = this.deps.workload;

@@ -27,13 +27,28 @@ export interface Prepared {
   session?: ChatSession;
 }
 
-const PATHS = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' } as const;
+export const PATHS = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' } as const;
+
+/** What the engine needs of a workload: the next scenario, a request for it, and the outcome back. */
+export interface WorkloadSource {
+  pick(): ScenarioConfig;
+  prepare(sc: ScenarioConfig): Prepared;
+  complete(session: ChatSession, ok: boolean, text: string | undefined): void;
+}
+
+/** The generation parameters of a chat or completions body (prompt or messages added by the caller). */
+export function buildGenerationBody(model: string, maxTokens: number, stream: boolean, ignoreEos: boolean): Record<string, unknown> {
+  const gen: Record<string, unknown> = { model, max_tokens: maxTokens, stream };
+  if (stream) gen.stream_options = { include_usage: true };
+  if (ignoreEos) gen.ignore_eos = true;
+  return gen;
+}
 /** Idle sessions kept per scenario at most (bounded memory). */
 const MAX_IDLE_SESSIONS = 64;
 /** Share of multi-turn arrivals that continue an idle session rather than start one. */
 const CONTINUE_SHARE = 0.75;
 
-export class Workload {
+export class Workload implements WorkloadSource {
   private readonly weights: number[];
   private readonly idle = new Map<string, ChatSession[]>();
   private seq = 0;
@@ -65,9 +80,7 @@ export class Workload {
       return { scenario: sc, request: { ...base, body: JSON.stringify({ model: this.model, input }), promptTokens, keepText: false } };
     }
 
-    const gen: Record<string, unknown> = { model: this.model, max_tokens: maxTokens, stream: sc.stream };
-    if (sc.stream) gen.stream_options = { include_usage: true };
-    if (sc.ignoreEos) gen.ignore_eos = true;
+    const gen = buildGenerationBody(this.model, maxTokens, sc.stream, sc.ignoreEos);
 
     if (sc.endpoint === 'completions') {
       gen.prompt = this.prompts.text(promptTokens);
