@@ -107,7 +107,11 @@ export class Daemon {
     const target: { pid?: number; processName?: string; metricsUrl?: string } = { metricsUrl };
     if (pid !== undefined) target.pid = pid;
     if (cfg.target.processName !== undefined) target.processName = cfg.target.processName;
-    this.collectors = createCollectors(cfg.collectors, {
+    // The embedded simulator's process is "node" by name; say what it is.
+    const collectorsCfg = this.embedded && cfg.collectors.process.label === undefined
+      ? { ...cfg.collectors, process: { ...cfg.collectors.process, label: 'llmsoak-simulator' } }
+      : cfg.collectors;
+    this.collectors = createCollectors(collectorsCfg, {
       registry: this.registry,
       logger: this.log,
       clock: this.clock,
@@ -249,6 +253,11 @@ export async function runDaemon(config: Config, logger: Logger): Promise<number>
   } catch (err) {
     await daemon.stop('start failed');
     throw err;
+  }
+  const st = daemon.status() as { target: ResolvedTarget | null };
+  if (st.target) {
+    const what = config.traffic.replay ? `replaying ${config.traffic.replay.file}` : config.traffic.mode === 'closed' ? `${config.traffic.users} users` : `${config.traffic.rate} req/s`;
+    process.stderr.write(`llmsoak: soaking ${st.target.baseUrl}${st.target.embedded ? ' (built-in simulator)' : ''}, model ${st.target.model}, ${what}; metrics at ${daemon.listenUrl}/metrics\n`);
   }
   let timer: NodeJS.Timeout | undefined;
   if (config.run.durationSec > 0) timer = setTimeout(() => resolveDone?.(), config.run.durationSec * 1000);
