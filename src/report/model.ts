@@ -74,6 +74,8 @@ export interface Surface {
 }
 
 export interface Spike {
+  /** When the spike began. */
+  startedAt?: string;
   baseRate: number;
   multiple: number;
   spikeSec: number;
@@ -112,6 +114,7 @@ export interface Plot {
   unit: string;
   /** [unix ms, value] */
   points: [number, number][];
+  /** Fitted line: value = intercept + slopePerHour × (t − fromMs) / 3.6e6 (intercept is the value at fromMs). */
   fit?: { slopePerHour: number; intercept: number; fromMs: number };
 }
 

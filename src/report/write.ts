@@ -1,0 +1,112 @@
+/**
+ * Writes a report as JSON, Markdown and HTML side by side, atomically (temp
+ * file + rename, so a reader never sees half a file), and lists what a
+ * directory holds, newest first.
+ */
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Report, RunKind } from './model.js';
+import { renderHtml } from './html.js';
+import { renderMarkdown } from './markdown.js';
+
+const KINDS: ReadonlySet<string> = new Set<RunKind>(['soak', 'ramp', 'sweep', 'spike', 'surface']);
+
+/** "2025-06-03T14:00:00.000Z" → "20250603T140000Z"; anything else made filename-safe. */
+export function compactTime(iso: string): string {
+  const d = new Date(iso);
+  if (!Number.isNaN(d.getTime())) return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return iso.replace(/[^A-Za-z0-9]/g, '').slice(0, 32) || 'unknown';
+}
+
+/** `<kind>-<startedAt compact>`, e.g. "ramp-20250603T140000Z". */
+export function reportBaseName(r: Pick<Report, 'kind' | 'startedAt'>): string {
+  const kind = KINDS.has(r.kind) ? r.kind : 'run';
+  return `${kind}-${compactTime(r.startedAt)}`;
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, data, { encoding: 'utf8', mode: 0o644 });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function writeReport(dir: string, r: Report): Promise<{ json: string; markdown: string; html: string }> {
+  await mkdir(dir, { recursive: true });
+  const base = join(dir, reportBaseName(r));
+  const paths = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
+  // Render everything first: a renderer failure leaves no partial set behind.
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  const md = renderMarkdown(r);
+  const html = renderHtml(r);
+  // JSON last: listReports() finds reports by their JSON, so when it appears the others exist.
+  await writeAtomic(paths.markdown, md);
+  await writeAtomic(paths.html, html);
+  await writeAtomic(paths.json, json);
+  return paths;
+}
+
+export interface ReportListing {
+  /** Base name, e.g. "ramp-20250603T140000Z" (the API serves `<name>.html`). */
+  name: string;
+  kind: RunKind;
+  startedAt: string;
+  verdict: Report['verdict'];
+  /** Paths of the three files. */
+  files: { json: string; md: string; html: string };
+}
+
+function isListable(v: unknown): v is Pick<Report, 'kind' | 'startedAt' | 'verdict'> {
+  if (v === null || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  const verdict = o['verdict'] as Record<string, unknown> | null | undefined;
+  return (
+    typeof o['kind'] === 'string' &&
+    KINDS.has(o['kind']) &&
+    typeof o['startedAt'] === 'string' &&
+    verdict !== null &&
+    typeof verdict === 'object' &&
+    typeof verdict['pass'] === 'boolean' &&
+    Array.isArray(verdict['failures'])
+  );
+}
+
+/** Reports in `dir`, newest first; unreadable or foreign JSON files are skipped. A missing dir lists nothing. */
+export async function listReports(dir: string): Promise<ReportListing[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: ReportListing[] = [];
+  for (const file of names) {
+    if (!file.endsWith('.json') || file.includes('.tmp-')) continue;
+    const name = file.slice(0, -'.json'.length);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(join(dir, file), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!isListable(parsed)) continue;
+    out.push({
+      name,
+      kind: parsed.kind,
+      startedAt: parsed.startedAt,
+      verdict: { pass: parsed.verdict.pass, failures: parsed.verdict.failures.map(String) },
+      files: { json: join(dir, `${name}.json`), md: join(dir, `${name}.md`), html: join(dir, `${name}.html`) },
+    });
+  }
+  const ts = (s: string): number => {
+    const v = Date.parse(s);
+    return Number.isFinite(v) ? v : -Infinity;
+  };
+  out.sort((a, b) => ts(b.startedAt) - ts(a.startedAt) || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+  return out;
+}
