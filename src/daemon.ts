@@ -24,6 +24,13 @@ import { PromptBuilder } from './traffic/prompts.js';
 import { createRng } from './traffic/random.js';
 import { VERSION } from './version.js';
 import type { RequestRecord } from './types.js';
+import { SeriesStore } from './analyzer/series-store.js';
+import { Sampler } from './analyzer/sampler.js';
+import { LocalSource } from './analyzer/local-source.js';
+import { HintTracker } from './analyzer/tracker.js';
+import { Analyzer, type HintSink } from './analyzer/engine.js';
+import { builtInRules } from './analyzer/rules/index.js';
+import { AlertmanagerNotifier } from './alerting/alertmanager.js';
 
 export interface DaemonDeps {
   logger: Logger;
@@ -51,6 +58,9 @@ export class Daemon {
   private recorder: Recorder | undefined;
   private pool: Pool | undefined;
   private target: ResolvedTarget | undefined;
+  private sampler: Sampler | undefined;
+  private analyzer: Analyzer | undefined;
+  private notifier: AlertmanagerNotifier | undefined;
   private readyFlag = false;
   private stopping = false;
   /** Set by a signal that arrives while still starting (e.g. waiting for the target). */
@@ -71,7 +81,13 @@ export class Daemon {
     this.startedAtMs = this.clock.wallMs();
     this.log.info({ version: VERSION, config: redactConfig(cfg) }, 'llmsoak starting');
 
-    this.app = buildApp({ registry: this.registry, logger: this.log, ready: () => this.readyFlag, status: () => this.status() });
+    this.app = buildApp({
+      registry: this.registry,
+      logger: this.log,
+      ready: () => this.readyFlag,
+      status: () => this.status(),
+      hints: () => this.analyzer?.snapshot() ?? { topCause: null, untrustworthy: false, hints: [], rules: [], baselineCapturedAt: null, analyzer: 'disabled' },
+    });
     try {
       await this.app.listen({ host: cfg.server.host, port: cfg.server.port });
     } catch (err) {
@@ -159,7 +175,31 @@ export class Daemon {
       },
     });
     this.engine.start();
+    this.startAnalyzer();
     this.readyFlag = true;
+  }
+
+  /** Sampler → local store → rules → tracker → Alertmanager. */
+  private startAnalyzer(): void {
+    const a = this.config.analyzer;
+    if (!a.enabled) return;
+    const store = new SeriesStore({ stepSec: a.stepSec, rawRetentionSec: a.rawRetentionSec, maxSeries: a.maxSeries });
+    const log = this.log.child({ component: 'sampler' });
+    this.sampler = new Sampler({ registry: this.registry, store, clock: this.clock, stepSec: a.stepSec, onError: (err) => log.warn({ err }, 'sample failed') });
+    const tracker = new HintTracker({ registry: this.registry });
+    const sinks: HintSink[] = [];
+    if (this.config.alerting.alertmanagers.length > 0) {
+      const alerting = { ...this.config.alerting, externalUrl: this.config.alerting.externalUrl ?? this.listenUrl };
+      this.notifier = new AlertmanagerNotifier(alerting, { registry: this.registry, logger: this.log, clock: this.clock, evaluationIntervalMs: a.intervalSec * 1000 });
+      this.notifier.start();
+      sinks.push(this.notifier);
+    }
+    this.analyzer = new Analyzer({
+      cfg: a, rules: builtInRules(), src: new LocalSource(store), tracker, sinks,
+      registry: this.registry, logger: this.log, clock: this.clock, runStartMs: this.clock.wallMs(),
+    });
+    this.sampler.start();
+    this.analyzer.start();
   }
 
   /** GET /v1/models until it answers (the target may still be starting); first id wins. */
@@ -204,6 +244,11 @@ export class Daemon {
     return this.recorder;
   }
 
+  /** The analyzer, when enabled and started (tests evaluate it directly). */
+  get hintAnalyzer(): Analyzer | undefined {
+    return this.analyzer;
+  }
+
   /** Change the open-loop rate while running. */
   setRate(rps: number): void {
     this.engine?.setRate(rps);
@@ -219,6 +264,9 @@ export class Daemon {
     this.readyFlag = false;
     this.log.info({ reason }, 'llmsoak stopping');
     if (this.engine) await this.engine.stop(this.config.run.drainMs);
+    await this.analyzer?.stop();
+    await this.notifier?.stop(5000);
+    await this.sampler?.stop();
     await Promise.allSettled(this.collectors.map((c) => c.stop()));
     if (this.recorder) this.log.info({ totals: this.recorder.totals }, 'final totals');
     await this.pool?.close().catch(() => undefined);

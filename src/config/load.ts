@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { configSchema } from './schema.js';
 import type { Config, ScenarioConfig } from './types.js';
 import type { LengthSpec } from '../traffic/lengths.js';
+import { validateAlertingConfig } from '../alerting/config.js';
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
@@ -233,6 +234,11 @@ function normalise(cfg: Config, problems: string[], warnings: string[]): Config 
   if (cfg.target.timeouts.headersMs > cfg.target.timeouts.totalMs) {
     problems.push('target.timeouts.headersMs: is above totalMs');
   }
+  problems.push(...validateAlertingConfig(cfg.alerting, 'alerting'));
+  const a = cfg.analyzer;
+  if (a.windowSec < 2 * a.stepSec) problems.push(`analyzer.windowSec: must be at least 2 × stepSec (${2 * a.stepSec})`);
+  if (a.intervalSec < a.stepSec) problems.push(`analyzer.intervalSec: must be at least stepSec (${a.stepSec})`);
+  if (a.leakWindowSec > a.rawRetentionSec + 72 * 3600) problems.push('analyzer.leakWindowSec: longer than the store keeps (rawRetentionSec + 72 h)');
   if (cfg.traffic.mode === 'open' && cfg.traffic.rate === 0) warnings.push('traffic.rate: 0 sends no requests');
   return cfg;
 }
@@ -264,5 +270,9 @@ export function splitHostPort(listen: string): { host: string; port: number } | 
 export function redactConfig(cfg: Config): Config {
   const copy = structuredClone(cfg);
   if (copy.target.apiKey !== undefined) copy.target.apiKey = '[redacted]';
+  for (const am of copy.alerting.alertmanagers) {
+    if (am.bearerToken !== undefined) am.bearerToken = '[redacted]';
+    if (am.basicAuth) am.basicAuth.password = '[redacted]';
+  }
   return copy;
 }

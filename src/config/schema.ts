@@ -8,6 +8,8 @@
  */
 import { simulatorConfigSchema } from '../simulator/config.js';
 import { collectorsConfigSchema } from '../collectors/index.js';
+import { alertingConfigSchema } from '../alerting/config.js';
+import { DEFAULT_THRESHOLDS } from '../analyzer/rule.js';
 
 const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
   type: 'object',
@@ -198,6 +200,39 @@ export const configSchema = {
         level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
       },
     },
+    /** The analyzer: trends, rules and hints (see README "Analyzer"). */
+    analyzer: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        /** Self-scrape step of the local series store, s. */
+        stepSec: { type: 'number', exclusiveMinimum: 0, default: 5 },
+        /** Rule evaluation interval, s. */
+        intervalSec: { type: 'number', exclusiveMinimum: 0, default: 30 },
+        /** Window most rules look back over, s. */
+        windowSec: { type: 'number', exclusiveMinimum: 0, default: 300 },
+        /** Window of leak trends, s. */
+        leakWindowSec: { type: 'number', exclusiveMinimum: 0, default: 21600 },
+        /** Left out of baselines and trends at the start, s. */
+        warmupSec: { type: 'number', minimum: 0, default: 300 },
+        /** Baseline period after warm-up, s. */
+        baselineSec: { type: 'number', exclusiveMinimum: 0, default: 600 },
+        /** Raw retention of the local store, s (older data is kept downsampled to 1 min for 72 h). */
+        rawRetentionSec: { type: 'number', exclusiveMinimum: 0, default: 21600 },
+        /** Most series the local store holds. */
+        maxSeries: { type: 'integer', minimum: 100, default: 20000 },
+        thresholds: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          // One number per threshold, defaults from the rule pack (src/analyzer/rule.ts documents each).
+          properties: Object.fromEntries(Object.entries(DEFAULT_THRESHOLDS).map(([k, v]) => [k, { type: 'number', minimum: 0, default: v }])),
+        },
+      },
+    },
+    alerting: { ...alertingConfigSchema, default: {} },
     simulator: { ...simulatorConfigSchema, default: {} },
     collectors: { ...collectorsConfigSchema, default: {} },
   },

@@ -2,6 +2,8 @@ import type { SimulatorConfig } from '../simulator/config.js';
 import type { CollectorsConfig } from '../collectors/index.js';
 import type { LengthSpec } from '../traffic/lengths.js';
 import type { Endpoint } from '../types.js';
+import type { AlertingConfig } from '../alerting/config.js';
+import type { AnalyzerConfig } from '../analyzer/engine.js';
 
 /** One weighted kind of request. See schema.ts for field docs. */
 export interface ScenarioConfig {
@@ -52,4 +54,6 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   simulator: SimulatorConfig;
   collectors: CollectorsConfig;
+  analyzer: AnalyzerConfig & { rawRetentionSec: number; maxSeries: number };
+  alerting: AlertingConfig;
 }

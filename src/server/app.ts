@@ -15,6 +15,8 @@ export interface AppDeps {
   ready: () => boolean;
   /** A JSON-safe snapshot for /api/status. */
   status: () => unknown;
+  /** Ranked hints with evidence and every rule's health, for /api/hints. */
+  hints?: () => unknown;
   /** Largest request body accepted, bytes. */
   bodyLimit?: number;
 }
@@ -40,10 +42,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/api/status', async () => deps.status());
+  app.get('/api/hints', async () => (deps.hints ? deps.hints() : { hints: [] }));
 
   app.get('/', async (_req, reply) =>
     reply.type('text/plain; charset=utf-8').send(
-      `llmsoak ${VERSION}\n\n/metrics      Prometheus metrics\n/healthz      liveness\n/readyz       readiness (traffic flowing)\n/api/status   live figures as JSON\n`,
+      `llmsoak ${VERSION}\n\n/metrics      Prometheus metrics\n/healthz      liveness\n/readyz       readiness (traffic flowing)\n/api/status   live figures as JSON\n/api/hints    likely causes with evidence, and each rule's health\n`,
     ),
   );
 

@@ -1,0 +1,114 @@
+/**
+ * The rule contract (as Prometheus' rules): a rule evaluates at a time given
+ * to it, through a SeriesSource only; it never does I/O of its own, never
+ * reads the clock, and never calls a notifier. It returns the findings whose
+ * condition holds now, or says which inputs it lacked ("insufficient data").
+ */
+import type { Finding, Severity } from './hint.js';
+import type { SeriesSource } from './source.js';
+
+/** Thresholds of the built-in rule pack (config `analyzer.thresholds`). */
+export interface Thresholds {
+  /** KV-cache usage ratio above which the cache is "full". */
+  kvUsageRatio: number;
+  /** Error share of requests in the window above which errors are a storm. */
+  errorRatio: number;
+  /** Fewest requests in the window before an error ratio means anything. */
+  minRequests: number;
+  /** Mean waiting requests on the server above which a queue is "growing". */
+  queueWaiting: number;
+  /** Target process CPU, in cores, at or above which a single-threaded frontend is saturated. */
+  cpuBoundCores: number;
+  /** GPU utilisation below which the GPU is "not the bottleneck". */
+  gpuBusyRatio: number;
+  /** Latency increase over the baseline (relative, 0.2 = +20%) before it counts. */
+  latencyIncrease: number;
+  /** Significance level of the degradation test (Mann–Whitney). */
+  alpha: number;
+  /** Leak: smallest slope worth a hint, MiB per hour. */
+  leakMiBPerHour: number;
+  /** Leak: goodness of fit (R²) of the robust line at or above which the rise is a trend, not noise. */
+  leakR2: number;
+  /** Generator bound: llmsoak's own schedule lag p99 above this, s. */
+  scheduleLagP99Sec: number;
+  /** Generator bound: llmsoak's own event-loop lag p99 above this, s. */
+  eventLoopLagP99Sec: number;
+  /** GPU: DRAM bandwidth active ratio at or above which decode is bandwidth-bound. */
+  dramActiveRatio: number;
+  /** GPU: tensor active ratio at or above which prefill is compute-bound. */
+  tensorActiveRatio: number;
+  /** Quality score drop from its baseline that counts as drift (absolute, 0..1). */
+  qualityDrop: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  kvUsageRatio: 0.9,
+  errorRatio: 0.05,
+  minRequests: 20,
+  queueWaiting: 2,
+  cpuBoundCores: 0.8,
+  gpuBusyRatio: 0.5,
+  latencyIncrease: 0.3,
+  alpha: 0.001,
+  leakMiBPerHour: 50,
+  leakR2: 0.8,
+  scheduleLagP99Sec: 0.05,
+  eventLoopLagP99Sec: 0.1,
+  dramActiveRatio: 0.7,
+  tensorActiveRatio: 0.7,
+  qualityDrop: 0.1,
+};
+
+/** Latency figures captured after warm-up, for degradation and network rules. */
+export interface Baseline {
+  /** When it was captured (unix ms). */
+  capturedAt: number;
+  /** Per-step medians over the baseline period, s, by figure. */
+  samples: Record<BaselineFigure, number[]>;
+  /** Quality score per suite at baseline. */
+  quality: Record<string, number>;
+  /** Client TTFT median minus server TTFT mean at baseline, s (network rule). */
+  clientServerTtftGapSec?: number;
+}
+export type BaselineFigure = 'ttft' | 'itl' | 'e2e';
+
+export interface RuleContext {
+  src: SeriesSource;
+  now: Date;
+  /** Window most rules look back over, s. */
+  windowSec: number;
+  /** Window of leak trends, s. */
+  leakWindowSec: number;
+  /** Start of the run (unix ms); data before runStart + warmupSec is warm-up. */
+  runStartMs: number;
+  warmupSec: number;
+  thresholds: Thresholds;
+  /** Undefined until captured after warm-up. */
+  baseline: Baseline | undefined;
+  /** Host memory total, bytes, when known (projections). */
+}
+
+export type RuleOutcome =
+  | { status: 'ok'; findings: Finding[] }
+  | { status: 'insufficient data'; missing: string[] };
+
+export interface Rule {
+  readonly id: string;
+  readonly severity: Severity;
+  /** Condition must hold this long before the hint fires, s. */
+  readonly forSec: number;
+  /** Keep firing this long after the condition clears, s. */
+  readonly keepFiringForSec?: number;
+  /** One line: what the rule recognises. */
+  readonly description: string;
+  evaluate(ctx: RuleContext): Promise<RuleOutcome>;
+}
+
+export const ok = (findings: Finding[] = []): RuleOutcome => ({ status: 'ok', findings });
+export const insufficient = (...missing: string[]): RuleOutcome => ({ status: 'insufficient data', missing });
+
+/** Round for evidence: 4 significant digits. */
+export function r4(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  return Number(x.toPrecision(4));
+}

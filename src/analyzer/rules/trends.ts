@@ -1,0 +1,211 @@
+/** Rules over time: leaks (robust slope of a gauge), degradation against the baseline, quality drift, network/client. */
+import { compareDistributions, leakTrend, restartTimes } from '../trends.js';
+import { median } from '../stats.js';
+import type { Finding } from '../hint.js';
+import { insufficient, ok, r4, type BaselineFigure, type Rule, type RuleContext } from '../rule.js';
+
+const MiB = 1024 * 1024;
+
+/** Gauges watched for leaks: selector, what it is, unit, smallest slope per hour worth a hint. */
+const LEAK_SERIES: { selector: string; what: string; unit: 'bytes' | 'count'; minPerHour: (ctx: RuleContext) => number; limit?: string }[] = [
+  { selector: 'llmsoak_target_process_resident_memory_bytes', what: 'target RSS', unit: 'bytes', minPerHour: (c) => c.thresholds.leakMiBPerHour * MiB, limit: 'llmsoak_host_memory_total_bytes' },
+  { selector: 'llmsoak_target_process_open_fds', what: 'target open fds', unit: 'count', minPerHour: () => 60 },
+  { selector: 'llmsoak_target_process_threads', what: 'target threads', unit: 'count', minPerHour: () => 30 },
+  { selector: 'llmsoak_gpu_memory_used_bytes', what: 'GPU memory', unit: 'bytes', minPerHour: (c) => c.thresholds.leakMiBPerHour * MiB, limit: 'llmsoak_gpu_memory_total_bytes' },
+  { selector: 'process_resident_memory_bytes', what: "llmsoak's own RSS", unit: 'bytes', minPerHour: (c) => c.thresholds.leakMiBPerHour * MiB, limit: 'llmsoak_host_memory_total_bytes' },
+];
+
+function fmtRate(v: number, unit: 'bytes' | 'count'): string {
+  return unit === 'bytes' ? `${(v / MiB).toFixed(1)} MiB/h` : `${v.toFixed(1)}/h`;
+}
+
+function fmtDuration(sec: number): string {
+  if (sec < 120) return `${Math.round(sec)} s`;
+  if (sec < 7200) return `${Math.round(sec / 60)} min`;
+  if (sec < 172800) return `${(sec / 3600).toFixed(1)} h`;
+  return `${(sec / 86400).toFixed(1)} days`;
+}
+
+/** Relative growth from the first to the last third of a series (medians); 0 when flat or too short. */
+function growth(values: number[]): number {
+  if (values.length < 6) return 0;
+  const third = Math.floor(values.length / 3);
+  const a = median(values.slice(0, third));
+  const b = median(values.slice(-third));
+  return a > 0 ? b / a - 1 : b > 0 ? Infinity : 0;
+}
+
+export const leak: Rule = {
+  id: 'leak',
+  severity: 'warning',
+  forSec: 0,
+  description: 'a gauge (target RSS, fds, threads, GPU memory, llmsoak RSS) rising linearly at steady load; projects exhaustion',
+  async evaluate(ctx) {
+    const { src, now, leakWindowSec: w, thresholds: th } = ctx;
+    const findings: Finding[] = [];
+    let seen = 0;
+    // A leak is a rise at steady load: when requests in flight grew as much, the rise is load.
+    const inflight = (await src.range('llmsoak_in_flight_requests', w, now))[0]?.points ?? [];
+    const loadGrowth = growth(inflight.map((p) => p.v));
+    const starts = await src.range('llmsoak_target_process_start_time_seconds', w, now);
+    const restarts = starts.flatMap((s) => restartTimes(s));
+    for (const spec of LEAK_SERIES) {
+      const series = await src.range(spec.selector, w, now);
+      if (!series.length) continue;
+      seen++;
+      const limit = spec.limit ? await src.last(spec.limit, now, 'max') : undefined;
+      for (const s of series) {
+        const trend = leakTrend(s, {
+          ...(limit !== undefined ? { limit } : {}),
+          warmupSec: ctx.warmupSec,
+          runStartMs: ctx.runStartMs,
+          restartTimesMs: spec.selector.startsWith('llmsoak_target_process') ? restarts : [],
+          minSlopePerHour: spec.minPerHour(ctx),
+          minR2: th.leakR2,
+          minSpanSec: Math.min(1800, w / 3),
+          minPoints: 10,
+        });
+        if (trend.verdict !== 'increasing') continue;
+        if (loadGrowth > 0.5 && trend.relChange < 2 * loadGrowth) continue;
+        const labels: Record<string, string> = { series: spec.selector.replace(/^llmsoak_/, '') };
+        for (const k of ['process', 'gpu']) if (s.labels[k]) labels[k] = s.labels[k] as string;
+        const evidence: Record<string, number | string> = {
+          series: spec.selector,
+          slope_per_hour: r4(trend.slopePerHour),
+          r2: r4(trend.r2),
+          p_value: r4(trend.pValue),
+          points: trend.points,
+          start_value: r4(trend.fittedEnd - (trend.slopePerHour * (trend.end - trend.start)) / 3_600_000),
+          last_value: r4(trend.last),
+          peak_value: r4(trend.peak),
+          segments: trend.segments.length,
+          load_growth: r4(loadGrowth),
+        };
+        if (limit !== undefined) evidence.limit = r4(limit);
+        if (trend.projectedExhaustionSec !== undefined) evidence.projected_exhaustion_s = r4(trend.projectedExhaustionSec);
+        findings.push({
+          rule: 'leak',
+          severity: trend.projectedExhaustionSec !== undefined && trend.projectedExhaustionSec < 6 * 3600 ? 'critical' : 'warning',
+          cause: 'leak',
+          summary: `${spec.what} rising ${fmtRate(trend.slopePerHour, spec.unit)} (R² ${trend.r2.toFixed(2)} over ${trend.points} points)${trend.projectedExhaustionSec !== undefined ? `; reaches its limit in ${fmtDuration(trend.projectedExhaustionSec)}` : ''}`,
+          suggestion: 'Budget restarts before the projected exhaustion and take a heap profile of the server; a restart of the target starts a new segment.',
+          confidence: Math.min(0.95, 0.6 + trend.r2 * 0.35),
+          evidence,
+          labels,
+        });
+      }
+    }
+    if (seen === 0) return insufficient('llmsoak_target_process_resident_memory_bytes');
+    return ok(findings);
+  },
+};
+
+const FIGURES: { figure: BaselineFigure; metric: string; name: string }[] = [
+  { figure: 'itl', metric: 'llmsoak_inter_token_latency_seconds', name: 'inter-token latency' },
+  { figure: 'ttft', metric: 'llmsoak_time_to_first_token_seconds', name: 'TTFT' },
+  { figure: 'e2e', metric: 'llmsoak_request_duration_seconds', name: 'end-to-end latency' },
+];
+
+/** Block length for per-block medians: non-overlapping blocks, so the test sees independent samples. */
+export function blockSec(ctx: RuleContext, windowSec: number): number {
+  return Math.max(2 * ctx.src.stepSec, Math.round(windowSec / 12));
+}
+
+/** Per-block medians of a latency histogram over a window ending at `at`. */
+export async function blockMedians(ctx: RuleContext, metric: string, windowSec: number, at: Date): Promise<number[]> {
+  const b = blockSec(ctx, ctx.windowSec);
+  // Each block's rate window reaches back to the previous block's last sample, so
+  // consecutive blocks cover disjoint intervals (as consecutive increase() windows do).
+  const pts = await ctx.src.quantileOverTime(0.5, metric, windowSec, at, undefined, { stepSec: b, rateWindowSec: b + ctx.src.stepSec });
+  return pts.map((p) => p.v).filter((v) => Number.isFinite(v));
+}
+
+export const degradation: Rule = {
+  id: 'degradation',
+  severity: 'warning',
+  forSec: 0,
+  description: 'latency drifting above the baseline captured after warm-up (Mann–Whitney test and a minimum effect)',
+  async evaluate(ctx) {
+    const { now, windowSec: w, thresholds: th, baseline } = ctx;
+    if (!baseline) return insufficient('baseline (captured after warm-up)');
+    const findings: Finding[] = [];
+    let compared = 0;
+    for (const f of FIGURES) {
+      const base = baseline.samples[f.figure];
+      const recent = await blockMedians(ctx, f.metric, w, now);
+      if (base.length < 6 || recent.length < 6) continue;
+      compared++;
+      const r = compareDistributions(base, recent, { alpha: th.alpha, minEffect: th.latencyIncrease, minSamples: 6 });
+      if (r.verdict !== 'degraded') continue;
+      findings.push({
+        rule: 'degradation',
+        severity: 'warning',
+        cause: 'degradation',
+        summary: `${f.name} drifted up: median ${(r.recent.median * 1000).toFixed(1)} ms vs ${(r.baseline.median * 1000).toFixed(1)} ms at baseline (${(r.medianChange * 100).toFixed(0)}%, p=${r.pValue.toExponential(1)})`,
+        suggestion: 'Latency is drifting at steady load: look at what drifts with it (server step time, GPU clocks, memory, queue).',
+        confidence: 0.5,
+        evidence: { window_s: w, figure: f.figure, baseline_median_s: r4(r.baseline.median), recent_median_s: r4(r.recent.median), median_change: r4(r.medianChange), p_value: r4(r.pValue), baseline_blocks: base.length, recent_blocks: recent.length },
+        labels: { figure: f.figure },
+      });
+    }
+    if (compared === 0) return insufficient(...FIGURES.map((f) => f.metric));
+    return ok(findings);
+  },
+};
+
+export const qualityDrift: Rule = {
+  id: 'quality_drift',
+  severity: 'warning',
+  forSec: 0,
+  description: 'golden-prompt quality score below its baseline',
+  async evaluate(ctx) {
+    const { src, now, windowSec: w, thresholds: th, baseline } = ctx;
+    const scores = await src.range('llmsoak_quality_score', w, now);
+    if (!scores.length) return insufficient('llmsoak_quality_score');
+    if (!baseline) return insufficient('baseline (captured after warm-up)');
+    const findings: Finding[] = [];
+    for (const s of scores) {
+      const suite = s.labels.suite ?? 'default';
+      const base = baseline.quality[suite];
+      const last = s.points[s.points.length - 1]?.v;
+      if (base === undefined || last === undefined) continue;
+      if (last >= base - th.qualityDrop) continue;
+      findings.push({
+        rule: 'quality_drift', severity: 'warning', cause: 'quality_drift',
+        summary: `quality of suite ${suite} fell to ${(last * 100).toFixed(0)}% from ${(base * 100).toFixed(0)}% at baseline`,
+        suggestion: 'Check model or version changes and sampling settings (temperature, max tokens) on the target.',
+        confidence: 0.8,
+        evidence: { suite, score: r4(last), baseline_score: r4(base) },
+        labels: { suite },
+      });
+    }
+    return ok(findings);
+  },
+};
+
+export const networkClient: Rule = {
+  id: 'network_client',
+  severity: 'warning',
+  forSec: 0,
+  description: 'client TTFT rising while the server-side TTFT stays flat: the time goes between client and server',
+  async evaluate(ctx) {
+    const { src, now, windowSec: w, thresholds: th, baseline } = ctx;
+    const server = await src.avgOverTime('llmsoak_server_time_to_first_token_mean_seconds', w, now);
+    const client = await src.quantile(0.5, 'llmsoak_time_to_first_token_seconds', w, now);
+    if (server === undefined) return insufficient('llmsoak_server_time_to_first_token_mean_seconds');
+    if (client === undefined) return insufficient('llmsoak_time_to_first_token_seconds');
+    if (!baseline || baseline.clientServerTtftGapSec === undefined) return insufficient('baseline (captured after warm-up)');
+    const gap = client - server;
+    const baseGap = baseline.clientServerTtftGapSec;
+    const baseClient = median(baseline.samples.ttft);
+    const grew = gap - baseGap > Math.max(0.05, th.latencyIncrease * Math.max(baseClient, 0.001));
+    if (!grew) return ok();
+    return ok([{
+      rule: 'network_client', severity: 'warning', cause: 'network_client',
+      summary: `client TTFT exceeds the server's by ${(gap * 1000).toFixed(0)} ms (was ${(baseGap * 1000).toFixed(0)} ms at baseline) while the server's own TTFT is ${(server * 1000).toFixed(0)} ms`,
+      suggestion: "Look between client and server (proxies, load balancer, network); check llmsoak's own schedule lag too.",
+      confidence: 0.6,
+      evidence: { window_s: w, client_ttft_p50_s: r4(client), server_ttft_mean_s: r4(server), gap_s: r4(gap), baseline_gap_s: r4(baseGap) },
+    }]);
+  },
+};

@@ -1,0 +1,20 @@
+/**
+ * Issue 5's acceptance, in compressed time (1 s steps, 2 s evaluations, 12 s
+ * windows): each fault injected into the simulator produces the right top
+ * cause within two evaluation windows, and clearing it resolves the hint.
+ */
+import t from 'tap';
+import { ANALYZER, startScenario } from './hints-harness.js';
+
+const TWO_WINDOWS = 2 * ANALYZER.windowSec;
+
+t.test('CPU-bound server: cpu_bound', async (t) => {
+  const s = await startScenario(t, { traffic: { rate: 6 } });
+  await s.waitBaseline();
+  await s.setFaults({ cpuBound: { msPerRequest: 160 } });
+  const { hint, afterSec } = await s.waitTopCause('cpu_bound', TWO_WINDOWS);
+  t.ok(Number(hint.evidence.process_cpu_cores) >= 0.8, `process CPU in evidence (${hint.evidence.process_cpu_cores})`);
+  t.pass(`found after ${afterSec.toFixed(1)} s`);
+  await s.clearFaults();
+  await s.waitResolved('cpu_bound', TWO_WINDOWS + 4);
+});

@@ -1,0 +1,92 @@
+/**
+ * Harness for the end-to-end hint tests: the simulator as a separate process
+ * (so its CPU and RSS are its own), llmsoak soaking it with the analyzer on in
+ * compressed time, and helpers to inject faults and wait for hints.
+ */
+import type { Test } from 'tap';
+import { request } from 'undici';
+import { loadConfig } from '../src/config/load.js';
+import { Daemon } from '../src/daemon.js';
+import { silentLogger } from '../src/log.js';
+import type { Hint } from '../src/analyzer/hint.js';
+import { freePort, startCli, waitFor } from './helpers.js';
+
+/** Compressed time: 1 s steps, 2 s evaluations, 12 s windows (so fewer blocks per test: alpha 0.01). */
+export const ANALYZER = { stepSec: 1, intervalSec: 2, windowSec: 12, warmupSec: 4, baselineSec: 20, leakWindowSec: 40, thresholds: { alpha: 0.01 } };
+
+export interface Scenario {
+  simUrl: string;
+  daemon: Daemon;
+  setFaults(body: Record<string, unknown>): Promise<void>;
+  clearFaults(): Promise<void>;
+  snapshot(): { topCause: string | null; hints: Hint[] };
+  waitBaseline(): Promise<void>;
+  /** Wait until the top firing cause is `cause`; returns the hint and how long it took, s. */
+  waitTopCause(cause: string, timeoutSec: number): Promise<{ hint: Hint; afterSec: number }>;
+  /** Wait until no hint of `cause` is firing. */
+  waitResolved(cause: string, timeoutSec: number): Promise<number>;
+}
+
+export async function startScenario(t: Test, opts: { simEnv?: Record<string, string>; traffic?: Record<string, unknown>; analyzer?: Record<string, unknown> } = {}): Promise<Scenario> {
+  const simPort = await freePort();
+  const sim = startCli(['simulate', '--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', ...opts.simEnv });
+  t.teardown(() => sim.child.kill('SIGKILL'));
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  await waitFor(async () => ((await request(`${simUrl}/health`)).statusCode === 200 ? true : undefined), 15_000);
+
+  const { config } = loadConfig({
+    document: {
+      target: { url: `${simUrl}/v1`, pid: sim.child.pid },
+      server: { listen: '127.0.0.1:0' },
+      traffic: {
+        rate: 8, seed: 11,
+        scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'uniform', min: 100, max: 400 }, output: { dist: 'uniform', min: 20, max: 60 } }],
+        ...opts.traffic,
+      },
+      collectors: { intervalMs: 1000, gpu: { enabled: false } },
+      analyzer: { ...ANALYZER, ...opts.analyzer },
+      run: { drainMs: 1000 },
+      log: { level: 'silent' },
+    },
+  });
+  const daemon = new Daemon(config, { logger: silentLogger() });
+  await daemon.start();
+  t.teardown(() => daemon.stop('teardown'));
+  const admin = async (method: 'POST' | 'DELETE', body?: Record<string, unknown>) => {
+    const res = await request(`${simUrl}/admin/faults`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`admin ${method}: ${res.statusCode} ${text}`);
+  };
+  const snapshot = () => {
+    const s = daemon.hintAnalyzer?.snapshot();
+    if (!s) throw new Error('analyzer not running');
+    return s;
+  };
+  return {
+    simUrl,
+    daemon,
+    setFaults: (b) => admin('POST', b),
+    clearFaults: () => admin('DELETE'),
+    snapshot,
+    async waitBaseline() {
+      await waitFor(async () => (snapshot().baselineCapturedAt ? true : undefined), (ANALYZER.warmupSec + ANALYZER.baselineSec + 10) * 1000, 200);
+    },
+    async waitTopCause(cause, timeoutSec) {
+      const start = Date.now();
+      const hint = await waitFor(async () => {
+        const s = snapshot();
+        const top = s.hints.find((h) => h.state === 'firing');
+        return s.topCause === cause && top ? top : undefined;
+      }, timeoutSec * 1000, 200).catch((err: unknown) => {
+        const s = snapshot();
+        throw new Error(`${String(err)}; top cause ${s.topCause}; hints: ${s.hints.map((h) => `${h.rule}/${h.cause}/${h.state}: ${h.summary}`).join(' | ')}`);
+      });
+      return { hint, afterSec: (Date.now() - start) / 1000 };
+    },
+    async waitResolved(cause, timeoutSec) {
+      const start = Date.now();
+      await waitFor(async () => (snapshot().hints.some((h) => h.cause === cause && h.state === 'firing') ? undefined : true), timeoutSec * 1000, 200);
+      return (Date.now() - start) / 1000;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * Issue 5's acceptance, in compressed time (1 s steps, 2 s evaluations, 12 s
+ * windows): each fault injected into the simulator produces the right top
+ * cause within two evaluation windows, and clearing it resolves the hint.
+ */
+import t from 'tap';
+import { ANALYZER, startScenario } from './hints-harness.js';
+
+const TWO_WINDOWS = 2 * ANALYZER.windowSec;
+
+t.test('slowdown: degradation of inter-token latency', async (t) => {
+  const s = await startScenario(t);
+  await s.waitBaseline();
+  await s.setFaults({ slowdown: { decodeMsPerMinute: 240 } });
+  const { hint, afterSec } = await s.waitTopCause('degradation', TWO_WINDOWS);
+  t.ok(['itl', 'e2e', 'ttft'].includes(String(hint.evidence.figure)));
+  t.ok(Number(hint.evidence.median_change) > 0.3, `median change ${hint.evidence.median_change}`);
+  t.pass(`found after ${afterSec.toFixed(1)} s`);
+  await s.clearFaults();
+  await s.waitResolved('degradation', TWO_WINDOWS + 6);
+});
