@@ -11,7 +11,7 @@ const TWO_WINDOWS = 2 * ANALYZER.windowSec;
 t.test('CPU-bound server: cpu_bound', async (t) => {
   const s = await startScenario(t, { traffic: { rate: 6 } });
   await s.waitBaseline();
-  await s.setFaults({ cpuBound: { msPerRequest: 160 } });
+  await s.setFaults({ cpuBound: { msPerRequest: 250 } });
   const { hint, afterSec } = await s.waitTopCause('cpu_bound', TWO_WINDOWS);
   t.ok(Number(hint.evidence.process_cpu_cores) >= 0.8, `process CPU in evidence (${hint.evidence.process_cpu_cores})`);
   t.pass(`found after ${afterSec.toFixed(1)} s`);

@@ -205,7 +205,7 @@ export class Analyzer {
       capturedAt: now.getTime(),
       samples,
       quality,
-      ...(client !== undefined && server !== undefined ? { clientServerTtftGapSec: client - server } : {}),
+      ...(client !== undefined && server !== undefined ? { clientServerTtftGapSec: client - server, serverTtftSec: server } : {}),
     };
     this.log.info({ blocks: { ttft: samples.ttft.length, itl: samples.itl.length, e2e: samples.e2e.length }, quality }, 'baseline captured');
   }

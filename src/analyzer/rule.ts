@@ -69,6 +69,8 @@ export interface Baseline {
   quality: Record<string, number>;
   /** Client TTFT median minus server TTFT mean at baseline, s (network rule). */
   clientServerTtftGapSec?: number;
+  /** Server-side TTFT mean at baseline, s (network rule: "server flat"). */
+  serverTtftSec?: number;
 }
 export type BaselineFigure = 'ttft' | 'itl' | 'e2e';
 

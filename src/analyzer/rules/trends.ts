@@ -194,7 +194,10 @@ export const networkClient: Rule = {
     const client = await src.quantile(0.5, 'llmsoak_time_to_first_token_seconds', w, now);
     if (server === undefined) return insufficient('llmsoak_server_time_to_first_token_mean_seconds');
     if (client === undefined) return insufficient('llmsoak_time_to_first_token_seconds');
-    if (!baseline || baseline.clientServerTtftGapSec === undefined) return insufficient('baseline (captured after warm-up)');
+    if (!baseline || baseline.clientServerTtftGapSec === undefined || baseline.serverTtftSec === undefined) return insufficient('baseline (captured after warm-up)');
+    // Only when the server's own TTFT held: otherwise the server is slow, not the path to it.
+    const serverFlat = server <= baseline.serverTtftSec * (1 + th.latencyIncrease) + 0.005;
+    if (!serverFlat) return ok();
     const gap = client - server;
     const baseGap = baseline.clientServerTtftGapSec;
     const baseClient = median(baseline.samples.ttft);
@@ -205,7 +208,7 @@ export const networkClient: Rule = {
       summary: `client TTFT exceeds the server's by ${(gap * 1000).toFixed(0)} ms (was ${(baseGap * 1000).toFixed(0)} ms at baseline) while the server's own TTFT is ${(server * 1000).toFixed(0)} ms`,
       suggestion: "Look between client and server (proxies, load balancer, network); check llmsoak's own schedule lag too.",
       confidence: 0.6,
-      evidence: { window_s: w, client_ttft_p50_s: r4(client), server_ttft_mean_s: r4(server), gap_s: r4(gap), baseline_gap_s: r4(baseGap) },
+      evidence: { window_s: w, client_ttft_p50_s: r4(client), server_ttft_mean_s: r4(server), server_ttft_baseline_s: r4(baseline.serverTtftSec), gap_s: r4(gap), baseline_gap_s: r4(baseGap) },
     }]);
   },
 };
