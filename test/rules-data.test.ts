@@ -1,0 +1,158 @@
+/**
+ * Rules tested as data, as `promtool test rules` does: input series in
+ * promtool's expanding notation, an evaluation time, expected hints out —
+ * including "insufficient data" and the generator-bound guard.
+ */
+import t from 'tap';
+import { SeriesStore } from '../src/analyzer/series-store.js';
+import { LocalSource } from '../src/analyzer/local-source.js';
+import { loadSeries, type InputSeries } from '../src/analyzer/series-notation.js';
+import { DEFAULT_THRESHOLDS, type Rule, type RuleContext, type RuleOutcome } from '../src/analyzer/rule.js';
+import { builtInRules } from '../src/analyzer/rules/index.js';
+import { HintTracker } from '../src/analyzer/tracker.js';
+
+const STEP = 15;
+const START = Date.UTC(2026, 0, 1);
+
+function rule(id: string): Rule {
+  const r = builtInRules().find((x) => x.id === id);
+  if (!r) throw new Error(`no rule ${id}`);
+  return r;
+}
+
+/** Load the series, evaluate one rule at START + atMin minutes. */
+async function evalRule(id: string, input: InputSeries[], atMin: number, over: Partial<RuleContext> = {}): Promise<RuleOutcome> {
+  const store = new SeriesStore({ stepSec: STEP });
+  loadSeries(store, input, { startMs: START, intervalSec: STEP });
+  const ctx: RuleContext = {
+    src: new LocalSource(store),
+    now: new Date(START + atMin * 60_000),
+    windowSec: 300,
+    leakWindowSec: 3 * 3600,
+    runStartMs: START,
+    warmupSec: 300,
+    thresholds: DEFAULT_THRESHOLDS,
+    baseline: undefined,
+    ...over,
+  };
+  return rule(id).evaluate(ctx);
+}
+
+function findings(o: RuleOutcome) {
+  return o.status === 'ok' ? o.findings : [];
+}
+
+t.test('kv_cache_pressure: full cache and rising preemptions', async (t) => {
+  const out = await evalRule('kv_cache_pressure', [
+    { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.5x20 0.97x20' },
+    { series: 'llmsoak_server_preemptions_total{model="m"}', values: '0x20 0+2x20' },
+  ], 10);
+  const f = findings(out);
+  t.equal(f.length, 1);
+  t.equal(f[0]?.cause, 'kv_cache_pressure');
+  t.equal(f[0]?.evidence.kv_usage_ratio_max, 0.97);
+  t.ok(Number(f[0]?.evidence.preemptions) > 0);
+
+  const calm = await evalRule('kv_cache_pressure', [
+    { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.97x40' },
+    { series: 'llmsoak_server_preemptions_total{model="m"}', values: '5x40' },
+  ], 10);
+  t.same(findings(calm), [], 'a full cache without preemptions is not pressure');
+
+  const missing = await evalRule('kv_cache_pressure', [
+    { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.97x40' },
+  ], 10);
+  t.same(missing, { status: 'insufficient data', missing: ['llmsoak_server_preemptions_total'] });
+});
+
+t.test('error_storm: the dominant class names the cause', async (t) => {
+  const out = await evalRule('error_storm', [
+    { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+90x40' },
+    { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0+8x40' },
+    { series: 'llmsoak_requests_total{scenario="a",outcome="http_429"}', values: '0+2x40' },
+    { series: 'llmsoak_request_errors_total{scenario="a",class="http_5xx"}', values: '0+8x40' },
+    { series: 'llmsoak_request_errors_total{scenario="a",class="http_429"}', values: '0+2x40' },
+  ], 10);
+  const f = findings(out);
+  t.equal(f.length, 1);
+  t.equal(f[0]?.cause, 'server_errors');
+  t.equal(f[0]?.labels?.class, 'http_5xx');
+  t.ok(Math.abs(Number(f[0]?.evidence.error_ratio) - 0.1) < 0.005, `ratio ${f[0]?.evidence.error_ratio}`);
+
+  const few = await evalRule('error_storm', [
+    { series: 'llmsoak_requests_total{outcome="http_5xx"}', values: '0+0.01x40' },
+    { series: 'llmsoak_request_errors_total{class="http_5xx"}', values: '0+0.01x40' },
+  ], 10);
+  t.same(findings(few), [], 'below minRequests nothing is concluded');
+  t.same(await evalRule('error_storm', [], 10), { status: 'insufficient data', missing: ['llmsoak_requests_total'] });
+});
+
+t.test('generator_bound: a sustained share of late sends, not one hiccup', async (t) => {
+  const late = await evalRule('generator_bound', [
+    { series: 'llmsoak_schedule_lag_seconds_bucket{le="0.05"}', values: '0+50x40' },
+    { series: 'llmsoak_schedule_lag_seconds_bucket{le="+Inf"}', values: '0+100x40' },
+    { series: 'llmsoak_schedule_lag_seconds_count', values: '0+100x40' },
+  ], 10);
+  t.equal(findings(late)[0]?.cause, 'generator_bound');
+  t.equal(findings(late)[0]?.evidence.late_share, 0.5);
+
+  const hiccup = await evalRule('generator_bound', [
+    { series: 'llmsoak_schedule_lag_seconds_bucket{le="0.05"}', values: '0+100x30 3000+100x10' },
+    { series: 'llmsoak_schedule_lag_seconds_bucket{le="+Inf"}', values: '0+100x30 3001+100x10' },
+    { series: 'llmsoak_schedule_lag_seconds_count', values: '0+100x30 3001+100x10' },
+  ], 10);
+  t.same(findings(hiccup), [], 'one late send in thousands is not generator-bound');
+});
+
+t.test('the generator-bound guard marks every hint untrustworthy', async (t) => {
+  const tracker = new HintTracker();
+  const now = new Date(START);
+  tracker.setGeneratorBound(true);
+  tracker.update('kv_cache_pressure', 0, 0, [{ rule: 'kv_cache_pressure', severity: 'warning', cause: 'kv_cache_pressure', summary: 'KV full', suggestion: 's', confidence: 0.9, evidence: {} }], now);
+  const [h] = tracker.active();
+  t.equal(h?.untrustworthy, true);
+  t.match(h?.summary, /not trustworthy/);
+});
+
+t.test('leak: a linear rise of the target RSS, with slope and projection', async (t) => {
+  // 1 GB plus 10 MB every 15 s = 2.4 GB/h, after 5 min warm-up; host memory 24 GB.
+  const out = await evalRule('leak', [
+    { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9+1e7x480' },
+    { series: 'llmsoak_host_memory_total_bytes', values: '24e9x480' },
+    { series: 'llmsoak_in_flight_requests', values: '8x480' },
+  ], 120);
+  const f = findings(out);
+  t.equal(f.length, 1);
+  t.equal(f[0]?.labels?.series, 'target_process_resident_memory_bytes');
+  t.ok(Math.abs(Number(f[0]?.evidence.slope_per_hour) - 2.4e9) / 2.4e9 < 0.01, `slope ${f[0]?.evidence.slope_per_hour}`);
+  const eta = Number(f[0]?.evidence.projected_exhaustion_s);
+  // At 2 h the line is at 1e9 + 2.4e9*2 = 5.8e9; (24e9 - 5.8e9) / 2.4e9 h = 7.58 h.
+  t.ok(Math.abs(eta - 7.58 * 3600) < 0.05 * 7.58 * 3600, `exhaustion in ${(eta / 3600).toFixed(2)} h`);
+
+  const flat = await evalRule('leak', [
+    { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9 1.01e9 0.99e9 1e9 1.02e9 0.98e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9' },
+  ], 15);
+  t.same(findings(flat), [], 'noise around a level is stable');
+
+  const restarted = await evalRule('leak', [
+    // Rising, then the target restarts (RSS falls back) and stays flat.
+    { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9+1e7x240 1e9x240' },
+  ], 120);
+  t.same(findings(restarted), [], 'after a restart the new segment is judged alone');
+  t.same(await evalRule('leak', [], 10), { status: 'insufficient data', missing: ['llmsoak_target_process_resident_memory_bytes'] });
+});
+
+t.test('GPU rules say "insufficient data" without GPU series', async (t) => {
+  for (const id of ['gpu_throttling', 'bandwidth_bound_decode', 'compute_bound_prefill']) {
+    const out = await evalRule(id, [{ series: 'llmsoak_requests_total{outcome="ok"}', values: '0+10x40' }], 10);
+    t.equal(out.status, 'insufficient data', id);
+  }
+  const throttled = await evalRule('gpu_throttling', [
+    { series: 'llmsoak_gpu_clock_event_active{gpu="0",reason="sw_thermal"}', values: '0x20 1x20' },
+    { series: 'llmsoak_gpu_clock_event_active{gpu="0",reason="sw_power_cap"}', values: '0x40' },
+    { series: 'llmsoak_gpu_sm_clock_hertz{gpu="0"}', values: '1.98e9x20 1.98e9-1e7x20' },
+  ], 10);
+  const f = findings(throttled);
+  t.equal(f[0]?.cause, 'throttling');
+  t.equal(f[0]?.evidence.reasons, 'sw_thermal');
+});
