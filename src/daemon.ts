@@ -30,6 +30,7 @@ import { LocalSource } from './analyzer/local-source.js';
 import { HintTracker } from './analyzer/tracker.js';
 import { Analyzer, type HintSink } from './analyzer/engine.js';
 import { builtInRules } from './analyzer/rules/index.js';
+import { userRule } from './analyzer/rules/user.js';
 import { AlertmanagerNotifier } from './alerting/alertmanager.js';
 
 export interface DaemonDeps {
@@ -195,7 +196,7 @@ export class Daemon {
       sinks.push(this.notifier);
     }
     this.analyzer = new Analyzer({
-      cfg: a, rules: builtInRules(), src: new LocalSource(store), tracker, sinks,
+      cfg: a, rules: [...builtInRules(), ...a.rules.map(userRule)], src: new LocalSource(store), tracker, sinks,
       registry: this.registry, logger: this.log, clock: this.clock, runStartMs: this.clock.wallMs(),
     });
     this.sampler.start();

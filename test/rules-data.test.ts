@@ -156,3 +156,39 @@ t.test('GPU rules say "insufficient data" without GPU series', async (t) => {
   t.equal(f[0]?.cause, 'throttling');
   t.equal(f[0]?.evidence.reasons, 'sw_thermal');
 });
+
+t.test('user rules from config: conditions, templates, insufficient data, config errors', async (t) => {
+  const { userRule, checkUserRules } = await import('../src/analyzer/rules/user.js');
+  const { loadConfig } = await import('../src/config/load.js');
+  const { ConfigError } = await import('../src/errors.js');
+  const cfg = {
+    id: 'slow_first_token', severity: 'warning' as const, cause: 'slow_prefill', forSec: 0,
+    when: [
+      { expr: 'quantile(0.99, llmsoak_time_to_first_token_seconds{scenario="qa"})', op: '>' as const, value: 1.5 },
+      { expr: 'rate(llmsoak_requests_total)', op: '>=' as const, value: 1 },
+    ],
+    summary: 'TTFT p99 {{0}} s at {{1}} req/s over {{window}} s', suggestion: 'check prefill',
+  };
+  const store = new SeriesStore({ stepSec: STEP });
+  loadSeries(store, [
+    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="1"}', values: '0+1x40' },
+    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="2"}', values: '0+2x40' },
+    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="+Inf"}', values: '0+30x40' },
+    { series: 'llmsoak_requests_total{outcome="ok"}', values: '0+30x40' },
+  ], { startMs: START, intervalSec: STEP });
+  const ctx: RuleContext = { src: new LocalSource(store), now: new Date(START + 10 * 60_000), windowSec: 300, leakWindowSec: 3600, runStartMs: START, warmupSec: 0, thresholds: DEFAULT_THRESHOLDS, baseline: undefined };
+  const out = await userRule(cfg).evaluate(ctx);
+  const f = findings(out)[0];
+  t.equal(f?.cause, 'slow_prefill');
+  t.match(f?.summary, /^TTFT p99 \S+ s at 2 req\/s over 300 s$/);
+  const none = await userRule({ ...cfg, when: [{ expr: 'last(llmsoak_absent_series)', op: '>', value: 0 }] }).evaluate(ctx);
+  t.same(none, { status: 'insufficient data', missing: ['last(llmsoak_absent_series)'] });
+  t.same(checkUserRules([{ ...cfg, when: [{ expr: 'sum(rate(x[5m]))', op: '>', value: 1 }] }]), ['analyzer.rules[0].when[0].expr: not a series function (quantile(q, h), rate(s), increase(s), avg(s), max(s), last(s))']);
+  try {
+    loadConfig({ document: { analyzer: { rules: [{ id: 'leak', cause: 'x', summary: 's', when: [{ expr: 'last(a)', op: '>', value: 1 }] }] } } });
+    t.fail('a user rule may not shadow a built-in one');
+  } catch (err) {
+    t.ok(err instanceof ConfigError);
+    t.same((err as InstanceType<typeof ConfigError>).problems, ['analyzer.rules[0].id: "leak" is already a rule']);
+  }
+});

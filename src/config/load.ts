@@ -12,6 +12,8 @@ import { configSchema } from './schema.js';
 import type { Config, ScenarioConfig } from './types.js';
 import type { LengthSpec } from '../traffic/lengths.js';
 import { validateAlertingConfig } from '../alerting/config.js';
+import { checkUserRules } from '../analyzer/rules/user.js';
+import { builtInRules } from '../analyzer/rules/index.js';
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
@@ -236,6 +238,7 @@ function normalise(cfg: Config, problems: string[], warnings: string[]): Config 
   }
   problems.push(...validateAlertingConfig(cfg.alerting, 'alerting'));
   const a = cfg.analyzer;
+  problems.push(...checkUserRules(a.rules, 'analyzer.rules', new Set(builtInRules().map((r) => r.id))));
   if (a.windowSec < 2 * a.stepSec) problems.push(`analyzer.windowSec: must be at least 2 × stepSec (${2 * a.stepSec})`);
   if (a.intervalSec < a.stepSec) problems.push(`analyzer.intervalSec: must be at least stepSec (${a.stepSec})`);
   if (a.leakWindowSec > a.rawRetentionSec + 72 * 3600) problems.push('analyzer.leakWindowSec: longer than the store keeps (rawRetentionSec + 72 h)');

@@ -223,6 +223,39 @@ export const configSchema = {
         rawRetentionSec: { type: 'number', exclusiveMinimum: 0, default: 21600 },
         /** Most series the local store holds. */
         maxSeries: { type: 'integer', minimum: 100, default: 20000 },
+        /** User rules in the built-in rules' form (see src/analyzer/rules/user.ts). */
+        rules: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'cause', 'when', 'summary'],
+            properties: {
+              id: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$' },
+              severity: { type: 'string', enum: ['info', 'warning', 'critical'], default: 'warning' },
+              cause: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$' },
+              forSec: { type: 'number', minimum: 0, default: 0 },
+              windowSec: { type: 'number', exclusiveMinimum: 0 },
+              when: {
+                type: 'array',
+                minItems: 1,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['expr', 'op', 'value'],
+                  properties: {
+                    expr: { type: 'string', minLength: 1 },
+                    op: { type: 'string', enum: ['>', '>=', '<', '<=', '==', '!='] },
+                    value: { type: 'number' },
+                  },
+                },
+              },
+              summary: { type: 'string', minLength: 1 },
+              suggestion: { type: 'string', default: '' },
+            },
+          },
+        },
         thresholds: {
           type: 'object',
           additionalProperties: false,

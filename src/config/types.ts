@@ -4,6 +4,7 @@ import type { LengthSpec } from '../traffic/lengths.js';
 import type { Endpoint } from '../types.js';
 import type { AlertingConfig } from '../alerting/config.js';
 import type { AnalyzerConfig } from '../analyzer/engine.js';
+import type { UserRuleConfig } from '../analyzer/rules/user.js';
 
 /** One weighted kind of request. See schema.ts for field docs. */
 export interface ScenarioConfig {
@@ -54,6 +55,6 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   simulator: SimulatorConfig;
   collectors: CollectorsConfig;
-  analyzer: AnalyzerConfig & { rawRetentionSec: number; maxSeries: number };
+  analyzer: AnalyzerConfig & { rawRetentionSec: number; maxSeries: number; rules: UserRuleConfig[] };
   alerting: AlertingConfig;
 }
