@@ -16,6 +16,8 @@ t.test('slowdown: degradation of inter-token latency', async (t) => {
   t.ok(['itl', 'e2e', 'ttft'].includes(String(hint.evidence.figure)));
   t.ok(Number(hint.evidence.median_change) > 0.3, `median change ${hint.evidence.median_change}`);
   t.pass(`found after ${afterSec.toFixed(1)} s`);
+  // Attribution: what moved with it, and how much the load explains.
+  t.ok(hint.evidence.p99_explained_by_load_r2 !== undefined, `evidence: ${JSON.stringify(hint.evidence)}`);
   await s.clearFaults();
   await s.waitResolved('degradation', TWO_WINDOWS + 6);
 });

@@ -1,6 +1,8 @@
 /** Rules over time: leaks (robust slope of a gauge), degradation against the baseline, quality drift, network/client. */
 import { compareDistributions, leakTrend, restartTimes } from '../trends.js';
 import { median } from '../stats.js';
+import { attribute, rankCorrelations } from '../correlate.js';
+import type { Sample, Series } from '../source.js';
 import type { Finding } from '../hint.js';
 import { insufficient, ok, r4, type BaselineFigure, type Rule, type RuleContext } from '../rule.js';
 
@@ -137,6 +139,7 @@ export const degradation: Rule = {
       compared++;
       const r = compareDistributions(base, recent, { alpha: th.alpha, minEffect: th.latencyIncrease, minSamples: 6 });
       if (r.verdict !== 'degraded') continue;
+      const explained = await explain(ctx, f.metric, w);
       findings.push({
         rule: 'degradation',
         severity: 'warning',
@@ -144,7 +147,7 @@ export const degradation: Rule = {
         summary: `${f.name} drifted up: median ${(r.recent.median * 1000).toFixed(1)} ms vs ${(r.baseline.median * 1000).toFixed(1)} ms at baseline (${(r.medianChange * 100).toFixed(0)}%, p=${r.pValue.toExponential(1)})`,
         suggestion: 'Latency is drifting at steady load: look at what drifts with it (server step time, GPU clocks, memory, queue).',
         confidence: 0.5,
-        evidence: { window_s: w, figure: f.figure, baseline_median_s: r4(r.baseline.median), recent_median_s: r4(r.recent.median), median_change: r4(r.medianChange), p_value: r4(r.pValue), baseline_blocks: base.length, recent_blocks: recent.length },
+        evidence: { window_s: w, figure: f.figure, baseline_median_s: r4(r.baseline.median), recent_median_s: r4(r.recent.median), median_change: r4(r.medianChange), p_value: r4(r.pValue), baseline_blocks: base.length, recent_blocks: recent.length, ...explained },
         labels: { figure: f.figure },
       });
     }
@@ -152,6 +155,53 @@ export const degradation: Rule = {
     return ok(findings);
   },
 };
+
+/** Resource series a latency drift is checked against (rank correlation). */
+const RESOURCES = [
+  'llmsoak_target_process_resident_memory_bytes', 'llmsoak_target_process_cpu_seconds_total', 'llmsoak_server_kv_cache_usage_ratio',
+  'llmsoak_server_requests_waiting', 'llmsoak_server_requests_running', 'llmsoak_gpu_utilization_ratio', 'llmsoak_gpu_sm_clock_hertz',
+  'llmsoak_gpu_memory_used_bytes', 'llmsoak_host_cpu_utilization_ratio',
+];
+
+/**
+ * What moves with a drifting latency over the window: the resource series
+ * with the strongest significant rank correlation, and how much of the p99 the
+ * load features explain (multivariate regression, each feature's share of the
+ * variance). Evidence only; never decides whether the hint fires.
+ */
+async function explain(ctx: RuleContext, metric: string, w: number): Promise<Record<string, number | string>> {
+  const { src, now } = ctx;
+  const step = { stepSec: src.stepSec, rateWindowSec: Math.max(2 * src.stepSec, w / 6) };
+  const p99 = await src.quantileOverTime(0.99, metric, w, now, undefined, step);
+  const out: Record<string, number | string> = {};
+  if (p99.length < 10) return out;
+  const candidates: Series[] = [];
+  for (const name of RESOURCES) {
+    const isCounter = name.endsWith('_total');
+    const got = isCounter ? await src.rate(name, w, now, step) : await src.range(name, w, now);
+    for (const s of got) candidates.push({ labels: { __name__: name, ...s.labels }, points: s.points });
+  }
+  const ranked = rankCorrelations(p99, candidates, { toleranceMs: src.stepSec * 1000, alpha: 0.01 }).filter((c) => c.significant);
+  ranked.slice(0, 3).forEach((c, i) => {
+    out[`moves_with_${i + 1}`] = `${c.labels.__name__ ?? '?'} (rho ${c.rho.toFixed(2)})`;
+  });
+  const sumOf = (series: Series[]): Sample[] => {
+    const by = new Map<number, number>();
+    for (const s of series) for (const p of s.points) by.set(p.t, (by.get(p.t) ?? 0) + p.v);
+    return [...by.entries()].sort((a, b) => a[0] - b[0]).map(([t, v]) => ({ t, v }));
+  };
+  const features: Record<string, Sample[]> = {
+    in_flight: sumOf(await src.range('llmsoak_in_flight_requests', w, now)),
+    input_tokens_per_s: sumOf(await src.rate('llmsoak_input_tokens_total', w, now, step)),
+    output_tokens_per_s: sumOf(await src.rate('llmsoak_output_tokens_total', w, now, step)),
+  };
+  const a = attribute(p99, features, { toleranceMs: src.stepSec * 1000 });
+  if (a.verdict === 'ok') {
+    out.p99_explained_by_load_r2 = r4(a.r2);
+    for (const fc of a.features) out[`p99_share_${fc.name}`] = r4(fc.share);
+  }
+  return out;
+}
 
 export const qualityDrift: Rule = {
   id: 'quality_drift',
