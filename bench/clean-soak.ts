@@ -24,9 +24,9 @@ async function main(): Promise<number> {
       server: { listen: '127.0.0.1:0' },
       traffic: { rate, seed: 5 },
       collectors: { intervalMs: 1000 },
-      // Rule windows compressed; warm-up and the leak window long enough that a process's own start-up
+      // Rule windows compressed; warm-up (the default 300 s) and the leak window long enough that a process's own start-up
       // growth (heap, JIT) is not judged as a trend, as the default 5 min warm-up and 6 h window do.
-      analyzer: { stepSec: 1, intervalSec: 2, windowSec: 12, warmupSec: 120, baselineSec: 30, leakWindowSec: 480 },
+      analyzer: { stepSec: 1, intervalSec: 2, windowSec: 12, warmupSec: 300, baselineSec: 30, leakWindowSec: 600 },
       log: { level: 'silent' },
     },
   });
@@ -47,7 +47,10 @@ async function main(): Promise<number> {
     if (Date.now() - lastReport > 60_000) {
       lastReport = Date.now();
       const st = daemon.status() as { traffic: { totals: { requests: number; ok: number } } };
-      console.log(`${new Date().toISOString()} requests ${st.traffic.totals.requests} ok ${st.traffic.totals.ok}, evaluations ${daemon.hintAnalyzer?.evaluations}, hints fired so far ${fired.size}`);
+      const m = await daemon.registry.getSingleMetricAsString('llmsoak_target_process_resident_memory_bytes');
+      const rss = Number(/\} ([0-9.e+]+)/.exec(m)?.[1] ?? NaN) / 1024 / 1024;
+      const own = process.memoryUsage().rss / 1024 / 1024;
+      console.log(`${new Date().toISOString()} requests ${st.traffic.totals.requests} ok ${st.traffic.totals.ok}, evaluations ${daemon.hintAnalyzer?.evaluations}, hints fired so far ${fired.size}; simulator RSS ${rss.toFixed(1)} MiB, llmsoak RSS ${own.toFixed(1)} MiB`);
     }
   }
   const st = daemon.status() as { traffic: { totals: { requests: number; ok: number } } };

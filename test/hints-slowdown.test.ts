@@ -13,7 +13,7 @@ t.test('slowdown: degradation of inter-token latency', async (t) => {
   await s.waitBaseline();
   await s.setFaults({ slowdown: { decodeMsPerMinute: 240 } });
   const { hint, afterSec } = await s.waitTopCause('degradation', TWO_WINDOWS);
-  t.ok(['itl', 'e2e', 'ttft'].includes(String(hint.evidence.figure)));
+  t.ok(['itl', 'tpot', 'ttft'].includes(String(hint.evidence.figure)));
   t.ok(Number(hint.evidence.median_change) > 0.3, `median change ${hint.evidence.median_change}`);
   t.pass(`found after ${afterSec.toFixed(1)} s`);
   // Attribution: what moved with it, and how much the load explains.

@@ -192,7 +192,7 @@ export class Analyzer {
     const samples = {
       ttft: await blockMedians(ctx, 'llmsoak_time_to_first_token_seconds', cfg.baselineSec, now),
       itl: await blockMedians(ctx, 'llmsoak_inter_token_latency_seconds', cfg.baselineSec, now),
-      e2e: await blockMedians(ctx, 'llmsoak_request_duration_seconds', cfg.baselineSec, now),
+      tpot: await blockMedians(ctx, 'llmsoak_time_per_output_token_seconds', cfg.baselineSec, now),
     };
     const quality: Record<string, number> = {};
     for (const s of await this.o.src.range('llmsoak_quality_score', cfg.baselineSec, now)) {
@@ -207,7 +207,7 @@ export class Analyzer {
       quality,
       ...(client !== undefined && server !== undefined ? { clientServerTtftGapSec: client - server, serverTtftSec: server } : {}),
     };
-    this.log.info({ blocks: { ttft: samples.ttft.length, itl: samples.itl.length, e2e: samples.e2e.length }, quality }, 'baseline captured');
+    this.log.info({ blocks: { ttft: samples.ttft.length, itl: samples.itl.length, tpot: samples.tpot.length }, quality }, 'baseline captured');
   }
 
   /** For /api/hints: ranked hints (the first firing one is the likely cause) and every rule's health. */

@@ -105,7 +105,7 @@ export const leak: Rule = {
 const FIGURES: { figure: BaselineFigure; metric: string; name: string }[] = [
   { figure: 'itl', metric: 'llmsoak_inter_token_latency_seconds', name: 'inter-token latency' },
   { figure: 'ttft', metric: 'llmsoak_time_to_first_token_seconds', name: 'TTFT' },
-  { figure: 'e2e', metric: 'llmsoak_request_duration_seconds', name: 'end-to-end latency' },
+  { figure: 'tpot', metric: 'llmsoak_time_per_output_token_seconds', name: 'time per output token' },
 ];
 
 /** Block length for per-block medians: non-overlapping blocks, so the test sees independent samples. */
