@@ -17,8 +17,12 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY examples ./examples
-RUN ln -s /app/dist/src/cli.js /usr/local/bin/llmsoak && chmod +x /app/dist/src/cli.js
-# node's image ships the unprivileged user "node" (uid 1000).
+RUN ln -s /app/dist/src/cli.js /usr/local/bin/llmsoak && chmod +x /app/dist/src/cli.js \
+ && mkdir -p /app/reports /app/data && chown node:node /app/reports /app/data
+# node's image ships the unprivileged user "node" (uid 1000). The image's files
+# stay root's (read-only to it); only report.dir (default reports/ = /app/reports)
+# and run.dataDir (checkpoints, default data/ = /app/data) are its own. With a
+# read-only root file system mount volumes there (deploy/).
 USER node
 EXPOSE 9477
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -7,7 +7,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, ExitCode, LlmsoakError, UsageError, errorMessage } from './errors.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './log.js';
+import { configSecrets } from './security/secrets.js';
 import { VERSION } from './version.js';
+import { MODE_KINDS, type ModeKind } from './modes/config.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -48,7 +50,7 @@ const commands: Record<string, Command> = {
       if (typeof values.listen === 'string') flags.listen = values.listen;
       const file = typeof values.config === 'string' ? values.config : process.env.LLMSOAK_CONFIG;
       const { config, warnings } = loadConfig({ ...(file ? { file } : {}), env: process.env, flags });
-      const logger = createLogger(config.log.level);
+      const logger = createLogger(config.log.level, undefined, configSecrets(config));
       for (const w of warnings) logger.warn(`config: ${w}`);
       const { runDaemon } = await import('./daemon.js');
       return runDaemon(config, logger);
@@ -77,6 +79,42 @@ const commands: Record<string, Command> = {
       const logger = createLogger(config.log.level);
       const { runSimulatorProcess } = await import('./simulator/process.js');
       return runSimulatorProcess(sim, logger);
+    },
+  },
+  bench: {
+    summary: 'run one mode (soak, ramp, sweep, surface, spike), write its report, exit 0 if every SLO held, 1 if not',
+    usage: 'llmsoak bench [--config FILE] [--out DIR] [--mode KIND] [--target URL] [--model NAME] [--listen HOST:PORT]',
+    options: {
+      config: configFlag,
+      out: { type: 'string', short: 'o' },
+      mode: { type: 'string' },
+      target: { type: 'string' },
+      model: { type: 'string' },
+      listen: { type: 'string' },
+    },
+    help: `  --config FILE       YAML config (also LLMSOAK_CONFIG): its mode: section says what runs, slo: what must hold
+  --out DIR           where the report goes (default: report.dir, reports/)
+  --mode KIND         soak, ramp, sweep, surface or spike (overrides mode.kind)
+  --target URL        OpenAI base URL (absent: the built-in simulator)
+  --model NAME        model to request (absent: first of GET /v1/models)
+  --listen HOST:PORT  where /metrics is served during the run (default an ephemeral port on 127.0.0.1)
+Exit codes: 0 every SLO held, 1 one failed (or the run failed), 2 bad configuration or usage.`,
+    async main(values) {
+      const flags: ConfigFlags = { listen: typeof values.listen === 'string' ? values.listen : '127.0.0.1:0' };
+      if (typeof values.target === 'string') flags.target = values.target;
+      if (typeof values.model === 'string') flags.model = values.model;
+      const file = typeof values.config === 'string' ? values.config : process.env.LLMSOAK_CONFIG;
+      const { config, warnings } = loadConfig({ ...(file ? { file } : {}), env: process.env, flags });
+      if (typeof values.mode === 'string') {
+        const kinds: readonly string[] = MODE_KINDS;
+        if (!kinds.includes(values.mode)) throw new UsageError(`--mode: "${values.mode}" is not one of ${MODE_KINDS.join(', ')}`);
+        config.mode.kind = values.mode as ModeKind;
+      }
+      // Logs to stderr: stdout carries the summary a pipeline reads.
+      const logger = createLogger(config.log.level, process.stderr, configSecrets(config));
+      for (const w of warnings) logger.warn(`config: ${w}`);
+      const { runBench } = await import('./modes/bench.js');
+      return runBench(config, logger, { outDir: typeof values.out === 'string' ? values.out : config.report.dir });
     },
   },
   'check-config': {

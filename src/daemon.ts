@@ -1,10 +1,18 @@
 /**
  * The composition root: the only place that builds components and wires them
  * together. Starts them in order and stops them in reverse:
- *   registry → HTTP server → target (embedded simulator) → model → collectors → traffic
- * and on stop: traffic (stop scheduling, drain, cancel) → collectors → HTTP → simulator → log.
+ *   registry → HTTP server → target (embedded simulator) → model → collectors → traffic → modes and schedules
+ * and on stop: modes (schedules off, a running mode ends early) → traffic (stop scheduling, drain, cancel)
+ *   → collectors → HTTP → simulator → log.
  */
+import { readFileSync } from 'node:fs';
 import { Pool, request } from 'undici';
+import { isLoopbackHost } from './server/auth.js';
+import { SecretScrubber, configSecrets, redactUrl } from './security/secrets.js';
+import { Checkpointer } from './state/checkpointer.js';
+import type { RecorderSnapshot } from './metrics/recorder.js';
+import type { TrackerSnapshot } from './analyzer/tracker.js';
+import type { Baseline } from './analyzer/rule.js';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from './clock.js';
@@ -27,17 +35,31 @@ import type { RequestRecord } from './types.js';
 import { SeriesStore } from './analyzer/series-store.js';
 import { Sampler } from './analyzer/sampler.js';
 import { LocalSource } from './analyzer/local-source.js';
+import { PrometheusSource } from './analyzer/prometheus-source.js';
+import type { SeriesSource } from './analyzer/source.js';
+import { replicaRate, replicaUsers } from './config/load.js';
 import { HintTracker } from './analyzer/tracker.js';
 import { Analyzer, type HintSink } from './analyzer/engine.js';
 import { builtInRules } from './analyzer/rules/index.js';
 import { userRule } from './analyzer/rules/user.js';
 import { AlertmanagerNotifier } from './alerting/alertmanager.js';
+import { loadSuites, startQualityChecks, type QualityChecks } from './quality/index.js';
+import { ModeController } from './modes/controller.js';
+import { maxModeUsers } from './modes/config.js';
 
 export interface DaemonDeps {
   logger: Logger;
   clock?: Clock;
   /** Sees every finished RequestRecord (benchmarks, request logs); must not block. */
   onRecord?: (r: RequestRecord) => void;
+  /** Start with no load and no schedules: `llmsoak bench` drives the engine through runs() (and keeps stdout for its result: the embedded simulator logs to stderr). */
+  idle?: boolean;
+  /**
+   * Resume from and write checkpoints in run.dataDir (src/state/). `llmsoak
+   * run` does; in-process users (tests, benchmarks) opt in, so that they
+   * never share a directory by accident.
+   */
+  checkpoints?: boolean;
 }
 
 export interface ResolvedTarget {
@@ -62,6 +84,12 @@ export class Daemon {
   private sampler: Sampler | undefined;
   private analyzer: Analyzer | undefined;
   private notifier: AlertmanagerNotifier | undefined;
+  /** Soak state to and from run.dataDir (src/state/). */
+  private checkpointer: Checkpointer | undefined;
+  private quality: QualityChecks | undefined;
+  private modes: ModeController | undefined;
+  private readonly idle: boolean;
+  private readonly checkpoints: boolean;
   private readyFlag = false;
   private stopping = false;
   /** Set by a signal that arrives while still starting (e.g. waiting for the target). */
@@ -74,6 +102,8 @@ export class Daemon {
     this.log = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.onRecord = deps.onRecord;
+    this.idle = deps.idle ?? false;
+    this.checkpoints = deps.checkpoints ?? false;
     this.registry = createRegistry();
   }
 
@@ -82,12 +112,23 @@ export class Daemon {
     this.startedAtMs = this.clock.wallMs();
     this.log.info({ version: VERSION, config: redactConfig(cfg) }, 'llmsoak starting');
 
+    const secrets = new SecretScrubber(configSecrets(cfg));
     this.app = buildApp({
       registry: this.registry,
       logger: this.log,
       ready: () => this.readyFlag,
       status: () => this.status(),
       hints: () => this.analyzer?.snapshot() ?? { topCause: null, untrustworthy: false, hints: [], rules: [], baselineCapturedAt: null, analyzer: 'disabled' },
+      bodyLimit: cfg.server.bodyLimitBytes,
+      auth: { ...cfg.server.auth, loopbackOnly: isLoopbackHost(cfg.server.host) },
+      ...(cfg.server.tls ? { https: readTls(cfg.server.tls) } : {}),
+      secrets,
+      reports: {
+        reportDir: () => cfg.report.dir,
+        listReports: async () => (this.modes ? this.modes.reports() : []),
+        statusPage: async () => this.modes?.statusPage(),
+        schedules: () => this.modes?.schedules() ?? [],
+      },
     });
     try {
       await this.app.listen({ host: cfg.server.host, port: cfg.server.port });
@@ -97,14 +138,14 @@ export class Daemon {
     const addr = this.app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : cfg.server.port;
     const shownHost = cfg.server.host === '0.0.0.0' || cfg.server.host === '::' ? '127.0.0.1' : cfg.server.host;
-    this.listenUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+    this.listenUrl = `${cfg.server.tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     this.log.info(`metrics at ${this.listenUrl}/metrics (health ${this.listenUrl}/healthz, status ${this.listenUrl}/api/status)`);
 
     let baseUrl = cfg.target.url;
     let pid = cfg.target.pid;
     let metricsUrl = cfg.target.metricsUrl;
     if (!baseUrl) {
-      this.embedded = await startEmbeddedSimulator(cfg.simulator, cfg.log.level, this.log);
+      this.embedded = await startEmbeddedSimulator(cfg.simulator, cfg.log.level, this.log, undefined, this.idle ? 'stderr' : 'stdout');
       baseUrl = `${this.embedded.url}/v1`;
       pid = this.embedded.pid;
       metricsUrl ??= `${this.embedded.url}/metrics`;
@@ -116,11 +157,25 @@ export class Daemon {
 
     const model = cfg.target.model ?? (await this.discoverModel(baseUrl, apiHeaders));
     if (this.stopping || this.stopRequested) return;
-    this.target = { baseUrl, model, embedded: !!this.embedded };
+    // Shown in /api/status and reports: never with a password from the URL.
+    this.target = { baseUrl: redactUrl(baseUrl), model, embedded: !!this.embedded };
     this.log.info({ target: baseUrl, model }, 'target resolved');
 
-    this.recorder = new Recorder(this.registry, { slo: cfg.slo, windowMs: cfg.metrics.windowMs, clock: this.clock });
+    // Resume the soak from run.dataDir when a checkpoint of it is there (one log line says what happened).
+    if (this.checkpoints) {
+      this.checkpointer = new Checkpointer({
+        dir: cfg.run.dataDir, intervalSec: cfg.run.checkpointIntervalSec, resume: cfg.run.resume,
+        maxAgeMs: (cfg.analyzer.rawRetentionSec + 72 * 3600) * 1000, identity: cfg.target.url ?? `embedded simulator ${cfg.simulator.host}:${cfg.simulator.port}`,
+        version: VERSION, clock: this.clock, logger: this.log, registry: this.registry, scrub: (text) => secrets.scrub(text),
+      });
+      await this.checkpointer.load();
+    }
+    this.recorder = new Recorder(this.registry, {
+      slo: cfg.slo, windowMs: cfg.metrics.windowMs, clock: this.clock, maxLabelValues: cfg.metrics.maxLabelValues,
+      onLabelFold: (label, value, max) => this.log.warn({ label, value, max }, `more than ${max} distinct ${label} label values: later ones are exported as "other" (metrics.maxLabelValues); logged once`),
+    });
     const recorder = this.recorder;
+    this.checkpointer?.register({ name: 'recorder', save: () => ({ json: recorder.toSnapshot() }), restore: (d) => recorder.restore(d.json as RecorderSnapshot) });
     const target: { pid?: number; processName?: string; metricsUrl?: string } = { metricsUrl };
     if (pid !== undefined) target.pid = pid;
     if (cfg.target.processName !== undefined) target.processName = cfg.target.processName;
@@ -139,7 +194,8 @@ export class Daemon {
 
     const url = new URL(baseUrl);
     const t = cfg.traffic;
-    const connections = t.mode === 'closed' ? t.users : t.maxInFlight;
+    // Modes may switch between open and closed loop: enough connections for either, never a hidden queue in the pool.
+    const connections = Math.max(t.maxInFlight, t.mode === 'closed' ? t.users : 1, maxModeUsers(cfg));
     this.pool = new Pool(url.origin, {
       connections,
       pipelining: 1,
@@ -148,15 +204,20 @@ export class Daemon {
       bodyTimeout: cfg.target.timeouts.idleMs,
       keepAliveTimeout: 60_000,
     });
-    const rng = createRng(t.seed ?? (Date.now() ^ process.pid));
+    // Replicas with one seed must not send identical streams: each offsets it by its index.
+    const rng = createRng(t.seed !== undefined ? t.seed + t.replicas.index : (Date.now() ^ process.pid));
     const prompts = new PromptBuilder(rng);
     const basePath = url.pathname.replace(/\/+$/, '');
     const replayCfg = t.replay;
     const replay = replayCfg ? loadReplay(replayCfg.file) : undefined;
+    const qualitySuites = cfg.quality.enabled ? loadSuites(cfg.quality) : [];
     const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath);
     const scenarios = replay ? replayScenarios(replay) : t.scenarios;
+    // Scale-out: this replica's share of the fleet's rate (and users).
+    const share = { ...t, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
+    if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
     this.engine = new TrafficEngine({
-      traffic: t,
+      traffic: this.idle ? { ...share, mode: 'open', rate: 0 } : share,
       workload,
       scenarios,
       ...(replay && replayCfg ? { replayArrivals: () => new ReplayArrivals(replay, replayCfg.speed, replayCfg.loop) } : {}),
@@ -177,17 +238,51 @@ export class Daemon {
     });
     this.engine.start();
     this.startAnalyzer();
+    // Modes, reports, the status page's history and the schedules.
+    this.modes = new ModeController({
+      config: cfg, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
+      hints: () => this.analyzer?.snapshot().hints ?? [],
+      target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
+      soakLoad: share.mode === 'closed' ? { rate: 0, users: share.users, thinkTimeMs: share.thinkTimeMs } : { rate: share.rate, users: 0, thinkTimeMs: share.thinkTimeMs },
+      makeWorkload: (sc) => new Workload(sc, model, rng, prompts, basePath),
+    });
+    this.modes.start({ schedules: !this.idle, soak: !this.idle });
+    // Golden prompts beside the soak, scored into llmsoak_quality_score{suite}.
+    if (qualitySuites.length > 0) {
+      this.quality = startQualityChecks({
+        cfg: cfg.quality, suites: qualitySuites, baseUrl, model, registry: this.registry, logger: this.log, clock: this.clock,
+        ...(cfg.target.apiKey ? { apiKey: cfg.target.apiKey } : {}),
+      });
+    }
+    // Periodic checkpoints from here on; every section (modes and schedules may add theirs above) is registered and restored by now.
+    this.checkpointer?.start();
     this.readyFlag = true;
   }
 
-  /** Sampler → local store → rules → tracker → Alertmanager. */
+  /** Sampler → local store (or Prometheus) → rules → tracker → Alertmanager. */
   private startAnalyzer(): void {
     const a = this.config.analyzer;
     if (!a.enabled) return;
-    const store = new SeriesStore({ stepSec: a.stepSec, rawRetentionSec: a.rawRetentionSec, maxSeries: a.maxSeries });
-    const log = this.log.child({ component: 'sampler' });
-    this.sampler = new Sampler({ registry: this.registry, store, clock: this.clock, stepSec: a.stepSec, onError: (err) => log.warn({ err }, 'sample failed') });
+    const replicas = this.config.traffic.replicas;
+    let src: SeriesSource;
+    if (a.source === 'prometheus' && a.prometheus) {
+      // One analyzer reads the fleet: replica 0 (the others only send traffic).
+      if (replicas.index !== 0) {
+        this.log.info({ replica: replicas.index }, 'analyzer reads Prometheus from replica 0 only; not started here');
+        return;
+      }
+      src = new PrometheusSource({ ...a.prometheus, stepSec: a.stepSec, logger: this.log });
+      this.log.info({ prometheus: a.prometheus.url }, 'analyzer reads Prometheus');
+    } else {
+      const storeOpts = { stepSec: a.stepSec, rawRetentionSec: a.rawRetentionSec, maxSeries: a.maxSeries };
+      const store = this.restoredStore(storeOpts) ?? new SeriesStore(storeOpts);
+      this.checkpointer?.register({ name: 'store', save: () => store.toSnapshot(), restore: () => undefined });
+      const log = this.log.child({ component: 'sampler' });
+      this.sampler = new Sampler({ registry: this.registry, store, clock: this.clock, stepSec: a.stepSec, onError: (err) => log.warn({ err }, 'sample failed') });
+      src = new LocalSource(store);
+    }
     const tracker = new HintTracker({ registry: this.registry });
+    this.checkpointer?.register({ name: 'tracker', save: () => ({ json: tracker.toSnapshot() }), restore: (d) => tracker.restore(d.json as TrackerSnapshot) });
     const sinks: HintSink[] = [];
     if (this.config.alerting.alertmanagers.length > 0) {
       const alerting = { ...this.config.alerting, externalUrl: this.config.alerting.externalUrl ?? this.listenUrl };
@@ -196,11 +291,36 @@ export class Daemon {
       sinks.push(this.notifier);
     }
     this.analyzer = new Analyzer({
-      cfg: a, rules: [...builtInRules(), ...a.rules.map(userRule)], src: new LocalSource(store), tracker, sinks,
-      registry: this.registry, logger: this.log, clock: this.clock, runStartMs: this.clock.wallMs(),
+      cfg: a, rules: [...builtInRules(), ...a.rules.map(userRule)], src, tracker, sinks,
+      registry: this.registry, logger: this.log, clock: this.clock,
+      // A resumed soak keeps its start: warm-up is not repeated, windows and trends span the restart.
+      runStartMs: this.checkpointer?.runInfo.startedAtMs ?? this.clock.wallMs(),
     });
-    this.sampler.start();
+    const analyzer = this.analyzer;
+    this.checkpointer?.register({
+      name: 'analyzer',
+      save: () => ({ json: { baseline: analyzer.baseline ?? null } }),
+      restore: (d) => {
+        const b = (d.json as { baseline: Baseline | null }).baseline;
+        if (b) analyzer.restoreBaseline(b);
+      },
+    });
+    this.sampler?.start();
     this.analyzer.start();
+  }
+
+  /** The series store of the checkpoint being resumed, when there is one and it fits the current config. */
+  private restoredStore(opts: { stepSec: number; rawRetentionSec: number; maxSeries: number }): SeriesStore | undefined {
+    const saved = this.checkpointer?.loadedSection('store');
+    if (!saved) return undefined;
+    try {
+      const store = SeriesStore.fromSnapshot(opts, { json: saved.json, blobs: saved.blobs ?? [] });
+      this.log.info({ series: store.stats().series }, 'series store resumed from the checkpoint: trends span the restart');
+      return store;
+    } catch (err) {
+      this.log.warn(`series store not resumed (${errorMessage(err)}); it starts empty`);
+      return undefined;
+    }
   }
 
   /** GET /v1/models until it answers (the target may still be starting); first id wins. */
@@ -208,8 +328,9 @@ export class Daemon {
     let warned = false;
     for (;;) {
       try {
-        const res = await request(`${baseUrl}/models`, { headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
-        const body = (await res.body.json()) as { data?: { id?: unknown }[] };
+        // A hostile target may answer with an endless or huge body: whole-request timeout and a size cap.
+        const res = await request(`${baseUrl}/models`, { headers, headersTimeout: 10_000, bodyTimeout: 10_000, signal: AbortSignal.timeout(15_000) });
+        const body = JSON.parse(await readCapped(res.body, 1024 * 1024)) as { data?: { id?: unknown }[] };
         const id = body.data?.[0]?.id;
         if (res.statusCode === 200 && typeof id === 'string') return id;
         throw new Error(`GET /models answered ${res.statusCode} without a model id`);
@@ -233,6 +354,9 @@ export class Daemon {
       traffic: this.recorder
         ? { mode: this.config.traffic.mode, rate: this.config.traffic.rate, ...this.recorder.snapshot() }
         : null,
+      quality: this.quality?.snapshot() ?? null,
+      activity: this.modes?.activity ?? null,
+      state: this.checkpointer?.status() ?? null,
     };
   }
 
@@ -250,9 +374,19 @@ export class Daemon {
     return this.analyzer;
   }
 
-  /** Change the open-loop rate while running. */
+  /** Mode runs, reports and schedules, once traffic runs. */
+  get runs(): ModeController | undefined {
+    return this.modes;
+  }
+
+  /** The quality checks, when suites are configured and traffic runs. */
+  get qualityChecks(): QualityChecks | undefined {
+    return this.quality;
+  }
+
+  /** Change the open-loop rate while running (the fleet's rate: a replica sends its share). */
   setRate(rps: number): void {
-    this.engine?.setRate(rps);
+    this.engine?.setRate(replicaRate(rps, this.config.traffic.replicas));
   }
 
   get ready(): boolean {
@@ -264,10 +398,15 @@ export class Daemon {
     this.stopping = true;
     this.readyFlag = false;
     this.log.info({ reason }, 'llmsoak stopping');
+    // A mode running now ends early (its report keeps what it measured); no new schedules.
+    await this.modes?.stop();
+    await this.quality?.stop();
     if (this.engine) await this.engine.stop(this.config.run.drainMs);
     await this.analyzer?.stop();
     await this.notifier?.stop(5000);
     await this.sampler?.stop();
+    // Soak state for the next start (after the last sample, before the collectors and the server go).
+    await this.checkpointer?.stop();
     await Promise.allSettled(this.collectors.map((c) => c.stop()));
     if (this.recorder) this.log.info({ totals: this.recorder.totals }, 'final totals');
     await this.pool?.close().catch(() => undefined);
@@ -277,9 +416,36 @@ export class Daemon {
   }
 }
 
+/** server.tls PEM files, read once; unreadable: one clear line. */
+function readTls(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new LlmsoakError('LLMSOAK_ERR_LISTEN', `cannot read server.tls.${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, 'point server.tls at readable PEM files');
+    }
+  };
+  return { cert: read('certFile', tls.certFile), key: read('keyFile', tls.keyFile) };
+}
+
+/** A response body as text, abandoned (and the request aborted) past `maxBytes`. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, maxBytes: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += chunk.length;
+    if (n > maxBytes) {
+      body.destroy();
+      throw new Error(`response body over ${maxBytes} bytes`);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /** `llmsoak run`: start, stop on signal or after --duration, exit code. */
 export async function runDaemon(config: Config, logger: Logger): Promise<number> {
-  const daemon = new Daemon(config, { logger });
+  const daemon = new Daemon(config, { logger, checkpoints: true });
   let signals = 0;
   let resolveDone: (() => void) | undefined;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -308,6 +474,7 @@ export async function runDaemon(config: Config, logger: Logger): Promise<number>
     const what = config.traffic.replay ? `replaying ${config.traffic.replay.file}` : config.traffic.mode === 'closed' ? `${config.traffic.users} users` : `${config.traffic.rate} req/s`;
     process.stderr.write(`llmsoak: soaking ${st.target.baseUrl}${st.target.embedded ? ' (built-in simulator)' : ''}, model ${st.target.model}, ${what}; metrics at ${daemon.listenUrl}/metrics\n`);
   }
+  if (config.mode.kind !== 'soak') logger.info(`mode.kind ${config.mode.kind} is what llmsoak bench runs (or a schedule); llmsoak run soaks`);
   let timer: NodeJS.Timeout | undefined;
   if (config.run.durationSec > 0) timer = setTimeout(() => resolveDone?.(), config.run.durationSec * 1000);
   await done;

@@ -24,9 +24,11 @@ export async function startEmbeddedSimulator(
   logLevel: string,
   logger: Logger,
   readyTimeoutMs = 15_000,
+  /** Where the child's log lines go: our stdout (default) or stderr (when stdout carries a result, as in `llmsoak bench`). */
+  logTo: 'stdout' | 'stderr' = 'stdout',
 ): Promise<EmbeddedTarget> {
   const child = fork(CLI_PATH, ['simulate', '--config-json', JSON.stringify({ simulator: sim, log: { level: logLevel } })], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', logTo === 'stderr' ? 2 : 'inherit', 'inherit', 'ipc'],
   });
   const url = await waitReady(child, readyTimeoutMs);
   const pid = child.pid ?? 0;

@@ -2,7 +2,7 @@
  * The shape of alerts/llmsoak-rules.yml as on-call needs it: every alert has a
  * severity (page or ticket), a summary, a description that shows the value
  * and labels, a runbook_url into the README whose anchor has a section in
- * alerts/RUNBOOK.md, and at least one promtool unit test where it fires.
+ * the README's Runbook, and at least one promtool unit test where it fires.
  */
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -127,12 +127,17 @@ t.test('leak alerts extrapolate with predict_linear and wait with for', async (t
   }
 });
 
-t.test('every runbook_url anchor has a section in alerts/RUNBOOK.md', async (t) => {
-  const md = readFileSync(join(ROOT, 'alerts', 'RUNBOOK.md'), 'utf8');
-  const anchors = new Set(md.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => githubSlug(l.replace(/^#+ /, ''))));
+t.test("every runbook_url anchor has a section in the README's Runbook", async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const anchors = new Set(readme.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => githubSlug(l.replace(/^#+ /, ''))));
+  const start = readme.indexOf('\n## Runbook\n');
+  t.ok(start >= 0, 'README has a "Runbook" section');
+  const next = readme.indexOf('\n## ', start + 1);
+  const md = readme.slice(start, next < 0 ? undefined : next);
+  const inSection = new Set(md.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => githubSlug(l.replace(/^#+ /, ''))));
   for (const a of alerts) {
     const anchor = (str(a.annotations, 'runbook_url') ?? '').split('#')[1] ?? '';
-    t.ok(anchors.has(anchor), `${a.alert}: RUNBOOK.md has a heading for #${anchor}`);
+    t.ok(inSection.has(anchor), `${a.alert}: the Runbook has a heading for #${anchor}`);
   }
   const links = [...md.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1] ?? '');
   for (const l of links) t.ok(anchors.has(l), `internal link #${l} resolves`);

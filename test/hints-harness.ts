@@ -27,7 +27,7 @@ export interface Scenario {
   waitResolved(cause: string, timeoutSec: number): Promise<number>;
 }
 
-export async function startScenario(t: Test, opts: { simEnv?: Record<string, string>; traffic?: Record<string, unknown>; analyzer?: Record<string, unknown> } = {}): Promise<Scenario> {
+export async function startScenario(t: Test, opts: { simEnv?: Record<string, string>; traffic?: Record<string, unknown>; analyzer?: Record<string, unknown>; quality?: Record<string, unknown> } = {}): Promise<Scenario> {
   const simPort = await freePort();
   const sim = startCli(['simulate', '--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', ...opts.simEnv });
   t.teardown(() => sim.child.kill('SIGKILL'));
@@ -45,6 +45,7 @@ export async function startScenario(t: Test, opts: { simEnv?: Record<string, str
       },
       collectors: { intervalMs: 1000, gpu: { enabled: false } },
       analyzer: { ...ANALYZER, ...opts.analyzer },
+      ...(opts.quality ? { quality: opts.quality } : {}),
       run: { drainMs: 1000 },
       log: { level: 'silent' },
     },

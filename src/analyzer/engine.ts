@@ -50,10 +50,16 @@ export interface RuleHealth {
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
 
-/** Firing hints first by severity, then confidence: the first one is the likely cause. */
+/**
+ * Firing hints first by severity, then confidence: the first one is the likely
+ * cause. generator_bound qualifies the others (it marks them untrustworthy)
+ * rather than explaining the target, so it ranks after the target's own hints
+ * and is the top cause only when it is alone.
+ */
 export function rankHints(hints: Hint[]): Hint[] {
   return [...hints].sort((a, b) =>
     (b.state === 'firing' ? 1 : 0) - (a.state === 'firing' ? 1 : 0) ||
+    (a.rule === 'generator_bound' ? 1 : 0) - (b.rule === 'generator_bound' ? 1 : 0) ||
     SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
     b.confidence - a.confidence);
 }
@@ -95,6 +101,16 @@ export class Analyzer {
 
   get baseline(): Baseline | undefined {
     return this.baselineValue;
+  }
+
+  /** A baseline captured before a restart (from a checkpoint): kept, not captured again. */
+  restoreBaseline(b: Baseline): void {
+    this.baselineValue = b;
+  }
+
+  /** Start of the run, unix ms (a resumed soak keeps its original start). */
+  get runStartMs(): number {
+    return this.o.runStartMs;
   }
 
   start(): void {

@@ -114,7 +114,8 @@ export function parseQueryData(data: Json | undefined): Series[] {
     const p = parsePair(result);
     return p ? [{ labels: {}, points: [p] }] : [];
   }
-  if (!Array.isArray(result)) throw new Error(`result of type ${String(type)} is not a list`);
+  if (type !== 'vector' && type !== 'matrix') throw new Error(`unexpected result type ${String(type)}`);
+  if (!Array.isArray(result)) throw new Error(`result of type ${type} is not a list`);
   const out: Series[] = [];
   for (const s of result) {
     if (!isObj(s)) continue;
@@ -123,13 +124,11 @@ export function parseQueryData(data: Json | undefined): Series[] {
     if (type === 'vector') {
       const p = parsePair(s.value);
       if (p) points.push(p);
-    } else if (type === 'matrix') {
+    } else {
       for (const raw of Array.isArray(s.values) ? s.values : []) {
         const p = parsePair(raw);
         if (p) points.push(p);
       }
-    } else {
-      throw new Error(`unexpected result type ${String(type)}`);
     }
     out.push({ labels, points });
   }

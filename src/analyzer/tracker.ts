@@ -187,6 +187,47 @@ export class HintTracker {
     return this.generatorBound;
   }
 
+  /** Every tracked hint with its state, JSON-safe, for a checkpoint (src/state/). */
+  toSnapshot(): TrackerSnapshot {
+    const entries: TrackerSnapshot['entries'] = [];
+    for (const rule of this.rules.values()) {
+      for (const [key, e] of rule) {
+        const { activeAt, lastEvalAt, firedAt, resolvedAt, ...rest } = e.hint;
+        const hint: HintSnapshot = { ...rest, evidence: { ...rest.evidence }, activeAt: activeAt.getTime(), lastEvalAt: lastEvalAt.getTime() };
+        if (firedAt) hint.firedAt = firedAt.getTime();
+        if (resolvedAt) hint.resolvedAt = resolvedAt.getTime();
+        entries.push({ key, hint, baseSummary: e.baseSummary, ...(e.keepFiringSince ? { keepFiringSince: e.keepFiringSince.getTime() } : {}) });
+      }
+    }
+    return { v: 1, generatorBound: this.generatorBound, entries };
+  }
+
+  /**
+   * Restores what toSnapshot() saved into an empty tracker: firing hints keep
+   * firing with their original activeAt (Alertmanager's startsAt), pending
+   * ones keep counting their `for`, resolved ones keep being re-sent.
+   */
+  restore(snap: TrackerSnapshot): void {
+    if (snap.v !== 1 || !Array.isArray(snap.entries)) throw new RangeError('HintTracker: not a tracker snapshot');
+    this.rules.clear();
+    this.generatorBound = snap.generatorBound;
+    for (const s of snap.entries) {
+      const { activeAt, lastEvalAt, firedAt, resolvedAt, ...rest } = s.hint;
+      const hint: Hint = { ...rest, evidence: { ...rest.evidence }, activeAt: new Date(activeAt), lastEvalAt: new Date(lastEvalAt) };
+      if (firedAt !== undefined) hint.firedAt = new Date(firedAt);
+      if (resolvedAt !== undefined) hint.resolvedAt = new Date(resolvedAt);
+      let rule = this.rules.get(hint.rule);
+      if (rule === undefined) {
+        rule = new Map();
+        this.rules.set(hint.rule, rule);
+      }
+      const e: Entry = { hint, baseSummary: s.baseSummary };
+      if (s.keepFiringSince !== undefined) e.keepFiringSince = new Date(s.keepFiringSince);
+      rule.set(s.key, e);
+    }
+    this.syncGauge();
+  }
+
   /** Pending and firing hints (snapshots). */
   active(): Hint[] {
     return this.collect((h) => h.state !== 'resolved');
@@ -269,6 +310,18 @@ export class HintTracker {
     }
     this.gaugeSeries = next;
   }
+}
+
+/** A hint with its instants as unix ms (JSON-safe). */
+export type HintSnapshot = Omit<Hint, 'activeAt' | 'lastEvalAt' | 'firedAt' | 'resolvedAt'> & {
+  activeAt: number; lastEvalAt: number; firedAt?: number; resolvedAt?: number;
+};
+
+/** What a checkpoint keeps of the tracker. */
+export interface TrackerSnapshot {
+  v: 1;
+  generatorBound: boolean;
+  entries: { key: string; hint: HintSnapshot; baseSummary: string; keepFiringSince?: number }[];
 }
 
 /** The finding's identity labels other than severity/cause, or undefined when none. */

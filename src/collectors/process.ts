@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import type { Gauge } from 'prom-client';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getOrCreateGauge } from './metrics-util.js';
+import { BoundedLabel } from '../metrics/bounded-label.js';
 import {
   USER_HZ, countFds, listPids, mapLimit, parseBootTime, parseCmdline, parseStatusRss, readOptional,
   readPidStat, readText, type PidStat,
@@ -61,6 +62,8 @@ export class ProcessCollector extends PeriodicCollector {
   private readonly startTime: SnapshotGauge<'process'>;
   private readonly cpu: MonotonicCounter<'process'>;
   private readonly cpuDeltas = new DeltaTracker();
+  /** The target's comm can change with every redeploy: at most 8 distinct `process` values, the rest `other`. */
+  private readonly processLabel = new BoundedLabel('process', 8, 32);
   private target: Target | undefined;
   private bootTime: number | undefined;
 
@@ -102,7 +105,7 @@ export class ProcessCollector extends PeriodicCollector {
     if (this.target === undefined) {
       const found = await this.resolve(signal);
       if (found === undefined) return this.absent(wanted);
-      this.target = { pid: found.pid, startTicks: found.startTicks, label: this.opts.label ?? sanitizeLabel(found.comm) };
+      this.target = { pid: found.pid, startTicks: found.startTicks, label: this.opts.label ?? this.processLabel.value(sanitizeLabel(found.comm)) };
       rootStat = found;
       this.log.debug({ pid: found.pid, label: this.target.label }, 'target process resolved');
     }

@@ -31,6 +31,7 @@ import { Agent } from 'undici';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getOrCreateGauge, labelKey } from './metrics-util.js';
 import { fetchExposition, parseExposition, type Sample } from './prom-text.js';
+import { BoundedLabel } from '../metrics/bounded-label.js';
 import {
   DIALECT_SPECS, WANTED_NAMES, detectDialect, type Dialect, type MeanSource, type RatioSource, type Source,
 } from './server-dialects.js';
@@ -48,21 +49,18 @@ type Labels = Partial<Record<L, string>>;
 
 const MODEL_LABEL_MAX = 128;
 
+/** The server's model label values, bounded (first `max` kept, the rest `other`); absent stays absent. */
 class ModelLimiter {
-  private readonly known = new Set<string>();
-  constructor(private readonly max: number) {}
+  private readonly bound: BoundedLabel;
+  constructor(max: number) {
+    this.bound = new BoundedLabel('model', max, MODEL_LABEL_MAX);
+  }
   label(v: string | undefined): string | undefined {
     if (v === undefined || v === '') return undefined;
-    const s = v.slice(0, MODEL_LABEL_MAX);
-    if (this.known.has(s)) return s;
-    if (this.known.size < this.max) {
-      this.known.add(s);
-      return s;
-    }
-    return 'other';
+    return this.bound.value(v);
   }
   clear(): void {
-    this.known.clear();
+    this.bound.clear();
   }
 }
 

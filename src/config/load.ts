@@ -5,6 +5,7 @@
  * once as `path: message`; nothing reads process.env after this returns.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -12,6 +13,9 @@ import { configSchema } from './schema.js';
 import type { Config, ScenarioConfig } from './types.js';
 import type { LengthSpec } from '../traffic/lengths.js';
 import { validateAlertingConfig } from '../alerting/config.js';
+import { isLoopbackHost } from '../server/auth.js';
+import { validateQualityConfig } from '../quality/config.js';
+import { validateModesConfig } from '../modes/config.js';
 import { checkUserRules } from '../analyzer/rules/user.js';
 import { builtInRules } from '../analyzer/rules/index.js';
 
@@ -77,7 +81,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     throw new ConfigError(dedupe(problems), source);
   }
   const warnings: string[] = [];
-  const config = normalise(doc as unknown as Config, problems, warnings);
+  const config = normalise(doc as unknown as Config, problems, warnings, env);
   if (problems.length) throw new ConfigError(problems, source);
   return { config, warnings };
 }
@@ -208,7 +212,7 @@ function dedupe(xs: string[]): string[] {
 }
 
 /** Cross-field checks and normalisation of the schema-valid document. */
-function normalise(cfg: Config, problems: string[], warnings: string[]): Config {
+function normalise(cfg: Config, problems: string[], warnings: string[], env: NodeJS.ProcessEnv): Config {
   const listen = splitHostPort(cfg.server.listen);
   if (!listen || listen.port > 65535) problems.push('server.listen: port must be 0–65535');
   else {
@@ -237,13 +241,64 @@ function normalise(cfg: Config, problems: string[], warnings: string[]): Config 
     problems.push('target.timeouts.headersMs: is above totalMs');
   }
   problems.push(...validateAlertingConfig(cfg.alerting, 'alerting'));
+  problems.push(...validateQualityConfig(cfg.quality, 'quality'));
+  validateModesConfig(cfg, problems);
   const a = cfg.analyzer;
   problems.push(...checkUserRules(a.rules, 'analyzer.rules', new Set(builtInRules().map((r) => r.id))));
   if (a.windowSec < 2 * a.stepSec) problems.push(`analyzer.windowSec: must be at least 2 × stepSec (${2 * a.stepSec})`);
   if (a.intervalSec < a.stepSec) problems.push(`analyzer.intervalSec: must be at least stepSec (${a.stepSec})`);
   if (a.leakWindowSec > a.rawRetentionSec + 72 * 3600) problems.push('analyzer.leakWindowSec: longer than the store keeps (rawRetentionSec + 72 h)');
   if (cfg.traffic.mode === 'open' && cfg.traffic.rate === 0) warnings.push('traffic.rate: 0 sends no requests');
+  checkServerSecurity(cfg, problems, warnings);
+  if (a.source === 'prometheus' && a.prometheus === undefined) problems.push('analyzer.prometheus: is required when analyzer.source is prometheus (url of the Prometheus to read)');
+  if (a.prometheus?.bearerToken !== undefined && a.prometheus.basicAuth !== undefined) problems.push('analyzer.prometheus: bearerToken and basicAuth are mutually exclusive');
+  normaliseReplicas(cfg, problems, warnings, env);
   return cfg;
+}
+
+/** server.auth and server.tls: what a token protects, and a warning when changes over HTTP are off. */
+function checkServerSecurity(cfg: Config, problems: string[], warnings: string[]): void {
+  const auth = cfg.server.auth;
+  if (auth.token === undefined) {
+    if (auth.protectMetrics) problems.push('server.auth.protectMetrics: needs server.auth.token');
+    if (auth.protectApi) problems.push('server.auth.protectApi: needs server.auth.token');
+    if (!isLoopbackHost(cfg.server.host ?? '')) {
+      warnings.push(`server.auth.token: not set and listening on ${cfg.server.listen}: requests that change anything (POST/PUT/PATCH/DELETE) are refused with 403`);
+    }
+  } else if (cfg.server.tls === undefined && !isLoopbackHost(cfg.server.host ?? '')) {
+    warnings.push('server.tls: not set: the bearer token crosses the network in clear text (use TLS, or a TLS-terminating proxy)');
+  }
+}
+
+/**
+ * `traffic.replicas.index: auto` → the ordinal ending the host name (a
+ * StatefulSet pod is `<name>-<ordinal>`; Kubernetes sets HOSTNAME to it).
+ */
+function normaliseReplicas(cfg: Config, problems: string[], warnings: string[], env: NodeJS.ProcessEnv): void {
+  const r = cfg.traffic.replicas;
+  const raw: unknown = r.index;
+  if (raw === 'auto') {
+    const host = env.HOSTNAME ?? hostname();
+    const m = /-(\d+)$/.exec(host);
+    if (!m) {
+      problems.push(`traffic.replicas.index: auto needs a host name ending in -<ordinal> (a StatefulSet pod such as llmsoak-0), got "${host}"; set the index instead`);
+      return;
+    }
+    r.index = Number(m[1]);
+  }
+  if (r.index >= r.count) problems.push(`traffic.replicas.index: ${r.index} is not below count (${r.count})`);
+  if (r.count > 1 && cfg.traffic.replay) warnings.push('traffic.replicas: every replica replays the whole recording (replay is not divided)');
+  if (r.count > 1 && cfg.traffic.mode === 'closed' && cfg.traffic.users < r.count) warnings.push(`traffic.replicas: ${cfg.traffic.users} users over ${r.count} replicas leaves some replicas without users`);
+}
+
+/** This replica's share of the fleet's open-loop rate (rate / count). */
+export function replicaRate(rate: number, replicas: { count: number }): number {
+  return rate / replicas.count;
+}
+
+/** This replica's share of the fleet's closed-loop users: users / count, the remainder to the lowest indexes. */
+export function replicaUsers(users: number, replicas: { count: number; index: number }): number {
+  return Math.floor(users / replicas.count) + (replicas.index < users % replicas.count ? 1 : 0);
 }
 
 function checkLength(spec: LengthSpec, at: string, problems: string[]): void {
@@ -273,9 +328,13 @@ export function splitHostPort(listen: string): { host: string; port: number } | 
 export function redactConfig(cfg: Config): Config {
   const copy = structuredClone(cfg);
   if (copy.target.apiKey !== undefined) copy.target.apiKey = '[redacted]';
+  if (copy.server.auth.token !== undefined) copy.server.auth.token = '[redacted]';
   for (const am of copy.alerting.alertmanagers) {
     if (am.bearerToken !== undefined) am.bearerToken = '[redacted]';
     if (am.basicAuth) am.basicAuth.password = '[redacted]';
   }
+  const prom = copy.analyzer.prometheus;
+  if (prom?.bearerToken !== undefined) prom.bearerToken = '[redacted]';
+  if (prom?.basicAuth) prom.basicAuth.password = '[redacted]';
   return copy;
 }

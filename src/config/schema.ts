@@ -9,6 +9,8 @@
 import { simulatorConfigSchema } from '../simulator/config.js';
 import { collectorsConfigSchema } from '../collectors/index.js';
 import { alertingConfigSchema } from '../alerting/config.js';
+import { qualityConfigSchema } from '../quality/config.js';
+import { modeConfigSchema, reportConfigSchema, schedulesConfigSchema } from '../modes/config.js';
 import { DEFAULT_THRESHOLDS } from '../analyzer/rule.js';
 
 const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
@@ -150,6 +152,21 @@ export const configSchema = {
             loop: { type: 'boolean', default: true },
           },
         },
+        /**
+         * Scale-out without a coordinator: N replicas of llmsoak each send rate/N
+         * (closed loop: users/N) and Prometheus adds them up.
+         */
+        replicas: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** How many replicas share `rate` (and `users`). */
+            count: { type: 'integer', minimum: 1, default: 1 },
+            /** This replica, 0..count-1; `auto`: the ordinal ending the host name (StatefulSet pod `llmsoak-2` → 2). */
+            index: { type: ['integer', 'string'], minimum: 0, pattern: '^auto$', default: 0 },
+          },
+        },
       },
     },
     /** Per-request service-level objectives; a request meeting all three is "good" (goodput). */
@@ -161,6 +178,12 @@ export const configSchema = {
         ttftMs: { type: 'number', exclusiveMinimum: 0, default: 2000 },
         tpotMs: { type: 'number', exclusiveMinimum: 0, default: 100 },
         e2eMs: { type: 'number', exclusiveMinimum: 0, default: 60000 },
+        /** Modes and reports: largest share of failed requests a step (or a run) may have. */
+        maxErrorRate: { type: 'number', minimum: 0, maximum: 1, default: 0.01 },
+        /** Modes and reports: smallest share of requests meeting all three SLOs for a step (or a run) to hold. */
+        minGoodRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.95 },
+        /** Modes, open loop: requests ended per second at least this share of the asked rate (else the target is not keeping up). */
+        minAchievedRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.9 },
       },
     },
     server: {
@@ -170,6 +193,37 @@ export const configSchema = {
       properties: {
         /** HOST:PORT for /metrics, /healthz, /readyz and /api. */
         listen: { type: 'string', pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$', default: '0.0.0.0:9477' },
+        /**
+         * Bearer token for llmsoak's own server (README "Running llmsoak safely").
+         * Every request that changes anything (POST, PUT, PATCH, DELETE) needs
+         * `Authorization: Bearer <token>`; without a token such requests are
+         * refused (403) unless the server listens on loopback only.
+         */
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** A secret: write ${env:NAME}; never logged. At least 16 characters. */
+            token: { type: 'string', minLength: 16 },
+            /** GET /metrics needs the token too (Prometheus: `authorization: { credentials_file: … }`). */
+            protectMetrics: { type: 'boolean', default: false },
+            /** GET /api/*, the status page and reports need the token too (/healthz and /readyz never do). */
+            protectApi: { type: 'boolean', default: false },
+          },
+        },
+        /** Serve HTTPS instead of HTTP: PEM files, read once at start. */
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['certFile', 'keyFile'],
+          properties: {
+            certFile: { type: 'string', minLength: 1 },
+            keyFile: { type: 'string', minLength: 1 },
+          },
+        },
+        /** Largest request body accepted by llmsoak's own server, bytes (larger: 413). */
+        bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 65536 },
       },
     },
     run: {
@@ -181,6 +235,15 @@ export const configSchema = {
         durationSec: { type: 'number', minimum: 0, default: 0 },
         /** On stop, wait this long for in-flight requests before cancelling them, ms. */
         drainMs: { type: 'integer', minimum: 0, default: 10000 },
+        /**
+         * Where soak state is checkpointed (series store, baseline, hints, run
+         * totals), so a restarted daemon resumes the soak (README "Restarts").
+         */
+        dataDir: { type: 'string', minLength: 1, default: 'data' },
+        /** Checkpoint this often, s (and at shutdown); 0 = only at shutdown. */
+        checkpointIntervalSec: { type: 'number', minimum: 0, default: 300 },
+        /** Resume from the checkpoint in dataDir at start; false: start clean (the old checkpoint is replaced). */
+        resume: { type: 'boolean', default: true },
       },
     },
     metrics: {
@@ -190,6 +253,8 @@ export const configSchema = {
       properties: {
         /** Rolling window for exact (HDR) percentiles shown in /api/status, ms. */
         windowMs: { type: 'integer', minimum: 1000, default: 60000 },
+        /** At most this many distinct `scenario` (and `model`) label values; later ones are exported as `other`. */
+        maxLabelValues: { type: 'integer', minimum: 1, maximum: 1000, default: 32 },
       },
     },
     log: {
@@ -223,6 +288,31 @@ export const configSchema = {
         rawRetentionSec: { type: 'number', exclusiveMinimum: 0, default: 21600 },
         /** Most series the local store holds. */
         maxSeries: { type: 'integer', minimum: 100, default: 20000 },
+        /** Where rules read series: `local` (this process' own store) or `prometheus` (the fleet, through the Prometheus HTTP API; `stepSec` = its scrape interval). */
+        source: { type: 'string', enum: ['local', 'prometheus'], default: 'local' },
+        /** The Prometheus read with source: prometheus. */
+        prometheus: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            /** Base URL, e.g. http://prometheus:9090 (a path prefix is kept). */
+            url: { type: 'string', pattern: '^https?://' },
+            /** Timeout of one query, ms. */
+            timeoutMs: { type: 'integer', minimum: 1, default: 10000 },
+            /** Authorization: Bearer token. A secret: write ${env:NAME}; never logged. */
+            bearerToken: { type: 'string', minLength: 1 },
+            /** HTTP basic auth; the password is a secret (${env:NAME}; never logged). */
+            basicAuth: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['username', 'password'],
+              properties: { username: { type: 'string', minLength: 1 }, password: { type: 'string' } },
+            },
+            /** Largest answer read, bytes; a larger one counts as a failed query. */
+            maxResponseBytes: { type: 'integer', minimum: 1024, default: 16777216 },
+          },
+        },
         /** User rules in the built-in rules' form (see src/analyzer/rules/user.ts). */
         rules: {
           type: 'array',
@@ -266,6 +356,14 @@ export const configSchema = {
       },
     },
     alerting: { ...alertingConfigSchema, default: {} },
+    /** What `llmsoak bench` runs: soak, ramp, sweep, surface or spike (see README "Modes"). */
+    mode: modeConfigSchema,
+    /** Where reports are written (see README "Reports"). */
+    report: reportConfigSchema,
+    /** Cron jobs of `llmsoak run`: modes and soak reports (see README "Schedules"). */
+    schedules: schedulesConfigSchema,
+    /** Golden-prompt quality checks on a schedule (see README "Quality checks" and src/quality/). */
+    quality: { ...qualityConfigSchema, default: {} },
     simulator: { ...simulatorConfigSchema, default: {} },
     collectors: { ...collectorsConfigSchema, default: {} },
   },

@@ -13,6 +13,10 @@ import type { Clock } from '../clock.js';
 import type { Endpoint, ErrorClass, Outcome, RequestRecord } from '../types.js';
 import { TrafficMetrics } from './traffic-metrics.js';
 import { HdrWindow, HdrTotal } from './hdr-window.js';
+import { BoundedLabel } from './bounded-label.js';
+
+/** Default bound on distinct `scenario` and `model` label values (config `metrics.maxLabelValues`). */
+export const DEFAULT_MAX_LABEL_VALUES = 32;
 
 /** Label children bound once per scenario: no label hashing on the hot path. */
 export class ScenarioSeries {
@@ -90,9 +94,78 @@ export interface RecorderTotals {
   outputTokens: number;
 }
 
+/** What a checkpoint keeps of the recorder: run totals and all-time HDR histograms (compressed base64). */
+export interface RecorderSnapshot {
+  v: 1;
+  totals: RecorderTotals;
+  hdr: Record<WindowedFigure, string>;
+}
+
 /** Percentile windows kept for the analyzer, /api/status and reports. */
 export const WINDOWED = ['ttft', 'itl', 'tpot', 'e2e', 'corrected', 'scheduleLag'] as const;
 export type WindowedFigure = (typeof WINDOWED)[number];
+
+function zeroTotals(): RecorderTotals {
+  return { requests: 0, ok: 0, good: 0, dropped: 0, errors: {}, inputTokens: 0, outputTokens: 0 };
+}
+
+/**
+ * The figures of one period (a ramp step, a whole mode run, a slice of a
+ * spike): counts and all-time HDR histograms, fed by the recorder while the
+ * meter is open, alongside the run totals (which it never touches). About
+ * 1 MB of histograms each: open one per period and reuse it with reset(),
+ * rather than one per second.
+ */
+export class Meter {
+  readonly hdr: Record<WindowedFigure, HdrTotal>;
+  totals: RecorderTotals = zeroTotals();
+  /** Requests sent while attached (whether or not they have ended). */
+  sent = 0;
+  /** Wall-clock ms when opened or last reset. */
+  startedAtMs: number;
+
+  constructor(nowMs: number) {
+    this.hdr = { ttft: new HdrTotal(), itl: new HdrTotal(), tpot: new HdrTotal(), e2e: new HdrTotal(), corrected: new HdrTotal(), scheduleLag: new HdrTotal() };
+    this.startedAtMs = nowMs;
+  }
+
+  /** Start counting afresh from `nowMs` (memory is kept). */
+  reset(nowMs: number): void {
+    for (const f of WINDOWED) this.hdr[f].reset();
+    this.totals = zeroTotals();
+    this.sent = 0;
+    this.startedAtMs = nowMs;
+  }
+
+  /** JSON-safe copy for a checkpoint (src/state/): a report in progress survives a restart. */
+  toSnapshot(): MeterSnapshot {
+    const hdr = {} as Record<WindowedFigure, string>;
+    for (const f of WINDOWED) hdr[f] = this.hdr[f].encode();
+    return { v: 1, totals: structuredClone(this.totals), hdr, sent: this.sent, startedAtMs: this.startedAtMs };
+  }
+
+  /** Put back what toSnapshot() saved (replacing what this meter holds). */
+  restore(snap: MeterSnapshot): void {
+    if (snap.v !== 1 || !snap.totals || !snap.hdr) throw new RangeError('Meter: not a meter snapshot');
+    const decoded = WINDOWED.map((f) => [f, HdrTotal.decode(snap.hdr[f])] as const);
+    for (const [f, h] of decoded) {
+      this.hdr[f].reset();
+      this.hdr[f].add(h);
+    }
+    this.totals = structuredClone(snap.totals);
+    this.sent = snap.sent;
+    this.startedAtMs = snap.startedAtMs;
+  }
+}
+
+/** What a checkpoint keeps of a Meter. */
+export interface MeterSnapshot {
+  v: 1;
+  totals: RecorderTotals;
+  hdr: Record<WindowedFigure, string>;
+  sent: number;
+  startedAtMs: number;
+}
 
 export class Recorder {
   readonly metrics: TrafficMetrics;
@@ -104,12 +177,22 @@ export class Recorder {
   readonly totalsHdr: Record<WindowedFigure, HdrTotal>;
   readonly totals: RecorderTotals = { requests: 0, ok: 0, good: 0, dropped: 0, errors: {}, inputTokens: 0, outputTokens: 0 };
   private inFlight = 0;
+  /** Open meters (steps, mode runs); each sees every figure recorded while it is open. */
+  private meters: Meter[] = [];
+  private readonly clock: Clock;
+  /** Scenario names come from config or a replay file, models from the target: bounded (extra values → `other`). */
+  private readonly scenarioLabel: BoundedLabel;
+  private readonly modelLabel: BoundedLabel;
 
-  constructor(registry: Registry, opts: { slo: SloConfig; windowMs: number; clock: Clock }) {
+  constructor(registry: Registry, opts: { slo: SloConfig; windowMs: number; clock: Clock; maxLabelValues?: number; onLabelFold?: (label: string, value: string, max: number) => void }) {
+    const maxLabels = opts.maxLabelValues ?? DEFAULT_MAX_LABEL_VALUES;
+    this.scenarioLabel = new BoundedLabel('scenario', maxLabels, undefined, opts.onLabelFold);
+    this.modelLabel = new BoundedLabel('model', maxLabels, undefined, opts.onLabelFold);
     this.metrics = new TrafficMetrics(registry, opts.slo);
     this.sloTtft = opts.slo.ttftMs / 1000;
     this.sloTpot = opts.slo.tpotMs / 1000;
     this.sloE2e = opts.slo.e2eMs / 1000;
+    this.clock = opts.clock;
     const now = () => opts.clock.wallMs();
     const mk = () => new HdrWindow({ windowMs: opts.windowMs, slices: 6, now });
     this.windows = { ttft: mk(), itl: mk(), tpot: mk(), e2e: mk(), corrected: mk(), scheduleLag: mk() };
@@ -117,8 +200,10 @@ export class Recorder {
     this.metrics.inFlight.set(0);
   }
 
-  /** Bind (once) the label children of a scenario. */
-  scenario(name: string, endpoint: Endpoint, model: string): ScenarioSeries {
+  /** Bind (once) the label children of a scenario. Names and models past the label bound share the `other` series. */
+  scenario(scenarioName: string, endpoint: Endpoint, modelName: string): ScenarioSeries {
+    const name = this.scenarioLabel.value(scenarioName);
+    const model = this.modelLabel.value(modelName);
     const key = `${name}\u0000${endpoint}\u0000${model}`;
     let s = this.series.get(key);
     if (!s) {
@@ -128,6 +213,51 @@ export class Recorder {
     return s;
   }
 
+  /** Open a meter: from now on it sees every request recorded, until closeMeter(). */
+  openMeter(): Meter {
+    const m = new Meter(this.clock.wallMs());
+    this.attachMeter(m);
+    return m;
+  }
+
+  /** Attach a meter (again) after closeMeter(); idempotent. */
+  attachMeter(m: Meter): void {
+    if (!this.meters.includes(m)) this.meters = [...this.meters, m];
+  }
+
+  closeMeter(m: Meter): void {
+    this.meters = this.meters.filter((x) => x !== m);
+  }
+
+  /**
+   * The run's totals and all-time histograms, JSON-safe, for a checkpoint
+   * (src/state/). Prometheus counters are NOT part of it: after a restart they
+   * start at zero, which Prometheus reads as a process restart (a restored
+   * value a few minutes older than the last scrape would read as a reset and
+   * count everything again).
+   */
+  toSnapshot(): RecorderSnapshot {
+    const hdr = {} as Record<WindowedFigure, string>;
+    for (const f of WINDOWED) hdr[f] = this.totalsHdr[f].encode();
+    return { v: 1, totals: structuredClone(this.totals), hdr };
+  }
+
+  /** Adds a snapshot's totals and histograms to this recorder's (call before traffic starts). */
+  restore(snap: RecorderSnapshot): void {
+    if (snap.v !== 1 || !snap.totals || !snap.hdr) throw new RangeError('Recorder: not a recorder snapshot');
+    const decoded = WINDOWED.map((f) => [f, HdrTotal.decode(snap.hdr[f])] as const);
+    const t = this.totals;
+    const s = snap.totals;
+    t.requests += s.requests;
+    t.ok += s.ok;
+    t.good += s.good;
+    t.dropped += s.dropped;
+    t.inputTokens += s.inputTokens;
+    t.outputTokens += s.outputTokens;
+    for (const [k, n] of Object.entries(s.errors) as [ErrorClass, number][]) t.errors[k] = (t.errors[k] ?? 0) + n;
+    for (const [f, h] of decoded) this.totalsHdr[f].add(h);
+  }
+
   setTargetRate(rps: number): void {
     this.metrics.targetRate.set(rps);
   }
@@ -135,17 +265,20 @@ export class Recorder {
   started(): void {
     this.inFlight++;
     this.metrics.inFlight.set(this.inFlight);
+    for (const m of this.meters) m.sent++;
   }
 
   /** Output tokens seen as their chunks arrive (throughput counts tokens when they arrive). */
   tokensArrived(s: ScenarioSeries, n: number): void {
     s.outputTokens.inc(n);
     this.totals.outputTokens += n;
+    for (const m of this.meters) m.totals.outputTokens += n;
   }
 
   dropped(s: ScenarioSeries): void {
     s.dropped.inc();
     this.totals.dropped++;
+    for (const m of this.meters) m.totals.dropped++;
   }
 
   /**
@@ -156,6 +289,7 @@ export class Recorder {
     this.inFlight--;
     this.metrics.inFlight.set(this.inFlight);
     this.totals.requests++;
+    for (const m of this.meters) m.totals.requests++;
     s.outcome(r.outcome).inc();
 
     const lag = Number(r.sentAt - r.scheduledAt) / 1e9;
@@ -164,6 +298,7 @@ export class Recorder {
 
     s.inputTokens.inc(r.inputTokens);
     this.totals.inputTokens += r.inputTokens;
+    for (const m of this.meters) m.totals.inputTokens += r.inputTokens;
     const missing = r.outputTokens - liveTokens;
     if (missing > 0) this.tokensArrived(s, missing);
     if (r.outputTokens > 0 || r.outcome === 'ok') s.source(r.tokenSource).inc();
@@ -174,9 +309,11 @@ export class Recorder {
     if (r.outcome !== 'ok') {
       s.error(r.outcome).inc();
       this.totals.errors[r.outcome] = (this.totals.errors[r.outcome] ?? 0) + 1;
+      for (const m of this.meters) m.totals.errors[r.outcome] = (m.totals.errors[r.outcome] ?? 0) + 1;
       return;
     }
     this.totals.ok++;
+    for (const m of this.meters) m.totals.ok++;
 
     const end = r.lastTokenAt ?? r.endedAt;
     const e2e = Number(end - r.sentAt) / 1e9;
@@ -209,12 +346,14 @@ export class Recorder {
     if (good) {
       s.good.inc();
       this.totals.good++;
+      for (const m of this.meters) m.totals.good++;
     }
   }
 
   private observe(fig: WindowedFigure, seconds: number): void {
     this.windows[fig].record(seconds);
     this.totalsHdr[fig].record(seconds);
+    for (const m of this.meters) m.hdr[fig].record(seconds);
   }
 
   get inFlightNow(): number {

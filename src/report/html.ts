@@ -428,10 +428,13 @@ export function renderHtml(r: Report): string {
 
   // Charts.
   const charts: string[] = [];
-  const la = loadAxis(r.steps);
+  // A sweep mixes closed-loop steps (synchronous, throughput) with open-loop rates: chart the rates.
+  const openLoop = r.steps.filter((s) => s.targetRate !== undefined);
+  const chartable = loadAxis(r.steps) !== undefined ? r : { ...r, steps: openLoop };
+  const la = loadAxis(chartable.steps);
   if (la !== undefined) {
-    charts.push(figure(latencyChart(r, la), 'Latency percentiles per step; dashed red: the SLO. Beyond the knee at least one SLO failed.'));
-    charts.push(figure(throughputChart(r, la), 'Goodput counts only requests that met every SLO; the gap to "achieved" is load the target served too slowly.'));
+    charts.push(figure(latencyChart(chartable, la), 'Latency percentiles per step; dashed red: the SLO. Beyond the knee at least one SLO failed.'));
+    charts.push(figure(throughputChart(chartable, la), 'Goodput counts only requests that met every SLO; the gap to "achieved" is load the target served too slowly.'));
   }
   const sfc = surfaceChart(r);
   if (sfc !== undefined) charts.push(figure(sfc, 'Cell colour and text: p99 TTFT. Cells inside the thick line (✓) held every SLO.'));

@@ -99,6 +99,12 @@ export interface KvPressureFault {
   kvCacheTokens: number;
 }
 
+/** Answer recognised golden prompts (see answers.ts) wrongly: quality drift. */
+export interface QualityFault {
+  /** Probability per recognised request of a wrong answer, 0–1. Default 0.2. */
+  rate: number;
+}
+
 /** Faults that are on. A fault present here is on; absent is off. */
 export interface FaultsConfig {
   leak?: LeakFault;
@@ -109,12 +115,13 @@ export interface FaultsConfig {
   malformed?: MalformedFault;
   cpuBound?: CpuBoundFault;
   kvPressure?: KvPressureFault;
+  quality?: QualityFault;
 }
 
 export type FaultName = keyof FaultsConfig;
 
 export const FAULT_NAMES: readonly FaultName[] = [
-  'leak', 'slowdown', 'errors', 'stall', 'reset', 'malformed', 'cpuBound', 'kvPressure',
+  'leak', 'slowdown', 'errors', 'stall', 'reset', 'malformed', 'cpuBound', 'kvPressure', 'quality',
 ];
 
 export interface SimulatorConfig {
@@ -184,12 +191,13 @@ export const faultsSchema: JsonSchema = {
     }),
     reset: faultSchema('mid-response, reset the connection', { rate: rate(0.05) }),
     malformed: faultSchema('mid-stream, an SSE event whose data is not JSON', { rate: rate(0.05) }),
-    cpuBound: faultSchema('synchronous busy work per request on arrival', {
+    cpuBound: faultSchema('busy CPU per request in one frontend thread, before the engine queue (a slow tokenizer)', {
       msPerRequest: { type: 'number', minimum: 0, default: 5, description: 'ms of busy CPU per request' },
     }),
     kvPressure: faultSchema('smaller KV-cache budget', {
       kvCacheTokens: { type: 'integer', minimum: 1, default: 4096, description: 'KV budget, tokens' },
     }),
+    quality: faultSchema('wrong answers to recognised golden prompts', { rate: rate(0.2) }),
   },
 };
 

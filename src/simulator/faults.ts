@@ -25,8 +25,12 @@
  *   reset      { rate [0.05] }               mid-response, the connection is reset (TCP RST)
  *   malformed  { rate [0.05] }               mid-stream, one SSE event whose data is not JSON
  *                                            (non-stream: a truncated JSON body)
- *   cpuBound   { msPerRequest [5] }          busy CPU on arrival, blocking the event loop
+ *   cpuBound   { msPerRequest [5] }          busy CPU per request in one frontend thread (as a slow
+ *                                            tokenizer in the API server): requests pass through it
+ *                                            one at a time before they reach the engine queue
  *   kvPressure { kvCacheTokens [4096] }      KV-cache budget replaced by this one
+ *   quality    { rate [0.2] }                a golden prompt the simulator recognises (arithmetic,
+ *                                            capitals, ...; see answers.ts) gets a wrong answer
  * Rates are probabilities per request (0–1). "Mid-response" is after a random
  * token between the first and the last, so the client has seen a 200 and
  * content first; a request with a single output token is spared.
@@ -42,6 +46,7 @@
  *
  * Example: curl -XPOST localhost:18000/admin/faults -d '{"errors":{"rate":0.2,"status":503}}'
  */
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { LlmsoakError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -108,18 +113,46 @@ export function validateFaultsPatch(body: unknown): { patch: FaultsPatch; proble
   return { patch: patch as FaultsPatch, problems };
 }
 
-/** Busy CPU for `ms` on the calling thread (what a slow tokenizer does to an event loop). */
-export function burnCpu(ms: number): void {
-  const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
-  let x = 0;
-  while (process.hrtime.bigint() < end) {
-    for (let i = 0; i < 200; i++) x = (x * 1103515245 + 12345) % 2147483647;
+/** Runtime state of the faults; what the admin API and `RunningSimulator.faults` control. */
+/** One worker thread that burns CPU for each job in turn (a single-threaded frontend). */
+class FrontendThread {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, () => void>();
+  private seq = 0;
+  constructor() {
+    this.worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       parentPort.on('message', ({ id, ms }) => {
+         const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
+         let x = 0;
+         while (process.hrtime.bigint() < end) { for (let i = 0; i < 200; i++) x = (x * 1103515245 + 12345) % 2147483647; }
+         parentPort.postMessage({ id, x });
+       });`,
+      { eval: true },
+    );
+    this.worker.on('message', (m: { id: number }) => {
+      const done = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      done?.();
+    });
+    this.worker.unref();
   }
-  if (x === -1) throw new Error('unreachable');
+  burn(ms: number): Promise<void> {
+    const id = ++this.seq;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ id, ms });
+    });
+  }
+  close(): void {
+    for (const done of this.waiting.values()) done();
+    this.waiting.clear();
+    void this.worker.terminate();
+  }
 }
 
-/** Runtime state of the faults; what the admin API and `RunningSimulator.faults` control. */
 export class FaultController {
+  private frontend: FrontendThread | undefined;
   private active: FaultsConfig = {};
   private readonly sinceNs: { [K in FaultName]?: bigint } = {};
   private readonly sinceWall: { [K in FaultName]?: string } = {};
@@ -169,6 +202,8 @@ export class FaultController {
 
   /** Stop the leak timer and release what it holds. */
   close(): void {
+    this.frontend?.close();
+    this.frontend = undefined;
     this.stopLeak();
   }
 
@@ -224,12 +259,26 @@ export class FaultController {
     return e.status;
   }
 
-  /** On arrival: busy CPU for the cpuBound fault. */
-  arrivalCpu(): void {
+  /**
+   * The cpuBound fault: busy CPU in a single frontend thread, requests served
+   * one at a time (FIFO), as an API server's tokenizer would. The engine keeps
+   * stepping meanwhile, so the queue stays short while TTFT grows and the
+   * process burns about one core. Undefined when the fault is off.
+   */
+  frontendCpu(): Promise<void> | undefined {
     const c = this.active.cpuBound;
-    if (c === undefined || c.msPerRequest <= 0) return;
+    if (c === undefined || c.msPerRequest <= 0) return undefined;
     this.injected.cpuBound++;
-    burnCpu(c.msPerRequest);
+    this.frontend ??= new FrontendThread();
+    return this.frontend.burn(c.msPerRequest);
+  }
+
+  /** For a recognised golden prompt: whether the quality fault makes this answer wrong. */
+  wrongAnswer(rng: Rng): boolean {
+    const q = this.active.quality;
+    if (q === undefined || !rng.chance(q.rate)) return false;
+    this.injected.quality++;
+    return true;
   }
 
   /** Mid-response faults for a request that will produce `tokens` tokens (undefined: none strikes). */

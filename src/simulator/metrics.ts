@@ -61,7 +61,12 @@ export class SimMetrics {
       return child;
     };
     this.preemptions = counter('vllm:num_preemptions_total', 'Cumulative number of preemptions from the engine.');
-    this.promptTokens = counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.');
+    const promptTokens = counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.');
+    // vLLM v1's prefix-cache counters, in prompt tokens looked up and found.
+    // The simulator caches no prefixes: every lookup misses (hits stay 0).
+    const prefixQueries = counter('vllm:prefix_cache_queries_total', 'Prefix cache queries, in terms of number of queried tokens.');
+    counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.');
+    this.promptTokens = { inc: (v?: number) => { promptTokens.inc(v); prefixQueries.inc(v); } };
     this.generationTokens = counter('vllm:generation_tokens_total', 'Number of generation tokens processed.');
     const success = new Counter({
       name: 'vllm:request_success_total', help: 'Count of successfully processed requests.',

@@ -23,9 +23,14 @@ export async function runSimulatorProcess(cfg: SimulatorConfig, logger: Logger):
       log.info(`simulator stopping (${why})`);
       const force = setTimeout(() => resolve(0), 3000);
       force.unref();
+      // The IPC channel to the parent would keep this process alive after close.
+      const done = (code: number) => {
+        if (process.connected) process.disconnect();
+        resolve(code);
+      };
       sim.close().then(
-        () => resolve(0),
-        () => resolve(1),
+        () => done(0),
+        () => done(1),
       );
     };
     process.once('SIGTERM', () => close('SIGTERM'));

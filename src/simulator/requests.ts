@@ -108,6 +108,8 @@ export class GenRequest extends BaseRequest {
     private readonly includeUsage: boolean,
     private readonly finishReason: 'stop' | 'length',
     private readonly plan: MidResponsePlan | undefined,
+    /** A golden answer's token texts (answers.ts): sent instead of random words, token i as index i. */
+    private readonly answer?: readonly string[],
   ) {
     super(ctx, res, arrivalNs);
     this.id = (kind === 'chat' ? 'chatcmpl-' : 'cmpl-') + ctx.nextId();
@@ -124,8 +126,8 @@ export class GenRequest extends BaseRequest {
 
   onToken(seq: Seq, last: boolean): void {
     if (this.done) return;
-    const tok = pickToken(this.ctx.rng);
     const j = seq.generated;
+    const tok = this.answer === undefined ? pickToken(this.ctx.rng) : Math.min(j - 1, this.answer.length - 1);
     const plan = this.plan;
     if (plan !== undefined) {
       if (plan.resetBefore === j) {
@@ -213,13 +215,13 @@ export class GenRequest extends BaseRequest {
     }
     const close = this.kind === 'chat' ? '}' : '';
     if (!last) {
-      res.write(out + this.prefix + TOKEN_JSON[tok] + close + ',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n');
+      res.write(out + this.prefix + this.tokenJson(tok) + close + ',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n');
       return;
     }
     const t = this.timings();
     const completion = this.written;
     const prompt = t.prompt_tokens;
-    out += this.prefix + TOKEN_JSON[tok] + close + `,"logprobs":null,"finish_reason":"${this.finishReason}","stop_reason":null}]`;
+    out += this.prefix + this.tokenJson(tok) + close + `,"logprobs":null,"finish_reason":"${this.finishReason}","stop_reason":null}]`;
     if (this.includeUsage) {
       out += `}\n\ndata: {"id":"${this.id}","object":"${this.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'}","created":${this.created},"model":${this.ctx.modelJson},"choices":[],`
         + usageJson(prompt, completion) + ',' + timingsJson(t) + '}\n\n';
@@ -230,13 +232,18 @@ export class GenRequest extends BaseRequest {
     res.end(out + SSE_DONE);
   }
 
+  /** JSON string literal of token `tok` (a word index, or an answer piece index). */
+  private tokenJson(tok: number): string {
+    return this.answer === undefined ? (TOKEN_JSON[tok] as string) : JSON.stringify(this.answer[tok] ?? '');
+  }
+
   /** Non-stream: keep the token; on the last, answer the whole body. */
   private collect(tok: number, last: boolean): void {
     this.mark();
     this.tokens.push(tok);
     if (!last) return;
     let text = '';
-    for (const i of this.tokens) text += TOKEN_TEXT[i];
+    for (const i of this.tokens) text += this.answer === undefined ? TOKEN_TEXT[i] : this.answer[i];
     const t = this.timings();
     const usage = {
       prompt_tokens: t.prompt_tokens,

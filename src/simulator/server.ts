@@ -25,6 +25,7 @@ import { FaultController, validateFaultsPatch } from './faults.js';
 import { SimMetrics } from './metrics.js';
 import { EmbedRequest, GenRequest, type GenKind, type SimContext } from './requests.js';
 import { Rng } from './rng.js';
+import { answerPieces, goldenAnswerForBody } from './answers.js';
 import { BadRequest, countChatPromptTokens, countCompletionPromptTokens, embeddingInputs } from './tokens.js';
 import { sendError, sendJson } from './wire.js';
 
@@ -201,7 +202,6 @@ class Simulator implements SimContext {
 
   /** Common checks of a model request; false when an answer was already sent. */
   private admitCommon(body: unknown, res: ServerResponse): body is Record<string, unknown> {
-    this.faults.arrivalCpu();
     if (!isRecord(body)) { sendError(res, 400, 'request body must be a JSON object'); return false; }
     const model = body.model;
     if (typeof model !== 'string' || model.length === 0) {
@@ -243,13 +243,21 @@ class Simulator implements SimContext {
     const ignoreEos = optBool(body, 'ignore_eos');
     let target = maxTokens;
     let finishReason: 'stop' | 'length' = 'length';
-    if (!ignoreEos) {
+    // A golden prompt (answers.ts) gets its answer, or a wrong one under the quality fault.
+    const golden = ignoreEos ? undefined : goldenAnswerForBody(kind, body);
+    let answer: string[] | undefined;
+    if (golden !== undefined) {
+      const pieces = answerPieces(this.faults.wrongAnswer(this.rng) ? golden.wrong : golden.text);
+      answer = pieces.slice(0, maxTokens);
+      target = answer.length;
+      finishReason = pieces.length <= maxTokens ? 'stop' : 'length';
+    } else if (!ignoreEos) {
       const natural = Math.max(1, Math.round(Math.exp(this.outputMu + e.outputTokensSigma * this.rng.normal())));
       const n = Math.max(natural, minTokens, 1);
       if (n < maxTokens) { target = n; finishReason = 'stop'; }
     }
     const plan = this.faults.plan(this.rng, target);
-    const handler = new GenRequest(this, res, arrivalNs, kind, stream, includeUsage, finishReason, plan);
+    const handler = new GenRequest(this, res, arrivalNs, kind, stream, includeUsage, finishReason, plan, answer);
     this.enqueue(new Seq(promptTokens, target, arrivalNs, handler), handler, res);
   }
 
@@ -274,6 +282,18 @@ class Simulator implements SimContext {
 
   private enqueue(seq: Seq, handler: GenRequest | EmbedRequest, res: ServerResponse): void {
     handler.seq = seq;
+    // cpuBound: through the (slow, single-threaded) frontend first, then to the engine.
+    const frontend = this.faults.frontendCpu();
+    if (frontend) {
+      void frontend.then(() => {
+        if (!res.destroyed && !res.writableEnded) this.submit(seq, handler, res);
+      });
+      return;
+    }
+    this.submit(seq, handler, res);
+  }
+
+  private submit(seq: Seq, handler: GenRequest | EmbedRequest, res: ServerResponse): void {
     if (!this.engine.submit(seq)) {
       sendError(res, 429, `The server is overloaded: the waiting queue is full (${this.cfg.engine.maxQueue} requests). Retry later.`);
       return;

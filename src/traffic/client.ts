@@ -33,6 +33,19 @@ export interface ClientOptions {
   totalTimeoutMs: number;
   /** Largest response body kept (non-streamed JSON, error bodies, text), bytes. */
   maxBodyBytes: number;
+  /**
+   * Largest SSE event (or unterminated line) buffered, bytes; default 1 MiB.
+   * A stream past it is `malformed` (garbage without line breaks must not
+   * grow memory without end).
+   */
+  maxEventBytes?: number;
+  /**
+   * Generated text kept per request for the tokenizer fallback and multi-turn
+   * history, characters; default 32 Ki. Tokens of content past it are
+   * estimated from the kept text's tokens per character, so a runaway stream
+   * neither grows memory nor blocks the event loop in the tokenizer.
+   */
+  maxTextChars?: number;
   countTokens: (text: string) => number;
 }
 
@@ -89,6 +102,14 @@ function contentOf(choice: Choice | undefined, stream: boolean): string | undefi
   return undefined;
 }
 
+/** Inter-chunk gaps kept per request at most (ITL of longer streams is sampled from their first gaps). */
+export const MAX_TOKEN_GAPS = 16_384;
+const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+const DEFAULT_MAX_TEXT_CHARS = 32 * 1024;
+/** Requests with usage whose text is also counted by the tokenizer: one in this many (the first included). */
+export const TOKENIZER_SAMPLE_EVERY = 20;
+let tokenizerSample = 0;
+
 export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduledAt: bigint, onTokens: (n: number) => void, signal?: AbortSignal): Promise<RequestResult> {
   const clock = opts.clock;
   return new Promise<RequestResult>((resolve) => {
@@ -105,6 +126,10 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     let bodyBytes = 0;
     const textParts: string[] = [];
     let textBytes = 0;
+    const maxText = opts.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
+    const maxEvent = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    /** Characters of content past maxText: estimated at the kept text's tokens per character. */
+    let droppedChars = 0;
     let usageCompletion: number | undefined;
     let usagePrompt: number | undefined;
     let sawDone = false;
@@ -126,8 +151,12 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       if (usageCompletion !== undefined) {
         record.outputTokens = usageCompletion;
         record.tokenSource = 'usage';
+        // One request in TOKENIZER_SAMPLE_EVERY is also counted by the tokenizer, so the
+        // fallback's error against usage is known (llmsoak_output_token_tokenizer_error_ratio).
+        if (text && droppedChars === 0 && tokenizerSample++ % TOKENIZER_SAMPLE_EVERY === 0) record.tokenizerOutputTokens = opts.countTokens(text);
       } else if (req.endpoint !== 'embeddings') {
-        record.outputTokens = text ? opts.countTokens(text) : 0;
+        const counted = text ? opts.countTokens(text) : 0;
+        record.outputTokens = counted + (droppedChars > 0 && textBytes > 0 ? Math.round((droppedChars * counted) / textBytes) : 0);
         record.tokenizerOutputTokens = record.outputTokens;
         record.tokenSource = 'tokenizer';
       }
@@ -152,16 +181,20 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     }
 
     const keepText = (t: string) => {
-      if (textBytes < opts.maxBodyBytes) {
-        textParts.push(t);
-        textBytes += t.length;
+      if (textBytes >= maxText) {
+        droppedChars += t.length;
+        return;
       }
+      const part = t.length > maxText - textBytes ? t.slice(0, maxText - textBytes) : t;
+      droppedChars += t.length - part.length;
+      textParts.push(part);
+      textBytes += part.length;
     };
 
     const contentArrived = (t: string) => {
       const now = chunkAt;
       if (record.firstTokenAt === undefined) record.firstTokenAt = now;
-      else if (record.lastTokenAt !== undefined) record.tokenGapsNs.push(Number(now - record.lastTokenAt));
+      else if (record.lastTokenAt !== undefined && record.tokenGapsNs.length < MAX_TOKEN_GAPS) record.tokenGapsNs.push(Number(now - record.lastTokenAt));
       record.lastTokenAt = now;
       record.contentChunks++;
       keepText(t);
@@ -222,6 +255,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         chunkAt = clock.monoNs();
         if (sse) {
           sse.push(chunk);
+          if (sse.pendingBytes > maxEvent && !finished) c.abort(new AbortReason('malformed', `SSE event over ${maxEvent} bytes`));
           return;
         }
         bodyBytes += chunk.length;

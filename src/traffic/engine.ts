@@ -56,12 +56,28 @@ export class TrafficEngine {
   private rate: number;
   private readonly idleWaiters: (() => void)[] = [];
   private sent = 0;
+  /** Closed loop: users wanted now, users whose loop is alive, and their think time. */
+  private userTarget = 0;
+  private activeUsers = 0;
+  private thinkTimeMs: number;
+  private workload: WorkloadSource;
+  private scenarios: ScenarioConfig[];
+  private replayArrivals: (() => ArrivalProcess) | undefined;
 
   constructor(private readonly deps: EngineDeps) {
     this.log = deps.logger.child({ component: 'traffic' });
-    this.rate = deps.traffic.rate;
-    for (const sc of deps.scenarios) {
-      this.series.set(sc.name, deps.recorder.scenario(sc.name, sc.endpoint, deps.model));
+    this.rate = deps.traffic.mode === 'closed' ? 0 : deps.traffic.rate;
+    this.userTarget = deps.traffic.mode === 'closed' ? deps.traffic.users : 0;
+    this.thinkTimeMs = deps.traffic.thinkTimeMs;
+    this.workload = deps.workload;
+    this.scenarios = deps.scenarios;
+    this.replayArrivals = deps.replayArrivals;
+    this.bindSeries(deps.scenarios);
+  }
+
+  private bindSeries(scenarios: ScenarioConfig[]): void {
+    for (const sc of scenarios) {
+      if (!this.series.has(sc.name)) this.series.set(sc.name, this.deps.recorder.scenario(sc.name, sc.endpoint, this.deps.model));
     }
   }
 
@@ -77,35 +93,78 @@ export class TrafficEngine {
     if (this.running) return;
     this.running = true;
     const t = this.deps.traffic;
+    this.deps.recorder.setTargetRate(this.rate);
     if (t.mode === 'closed') {
-      this.deps.recorder.setTargetRate(0);
-      this.log.info({ users: t.users, thinkTimeMs: t.thinkTimeMs }, 'closed-loop traffic started');
-      for (let u = 0; u < t.users; u++) void this.user();
+      this.log.info({ users: this.userTarget, thinkTimeMs: this.thinkTimeMs }, 'closed-loop traffic started');
+      this.spawnUsers();
       return;
     }
-    this.deps.recorder.setTargetRate(this.rate);
     this.log.info({ rate: this.rate, arrival: t.arrival, maxInFlight: t.maxInFlight }, 'open-loop traffic started');
     this.startArrivals();
   }
 
-  /** Change the open-loop rate; arrivals restart from now at the new rate. */
+  /** The load asked for now: open-loop rate and closed-loop users (both may run at once). */
+  get load(): { rate: number; users: number; thinkTimeMs: number } {
+    return { rate: this.rate, users: this.userTarget, thinkTimeMs: this.thinkTimeMs };
+  }
+
+  /** Change the open-loop rate (0 = no arrivals); arrivals restart from now at the new rate. */
   setRate(rps: number): void {
     this.rate = rps;
     this.deps.recorder.setTargetRate(rps);
-    if (this.running && this.deps.traffic.mode === 'open') {
+    if (this.running) {
       this.clearWait();
       this.startArrivals();
     }
   }
 
+  /**
+   * Change the closed-loop users (0 = none). New users start at once; users
+   * beyond the new number leave after their request in flight ends (never
+   * cancelled), so the figures of that request are kept.
+   */
+  setUsers(users: number, thinkTimeMs = this.thinkTimeMs): void {
+    this.userTarget = Math.max(0, Math.floor(users));
+    this.thinkTimeMs = thinkTimeMs;
+    if (this.running) this.spawnUsers();
+  }
+
+  /** What requests are built from, and (for a replay) its own arrival offsets. */
+  get workloadState(): { workload: WorkloadSource; scenarios: ScenarioConfig[]; replayArrivals: (() => ArrivalProcess) | undefined } {
+    return { workload: this.workload, scenarios: this.scenarios, replayArrivals: this.replayArrivals };
+  }
+
+  /**
+   * Build requests from another workload from now on (a mode's own request
+   * shape, and back). Without `replayArrivals`, arrivals follow the rate.
+   */
+  setWorkload(workload: WorkloadSource, scenarios: ScenarioConfig[], replayArrivals?: () => ArrivalProcess): void {
+    this.bindSeries(scenarios);
+    this.workload = workload;
+    this.scenarios = scenarios;
+    const hadReplay = this.replayArrivals !== undefined;
+    this.replayArrivals = replayArrivals;
+    if (this.running && (hadReplay || replayArrivals !== undefined)) {
+      this.clearWait();
+      this.startArrivals();
+    }
+  }
+
+  private spawnUsers(): void {
+    while (this.activeUsers < this.userTarget) {
+      this.activeUsers++;
+      void this.user();
+    }
+  }
+
   private startArrivals(): void {
     this.runStartNs = this.deps.clock.monoNs();
-    if (this.rate <= 0 && !this.deps.replayArrivals) {
+    if (this.rate <= 0 && !this.replayArrivals) {
       this.arrivals = undefined;
       return;
     }
     const t = this.deps.traffic;
-    this.arrivals = this.deps.replayArrivals ? this.deps.replayArrivals() : createArrivals(
+    this.arrivals = this.replayArrivals ? this.replayArrivals() : createArrivals(
       t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness } : { kind: t.arrival, rate: this.rate },
       this.deps.rng,
     );
@@ -142,7 +201,7 @@ export class TrafficEngine {
   }
 
   private fire(scheduledAt: bigint): void {
-    const w = this.deps.workload;
+    const w = this.workload;
     const sc = w.pick();
     const s = this.series.get(sc.name) as ScenarioSeries;
     if (this.inFlight.size >= this.deps.traffic.maxInFlight) {
@@ -157,7 +216,7 @@ export class TrafficEngine {
   }
 
   private async send(sc: ScenarioConfig, s: ScenarioSeries, scheduledAt: bigint): Promise<boolean> {
-    const w = this.deps.workload;
+    const w = this.workload;
     const prepared = w.prepare(sc);
     const ac = new AbortController();
     this.inFlight.add(ac);
@@ -176,21 +235,24 @@ export class TrafficEngine {
     return record.outcome === 'ok';
   }
 
-  /** A closed-loop virtual user: send, wait for the answer, think, repeat. */
+  /** A closed-loop virtual user: send, wait for the answer, think, repeat; leaves when there are more users than wanted. */
   private async user(): Promise<void> {
-    const t = this.deps.traffic;
     let intended = this.deps.clock.monoNs();
-    while (this.running) {
-      const sc = this.deps.workload.pick();
-      const s = this.series.get(sc.name) as ScenarioSeries;
-      await this.send(sc, s, intended);
-      if (!this.running) return;
-      const think = t.thinkTimeMs > 0 ? this.deps.rng.exponential(1 / t.thinkTimeMs) : 0;
-      await new Promise<void>((r) => {
-        const h = setTimeout(r, think);
-        h.unref();
-      });
-      intended = this.deps.clock.monoNs();
+    try {
+      while (this.running && this.activeUsers <= this.userTarget) {
+        const sc = this.workload.pick();
+        const s = this.series.get(sc.name) as ScenarioSeries;
+        await this.send(sc, s, intended);
+        if (!this.running || this.activeUsers > this.userTarget) return;
+        const think = this.thinkTimeMs > 0 ? this.deps.rng.exponential(1 / this.thinkTimeMs) : 0;
+        await new Promise<void>((r) => {
+          const h = setTimeout(r, think);
+          h.unref();
+        });
+        intended = this.deps.clock.monoNs();
+      }
+    } finally {
+      this.activeUsers--;
     }
   }
 

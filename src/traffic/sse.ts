@@ -87,6 +87,16 @@ export class SseParser {
   /** @param onEvent called synchronously from push() for every dispatched event; must not throw. */
   constructor(private readonly onEvent: (ev: SseEvent) => void) {}
 
+  /**
+   * Bytes held for an event that is not complete yet: its field lines so far
+   * plus an unterminated line. A hostile stream (no line breaks, or data lines
+   * without the blank line that ends an event) grows this without end; the
+   * client caps it.
+   */
+  get pendingBytes(): number {
+    return this.pendingFieldBytes + (this.end_ - this.start);
+  }
+
   /** Feed the next chunk of the response body (any size, any split point). */
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;

@@ -1,0 +1,167 @@
+/**
+ * The daemon's side of a mode run: a ModeHost over its traffic engine,
+ * recorder, registry and analyzer. One host per run. It pauses the soak (or
+ * adds the mode's load on top of it), swaps the request shape when a mode
+ * asks, reads the server and GPU gauges the collectors wrote, and restores
+ * the soak when the run ends. The daemon aborts it when stopping.
+ */
+import type { Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
+import type { ScenarioConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Hint } from '../analyzer/hint.js';
+import type { Meter, Recorder } from '../metrics/recorder.js';
+import type { TrafficEngine } from '../traffic/engine.js';
+import type { WorkloadSource } from '../traffic/workload.js';
+import type { ModeHost, ServerGauges, SloLimits } from './runner.js';
+
+export interface HostDeps {
+  engine: TrafficEngine;
+  recorder: Recorder;
+  registry: Registry;
+  hints: () => Hint[];
+  target: { url: string; model: string; embedded: boolean };
+  slo: SloLimits;
+  logger: Logger;
+  clock: Clock;
+  soakLoad: { rate: number; users: number; thinkTimeMs: number };
+  /** A workload over these scenarios (the daemon's model, prompts and RNG). */
+  makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSource;
+  /** The configured scenarios (a mode uses them even when the soak replays a recording). */
+  scenarios: ScenarioConfig[];
+  setActivity: (text: string) => void;
+}
+
+type Saved = { load: TrafficEngine['load']; work: TrafficEngine['workloadState'] };
+
+/** Values of one metric in the registry (every label set), or [] when absent. */
+async function metricValues(registry: Registry, name: string): Promise<number[]> {
+  const m = registry.getSingleMetric(name);
+  if (m === undefined) return [];
+  const got = await m.get();
+  return got.values.map((v) => v.value).filter((v) => Number.isFinite(v));
+}
+
+const sum = (xs: number[]): number | undefined => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) : undefined);
+const max = (xs: number[]): number | undefined => (xs.length > 0 ? Math.max(...xs) : undefined);
+const mean = (xs: number[]): number | undefined => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+
+export class DaemonModeHost implements ModeHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly slo: SloLimits;
+  readonly target: { url: string; model: string; embedded: boolean };
+  readonly soakLoad: { rate: number; users: number; thinkTimeMs: number };
+  private readonly ac = new AbortController();
+  private saved: Saved | undefined;
+  private pauseSoak = true;
+  /** The workload a mode's requests come from when it asks for no particular shape. */
+  private modeWork: TrafficEngine['workloadState'] | undefined;
+  /** Meters this run has attached: end() detaches any a failed run left behind. */
+  private readonly attached = new Set<Meter>();
+
+  constructor(private readonly d: HostDeps) {
+    this.clock = d.clock;
+    this.logger = d.logger.child({ component: 'mode' });
+    this.slo = d.slo;
+    this.target = d.target;
+    this.soakLoad = d.soakLoad;
+  }
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  /** Stop the run early (the daemon is stopping). */
+  abort(): void {
+    this.ac.abort();
+  }
+
+  /** Take over the engine: remember the soak's load and shape, then pause the soak (or keep it under the mode's load). */
+  begin(pauseSoak: boolean): void {
+    const e = this.d.engine;
+    this.pauseSoak = pauseSoak;
+    this.saved = { load: e.load, work: e.workloadState };
+    // A replayed soak paces itself: a mode builds requests from the configured scenarios instead.
+    this.modeWork = this.saved.work.replayArrivals !== undefined ? { workload: this.d.makeWorkload(this.d.scenarios), scenarios: this.d.scenarios, replayArrivals: undefined } : this.saved.work;
+    if (pauseSoak || this.saved.work.replayArrivals !== undefined) e.setWorkload(this.modeWork.workload, this.modeWork.scenarios);
+    if (pauseSoak) {
+      e.setRate(0);
+      e.setUsers(0);
+    }
+  }
+
+  /** Give the engine back to the soak: its shape and its load. */
+  end(): void {
+    for (const m of this.attached) this.d.recorder.closeMeter(m);
+    this.attached.clear();
+    const s = this.saved;
+    if (s === undefined) return;
+    const e = this.d.engine;
+    e.setWorkload(s.work.workload, s.work.scenarios, s.work.replayArrivals);
+    e.setUsers(s.load.users, s.load.thinkTimeMs);
+    e.setRate(s.load.rate);
+    this.saved = undefined;
+  }
+
+  private base(): TrafficEngine['load'] {
+    return this.pauseSoak || this.saved === undefined ? { rate: 0, users: 0, thinkTimeMs: 0 } : this.saved.load;
+  }
+
+  setRate(rps: number): void {
+    this.d.engine.setRate(this.base().rate + rps);
+  }
+
+  setUsers(users: number, thinkTimeMs: number): void {
+    this.d.engine.setUsers(this.base().users + users, thinkTimeMs);
+  }
+
+  useScenarios(scenarios: ScenarioConfig[] | undefined): void {
+    if (scenarios !== undefined) this.d.engine.setWorkload(this.d.makeWorkload(scenarios), scenarios);
+    else if (this.modeWork !== undefined) this.d.engine.setWorkload(this.modeWork.workload, this.modeWork.scenarios);
+  }
+
+  inFlight(): number {
+    return this.d.engine.inFlightCount;
+  }
+
+  openMeter(): Meter {
+    const m = this.d.recorder.openMeter();
+    this.attached.add(m);
+    return m;
+  }
+
+  attachMeter(m: Meter): void {
+    this.d.recorder.attachMeter(m);
+    this.attached.add(m);
+  }
+
+  closeMeter(m: Meter): void {
+    this.d.recorder.closeMeter(m);
+    this.attached.delete(m);
+  }
+
+  async serverGauges(): Promise<ServerGauges> {
+    const r = this.d.registry;
+    const g: ServerGauges = {};
+    const waiting = sum(await metricValues(r, 'llmsoak_server_requests_waiting'));
+    const running = sum(await metricValues(r, 'llmsoak_server_requests_running'));
+    const kv = max(await metricValues(r, 'llmsoak_server_kv_cache_usage_ratio'));
+    const pre = sum(await metricValues(r, 'llmsoak_server_preemptions_total'));
+    const gpu = mean(await metricValues(r, 'llmsoak_gpu_utilization_ratio'));
+    if (waiting !== undefined) g.waiting = waiting;
+    if (running !== undefined) g.running = running;
+    if (kv !== undefined) g.kvCacheUsage = kv;
+    if (pre !== undefined) g.preemptionsTotal = pre;
+    if (gpu !== undefined) g.gpuUtilization = gpu;
+    return g;
+  }
+
+  hints(): Hint[] {
+    return this.d.hints();
+  }
+
+  setActivity(text: string): void {
+    this.d.setActivity(text);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Turns what a mode measured into the report model (src/report/model.ts):
+ * run totals and whole-run percentiles from the mode's run meter, steps as
+ * measured, the analyzer's hints that were active during the run, and the
+ * verdict pipelines read.
+ */
+import type { Hint } from '../analyzer/hint.js';
+import type { Meter } from '../metrics/recorder.js';
+import type { HintEntry, Knee, Plot, Report, RunEvent, RunKind, Spike, StepResult, Surface } from '../report/model.js';
+import { VERSION } from '../version.js';
+import { hintEntry } from '../report/live.js';
+import { errorsOf, figuresOf, type ModeHost } from './runner.js';
+
+export interface ReportInput {
+  kind: RunKind;
+  startedAtMs: number;
+  endedAtMs: number;
+  /** Measured time, s (a soak report leaves out paused time). */
+  durationSec: number;
+  parameters: Record<string, unknown>;
+  meter: Meter;
+  steps: StepResult[];
+  knee?: Knee;
+  surface?: Surface;
+  spike?: Spike;
+  timeseries?: Plot[];
+  events?: RunEvent[];
+  failures: string[];
+}
+
+/** Hints that were active at some time in [fromMs, toMs], as the report has them. */
+export function hintEntries(hints: Hint[], fromMs: number, toMs: number): HintEntry[] {
+  return hints.filter((h) => h.activeAt.getTime() <= toMs && (h.resolvedAt === undefined || h.resolvedAt.getTime() >= fromMs)).map(hintEntry);
+}
+
+export function buildReport(host: ModeHost, r: ReportInput): Report {
+  const m = r.meter;
+  const t = m.totals;
+  const histograms: Record<string, string> = {};
+  for (const [k, h] of Object.entries(m.hdr)) if (h.count() > 0) histograms[k] = h.encode();
+  return {
+    kind: r.kind,
+    version: VERSION,
+    startedAt: new Date(r.startedAtMs).toISOString(),
+    endedAt: new Date(r.endedAtMs).toISOString(),
+    durationSec: Number(r.durationSec.toFixed(3)),
+    target: { ...host.target },
+    parameters: r.parameters,
+    slo: { ttftMs: host.slo.ttftMs, tpotMs: host.slo.tpotMs, e2eMs: host.slo.e2eMs, maxErrorRate: host.slo.maxErrorRate },
+    totals: { requests: t.requests, ok: t.ok, good: t.good, dropped: t.dropped, errors: errorsOf(t), inputTokens: t.inputTokens, outputTokens: t.outputTokens },
+    overall: {
+      ttft: figuresOf(m.hdr.ttft),
+      itl: figuresOf(m.hdr.itl),
+      tpot: figuresOf(m.hdr.tpot),
+      e2e: figuresOf(m.hdr.e2e),
+      corrected: figuresOf(m.hdr.corrected),
+      scheduleLag: figuresOf(m.hdr.scheduleLag),
+    },
+    steps: r.steps,
+    ...(r.knee !== undefined ? { knee: r.knee } : {}),
+    ...(r.surface !== undefined ? { surface: r.surface } : {}),
+    ...(r.spike !== undefined ? { spike: r.spike } : {}),
+    trends: [],
+    hints: hintEntries(host.hints(), r.startedAtMs, r.endedAtMs),
+    events: r.events ?? [],
+    timeseries: r.timeseries ?? [],
+    verdict: { pass: r.failures.length === 0, failures: r.failures },
+    histograms,
+  };
+}
+
+/** Steps in load order (the charts read them as one increasing axis), each keeping its measurement index. */
+export function byLoad(steps: StepResult[]): StepResult[] {
+  const load = (s: StepResult) => s.targetRate ?? s.concurrency ?? 0;
+  return [...steps].sort((a, b) => load(a) - load(b) || a.index - b.index);
+}
