@@ -138,13 +138,17 @@ export interface AccuracyResult {
   ttftAbsErrP99Ms: number;
 }
 
-export function accuracyCollector(): { onRecord: (r: RequestRecord) => void; result: () => AccuracyResult } {
+/** Compares each record with the simulator's timings; requests sent in the first `warmupMs` (connections being opened, JIT) are left out, as runTrafficBench leaves them out of its lag figures. */
+export function accuracyCollector(warmupMs = 2000): { onRecord: (r: RequestRecord) => void; result: () => AccuracyResult } {
   const itlErr: number[] = [];
   const ttftErr: number[] = [];
   let requests = 0;
+  let firstSentAt: bigint | undefined;
   return {
     onRecord(r) {
       const st = r.serverTimings;
+      firstSentAt ??= r.sentAt;
+      if (r.sentAt - firstSentAt < BigInt(warmupMs) * 1_000_000n) return;
       if (r.outcome !== 'ok' || !st || r.firstTokenAt === undefined) return;
       if (st.itl_ms.length !== r.tokenGapsNs.length) return; // chunks merged: not comparable one to one
       requests++;
