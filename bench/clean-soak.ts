@@ -49,8 +49,12 @@ async function main(): Promise<number> {
       const st = daemon.status() as { traffic: { totals: { requests: number; ok: number } } };
       const m = await daemon.registry.getSingleMetricAsString('llmsoak_target_process_resident_memory_bytes');
       const rss = Number(/\} ([0-9.e+]+)/.exec(m)?.[1] ?? NaN) / 1024 / 1024;
-      const own = process.memoryUsage().rss / 1024 / 1024;
-      console.log(`${new Date().toISOString()} requests ${st.traffic.totals.requests} ok ${st.traffic.totals.ok}, evaluations ${daemon.hintAnalyzer?.evaluations}, hints fired so far ${fired.size}; simulator RSS ${rss.toFixed(1)} MiB, llmsoak RSS ${own.toFixed(1)} MiB`);
+      const mu = process.memoryUsage();
+      const MiB = (b: number) => (b / 1024 / 1024).toFixed(1);
+      const gauge = async (name: string) => Number(/ ([0-9.e+]+)$/m.exec(await daemon.registry.getSingleMetricAsString(name))?.[1] ?? NaN);
+      const storeSeries = await gauge('llmsoak_analyzer_store_series');
+      const storeBytes = await gauge('llmsoak_analyzer_store_bytes');
+      console.log(`${new Date().toISOString()} requests ${st.traffic.totals.requests} ok ${st.traffic.totals.ok}, evaluations ${daemon.hintAnalyzer?.evaluations}, hints fired so far ${fired.size}; simulator RSS ${rss.toFixed(1)} MiB; llmsoak RSS ${MiB(mu.rss)} MiB (heap ${MiB(mu.heapUsed)}, array buffers ${MiB(mu.arrayBuffers)}; store ${storeSeries} series, ${MiB(storeBytes)} MiB)`);
     }
   }
   const st = daemon.status() as { traffic: { totals: { requests: number; ok: number } } };

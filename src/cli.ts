@@ -83,7 +83,7 @@ const commands: Record<string, Command> = {
   },
   bench: {
     summary: 'run one mode (soak, ramp, sweep, surface, spike), write its report, exit 0 if every SLO held, 1 if not',
-    usage: 'llmsoak bench [--config FILE] [--out DIR] [--mode KIND] [--target URL] [--model NAME] [--listen HOST:PORT]',
+    usage: 'llmsoak bench [--config FILE] [--out DIR] [--mode KIND] [--target URL] [--model NAME] [--listen HOST:PORT] [--baseline FILE]',
     options: {
       config: configFlag,
       out: { type: 'string', short: 'o' },
@@ -91,6 +91,7 @@ const commands: Record<string, Command> = {
       target: { type: 'string' },
       model: { type: 'string' },
       listen: { type: 'string' },
+      baseline: { type: 'string' },
     },
     help: `  --config FILE       YAML config (also LLMSOAK_CONFIG): its mode: section says what runs, slo: what must hold
   --out DIR           where the report goes (default: report.dir, reports/)
@@ -98,7 +99,9 @@ const commands: Record<string, Command> = {
   --target URL        OpenAI base URL (absent: the built-in simulator)
   --model NAME        model to request (absent: first of GET /v1/models)
   --listen HOST:PORT  where /metrics is served during the run (default an ephemeral port on 127.0.0.1)
-Exit codes: 0 every SLO held, 1 one failed (or the run failed), 2 bad configuration or usage.`,
+  --baseline FILE     a report (.json) of an earlier run of the same mode: compare against it at the end
+                      (compare.md/.html/.json next to the report); a figure worse than it fails the bench
+Exit codes: 0 every SLO held (and nothing worse than the baseline), 1 one failed (or the run failed), 2 bad configuration or usage.`,
     async main(values) {
       const flags: ConfigFlags = { listen: typeof values.listen === 'string' ? values.listen : '127.0.0.1:0' };
       if (typeof values.target === 'string') flags.target = values.target;
@@ -114,7 +117,36 @@ Exit codes: 0 every SLO held, 1 one failed (or the run failed), 2 bad configurat
       const logger = createLogger(config.log.level, process.stderr, configSecrets(config));
       for (const w of warnings) logger.warn(`config: ${w}`);
       const { runBench } = await import('./modes/bench.js');
-      return runBench(config, logger, { outDir: typeof values.out === 'string' ? values.out : config.report.dir });
+      return runBench(config, logger, { outDir: typeof values.out === 'string' ? values.out : config.report.dir, ...(typeof values.baseline === 'string' ? { baseline: values.baseline } : {}) });
+    },
+  },
+  compare: {
+    summary: 'compare two reports figure by figure (better/same/worse, with a statistical test); exit 1 on a regression',
+    usage: 'llmsoak compare BASELINE.json CANDIDATE.json [--config FILE] [--out DIR] [--json]',
+    options: {
+      config: configFlag,
+      out: { type: 'string', short: 'o' },
+      json: { type: 'boolean' },
+    },
+    help: `  BASELINE, CANDIDATE  the .json reports of two runs of the same kind (llmsoak bench, schedules)
+  --config FILE        YAML config (also LLMSOAK_CONFIG): its compare: section sets the tolerances
+  --out DIR            also write compare.md, compare.html and compare.json there
+  --json               print the comparison as JSON instead of the table
+Exit codes: 0 no figure worse, 1 a regression, 2 bad input (missing file, not a report, different kinds).`,
+    async main(values, positionals) {
+      const [baseline, candidate, extra] = positionals;
+      if (baseline === undefined || candidate === undefined || extra !== undefined) throw new UsageError('compare needs exactly two reports: BASELINE CANDIDATE');
+      const file = typeof values.config === 'string' ? values.config : process.env.LLMSOAK_CONFIG;
+      const { config } = loadConfig({ ...(file ? { file } : {}), env: process.env });
+      const { runCompare } = await import('./compare/command.js');
+      const { CompareInputError } = await import('./compare/input.js');
+      try {
+        return await runCompare(baseline, candidate, config.compare, { ...(typeof values.out === 'string' ? { outDir: values.out } : {}), json: values.json === true });
+      } catch (err) {
+        if (!(err instanceof CompareInputError)) throw err;
+        process.stderr.write(`llmsoak compare: ${err.message}\n`);
+        return ExitCode.badConfig;
+      }
     },
   },
   'check-config': {

@@ -3,9 +3,11 @@
  * together. Starts them in order and stops them in reverse:
  *   registry → HTTP server → target (embedded simulator) → model → collectors → traffic → modes and schedules
  * and on stop: modes (schedules off, a running mode ends early) → traffic (stop scheduling, drain, cancel)
+ *   → the final soak report (bounded by FINAL_REPORT_TIMEOUT_MS) → analyzer
  *   → collectors → HTTP → simulator → log.
  */
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Pool, request } from 'undici';
 import { isLoopbackHost } from './server/auth.js';
 import { SecretScrubber, configSecrets, redactUrl } from './security/secrets.js';
@@ -14,7 +16,7 @@ import type { RecorderSnapshot } from './metrics/recorder.js';
 import type { TrackerSnapshot } from './analyzer/tracker.js';
 import type { Baseline } from './analyzer/rule.js';
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { redactConfig } from './config/load.js';
@@ -26,8 +28,13 @@ import { Recorder } from './metrics/recorder.js';
 import { buildApp } from './server/app.js';
 import { createCollectors, type Collector } from './collectors/index.js';
 import { TrafficEngine } from './traffic/engine.js';
-import { Workload } from './traffic/workload.js';
+import { timedConnector } from './tracing/wire-phases.js';
+import { RequestLog } from './tracing/request-log.js';
+import { Workload, type WorkloadOptions } from './traffic/workload.js';
+import { resolveContextTokens } from './traffic/edge-cases.js';
 import { loadReplay, ReplayArrivals, ReplayWorkload, replayScenarios } from './traffic/replay.js';
+import { replaySchedule } from './traffic/replay-augment.js';
+import { profileFromConfig, resolveStartHour } from './traffic/rate-profile.js';
 import { PromptBuilder } from './traffic/prompts.js';
 import { createRng } from './traffic/random.js';
 import { VERSION } from './version.js';
@@ -45,7 +52,14 @@ import { userRule } from './analyzer/rules/user.js';
 import { AlertmanagerNotifier } from './alerting/alertmanager.js';
 import { loadSuites, startQualityChecks, type QualityChecks } from './quality/index.js';
 import { ModeController } from './modes/controller.js';
+import { soakAnalysisOf } from './modes/soak-analysis.js';
 import { maxModeUsers } from './modes/config.js';
+import { TargetChangeDetector, collectorIdentitySinks, observeServedModels } from './analyzer/target-changes.js';
+import { IncidentTracker } from './analyzer/incidents.js';
+import { ModelsCollector } from './collectors/models.js';
+
+/** How long stop() waits for the final soak report before going on without it. */
+const FINAL_REPORT_TIMEOUT_MS = 10_000;
 
 export interface DaemonDeps {
   logger: Logger;
@@ -60,6 +74,11 @@ export interface DaemonDeps {
    * never share a directory by accident.
    */
   checkpoints?: boolean;
+  /**
+   * Write a last soak report to report.dir on stop. `llmsoak run` does;
+   * in-process users opt in, for the same reason as checkpoints.
+   */
+  finalReport?: boolean;
 }
 
 export interface ResolvedTarget {
@@ -80,6 +99,8 @@ export class Daemon {
   private engine: TrafficEngine | undefined;
   private recorder: Recorder | undefined;
   private pool: Pool | undefined;
+  /** Sampled requests to a rotated JSONL file; its requests carry exemplars (src/tracing/). */
+  private requestLog: RequestLog | undefined;
   private target: ResolvedTarget | undefined;
   private sampler: Sampler | undefined;
   private analyzer: Analyzer | undefined;
@@ -88,8 +109,14 @@ export class Daemon {
   private checkpointer: Checkpointer | undefined;
   private quality: QualityChecks | undefined;
   private modes: ModeController | undefined;
+  /** Model, version and restart changes of the target (src/analyzer/target-changes.ts). */
+  private targetChanges: TargetChangeDetector | undefined;
+  /** Set once traffic exists: request a newly served model (target.changes.followModel). */
+  private followServedModel: ((served: string[]) => void) | undefined;
+  private incidents: IncidentTracker | undefined;
   private readonly idle: boolean;
   private readonly checkpoints: boolean;
+  private readonly finalReport: boolean;
   private readyFlag = false;
   private stopping = false;
   /** Set by a signal that arrives while still starting (e.g. waiting for the target). */
@@ -104,6 +131,7 @@ export class Daemon {
     this.onRecord = deps.onRecord;
     this.idle = deps.idle ?? false;
     this.checkpoints = deps.checkpoints ?? false;
+    this.finalReport = deps.finalReport ?? false;
     this.registry = createRegistry();
   }
 
@@ -183,13 +211,27 @@ export class Daemon {
     const collectorsCfg = this.embedded && cfg.collectors.process.label === undefined
       ? { ...cfg.collectors, process: { ...cfg.collectors.process, label: 'llmsoak-simulator' } }
       : cfg.collectors;
+    // Target changes: identity readings of the collectors and of a models poller, before/after figures from the recorder.
+    const changes = new TargetChangeDetector({
+      cfg: cfg.target.changes, registry: this.registry, logger: this.log, clock: this.clock, meters: recorder,
+      onModelChange: (served) => this.followServedModel?.(served),
+    });
+    this.targetChanges = changes;
     this.collectors = createCollectors(collectorsCfg, {
       registry: this.registry,
       logger: this.log,
       clock: this.clock,
       target,
       outputTokens: () => recorder.totals.outputTokens,
+      ...(cfg.target.changes.enabled ? { identity: collectorIdentitySinks(changes) } : {}),
     });
+    if (cfg.target.changes.enabled) {
+      changes.start();
+      this.collectors.push(new ModelsCollector({
+        intervalMs: cfg.target.changes.modelsIntervalMs, timeoutMs: cfg.collectors.timeoutMs, logger: this.log, clock: this.clock, registry: this.registry,
+        baseUrl, headers: apiHeaders, onModels: (ids) => observeServedModels(changes, ids),
+      }));
+    }
     for (const c of this.collectors) c.start();
 
     const url = new URL(baseUrl);
@@ -199,7 +241,8 @@ export class Daemon {
     this.pool = new Pool(url.origin, {
       connections,
       pipelining: 1,
-      connect: { timeout: cfg.target.timeouts.connectMs },
+      // Times each new connection (DNS, connect, TLS) for llmsoak_request_phase_seconds.
+      connect: timedConnector({ timeout: cfg.target.timeouts.connectMs }, this.clock),
       headersTimeout: cfg.target.timeouts.headersMs,
       bodyTimeout: cfg.target.timeouts.idleMs,
       keepAliveTimeout: 60_000,
@@ -209,24 +252,36 @@ export class Daemon {
     const prompts = new PromptBuilder(rng);
     const basePath = url.pathname.replace(/\/+$/, '');
     const replayCfg = t.replay;
-    const replay = replayCfg ? loadReplay(replayCfg.file) : undefined;
+    // Rare lengths oversampled across each lap when traffic.replay.augment asks (from the run's seed).
+    const schedule = replayCfg ? replaySchedule(loadReplay(replayCfg.file), replayCfg.augment, () => rng.fork()) : undefined;
+    if (schedule?.oversampled) this.log.info({ ...schedule.oversampled, perLap: schedule.entries.length }, 'replay: rare lengths oversampled');
+    const replay = schedule?.entries;
+    // The open-loop rate follows a daily curve (traffic.profile; the config refuses one with a replay).
+    const profiled = t.profile && !replay ? profileFromConfig(t.profile, resolveStartHour(t.profile.startHour, this.clock.wallMs())) : undefined;
+    if (profiled && t.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: t.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
     const qualitySuites = cfg.quality.enabled ? loadSuites(cfg.quality) : [];
-    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath);
+    // Shared prefixes and edge cases (the context length edge cases need, from the target when not configured).
+    const contextTokens = await resolveContextTokens(t.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
+    const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
+    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath, workloadOpts);
     const scenarios = replay ? replayScenarios(replay) : t.scenarios;
     // Scale-out: this replica's share of the fleet's rate (and users).
     const share = { ...t, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
     if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
+    this.requestLog = new RequestLog({ ...cfg.requestLog, file: resolvePath(cfg.run.dataDir, cfg.requestLog.file) }, { registry: this.registry, clock: this.clock, logger: this.log, scrub: (text) => secrets.scrub(text) });
     this.engine = new TrafficEngine({
       traffic: this.idle ? { ...share, mode: 'open', rate: 0 } : share,
       workload,
       scenarios,
-      ...(replay && replayCfg ? { replayArrivals: () => new ReplayArrivals(replay, replayCfg.speed, replayCfg.loop) } : {}),
+      ...(replay && replayCfg ? { replayArrivals: () => new ReplayArrivals(replay, replayCfg.speed, replayCfg.loop, schedule?.periodSec) } : {}),
+      ...(profiled ? { profile: profiled.profile } : {}),
       recorder,
       rng,
       clock: this.clock,
       logger: this.log,
       model,
       ...(this.onRecord ? { onRecord: this.onRecord } : {}),
+      requestLog: this.requestLog,
       client: {
         dispatcher: this.pool,
         headers: apiHeaders,
@@ -237,14 +292,34 @@ export class Daemon {
       },
     });
     this.engine.start();
+    if (cfg.target.model === undefined && cfg.target.changes.followModel && !replay) {
+      const engine = this.engine;
+      this.followServedModel = (served) => {
+        const next = served[0];
+        if (next === undefined || this.target === undefined || served.includes(this.target.model)) return;
+        if (this.modes?.busy !== undefined) {
+          this.log.warn(`the target no longer serves ${JSON.stringify(this.target.model)}; ${this.modes.busy} runs now, so the soak keeps requesting it`);
+          return;
+        }
+        this.log.warn(`the target serves ${JSON.stringify(next)} now, not ${JSON.stringify(this.target.model)}: requesting it from here on (target.changes.followModel)`);
+        this.target = { ...this.target, model: next };
+        engine.setModel(next);
+        engine.setWorkload(new Workload(t.scenarios, next, rng, prompts, basePath, workloadOpts), t.scenarios);
+      };
+    }
     this.startAnalyzer();
     // Modes, reports, the status page's history and the schedules.
     this.modes = new ModeController({
       config: cfg, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
       hints: () => this.analyzer?.snapshot().hints ?? [],
       target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
-      soakLoad: share.mode === 'closed' ? { rate: 0, users: share.users, thinkTimeMs: share.thinkTimeMs } : { rate: share.rate, users: 0, thinkTimeMs: share.thinkTimeMs },
-      makeWorkload: (sc) => new Workload(sc, model, rng, prompts, basePath),
+      // The fleet's soak load: a mode's host sends this replica's share of whatever it sets.
+      soakLoad: share.mode === 'closed' ? { rate: 0, users: t.users, thinkTimeMs: share.thinkTimeMs } : { rate: t.rate, users: 0, thinkTimeMs: share.thinkTimeMs },
+      replicas: t.replicas,
+      analysis: async (fromMs, toMs) => (this.analyzer ? soakAnalysisOf(await this.analyzer.period(fromMs, toMs)) : undefined),
+      makeWorkload: (sc) => new Workload(sc, this.target?.model ?? model, rng, prompts, basePath, workloadOpts),
+      targetEvents: (fromMs, toMs) => this.targetChanges?.events(fromMs, toMs) ?? [],
+      incidents: (fromMs, toMs) => this.incidents?.entries(fromMs, toMs) ?? [],
     });
     this.modes.start({ schedules: !this.idle, soak: !this.idle });
     // Golden prompts beside the soak, scored into llmsoak_quality_score{suite}.
@@ -277,6 +352,9 @@ export class Daemon {
       const storeOpts = { stepSec: a.stepSec, rawRetentionSec: a.rawRetentionSec, maxSeries: a.maxSeries };
       const store = this.restoredStore(storeOpts) ?? new SeriesStore(storeOpts);
       this.checkpointer?.register({ name: 'store', save: () => store.toSnapshot(), restore: () => undefined });
+      // The store's own size: it is bounded, and this shows by how much (and what llmsoak's RSS is made of).
+      new Gauge({ name: 'llmsoak_analyzer_store_series', help: 'Series held in the analyzer\'s local store.', registers: [this.registry], collect() { this.set(store.stats().series); } });
+      new Gauge({ name: 'llmsoak_analyzer_store_bytes', help: 'Bytes the analyzer\'s local store holds (every tier of every series, allocated up front per series).', registers: [this.registry], collect() { this.set(store.footprintBytes()); } });
       const log = this.log.child({ component: 'sampler' });
       this.sampler = new Sampler({ registry: this.registry, store, clock: this.clock, stepSec: a.stepSec, onError: (err) => log.warn({ err }, 'sample failed') });
       src = new LocalSource(store);
@@ -290,6 +368,11 @@ export class Daemon {
       this.notifier.start();
       sinks.push(this.notifier);
     }
+    // Onset, detection and recovery of error storms, target down and latency excursions.
+    this.incidents = new IncidentTracker({
+      src, thresholds: a.thresholds, baseline: () => this.analyzer?.baseline, windowSec: a.windowSec, cfg: a.incidents, registry: this.registry, logger: this.log,
+    });
+    sinks.push(this.incidents);
     this.analyzer = new Analyzer({
       cfg: a, rules: [...builtInRules(), ...a.rules.map(userRule)], src, tracker, sinks,
       registry: this.registry, logger: this.log, clock: this.clock,
@@ -357,6 +440,8 @@ export class Daemon {
       quality: this.quality?.snapshot() ?? null,
       activity: this.modes?.activity ?? null,
       state: this.checkpointer?.status() ?? null,
+      targetChanges: this.targetChanges?.events() ?? [],
+      incidents: this.incidents?.entries() ?? [],
     };
   }
 
@@ -372,6 +457,16 @@ export class Daemon {
   /** The analyzer, when enabled and started (tests evaluate it directly). */
   get hintAnalyzer(): Analyzer | undefined {
     return this.analyzer;
+  }
+
+  /** Target-change detection, once the target is resolved. */
+  get changeDetector(): TargetChangeDetector | undefined {
+    return this.targetChanges;
+  }
+
+  /** Incidents the analyzer saw (with the analyzer). */
+  get incidentTracker(): IncidentTracker | undefined {
+    return this.incidents;
   }
 
   /** Mode runs, reports and schedules, once traffic runs. */
@@ -402,7 +497,12 @@ export class Daemon {
     await this.modes?.stop();
     await this.quality?.stop();
     if (this.engine) await this.engine.stop(this.config.run.drainMs);
+    await this.requestLog?.close();
+    // Traffic has drained: the last soak report's totals are final; the analyzer and its store still answer.
+    if (this.finalReport) await this.modes?.finalSoakReport(FINAL_REPORT_TIMEOUT_MS);
     await this.analyzer?.stop();
+    await this.incidents?.idle();
+    this.targetChanges?.stop();
     await this.notifier?.stop(5000);
     await this.sampler?.stop();
     // Soak state for the next start (after the last sample, before the collectors and the server go).
@@ -445,7 +545,7 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): 
 
 /** `llmsoak run`: start, stop on signal or after --duration, exit code. */
 export async function runDaemon(config: Config, logger: Logger): Promise<number> {
-  const daemon = new Daemon(config, { logger, checkpoints: true });
+  const daemon = new Daemon(config, { logger, checkpoints: true, finalReport: true });
   let signals = 0;
   let resolveDone: (() => void) | undefined;
   const done = new Promise<void>((r) => (resolveDone = r));

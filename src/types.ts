@@ -3,7 +3,7 @@
  * through each other's internals (see DESIGN.md).
  */
 
-export type Endpoint = 'chat' | 'completions' | 'embeddings';
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'moderations';
 
 /**
  * How a request failed. Every request ends as exactly one record; `ok` or one
@@ -67,7 +67,19 @@ export interface RequestRecord {
   httpStatus?: number;
   /** Server-reported timings when the target sends them (the simulator does). */
   serverTimings?: ServerTimings;
+  /** W3C trace id (32 hex) of the `traceparent` this request carried. */
+  traceId?: string;
+  /** Where its time went on the wire, ns per phase (src/tracing/wire-phases.ts). */
+  phases?: RequestPhases;
+  /** Chosen for the request log; its latencies carry its trace id as an exemplar. */
+  sampled?: boolean;
 }
+
+/** A request's phases, in order; dns, connect and tls only for a request that opened a connection. */
+export const REQUEST_PHASES = ['dns', 'connect', 'tls', 'request_sent', 'headers', 'first_token', 'last_token', 'close'] as const;
+export type RequestPhase = (typeof REQUEST_PHASES)[number];
+/** ns per phase; a phase not reached is absent. */
+export type RequestPhases = Partial<Record<RequestPhase, number>>;
 
 /** Ground truth the simulator reports per request (llama.cpp-style `timings`). */
 export interface ServerTimings {

@@ -71,9 +71,10 @@ async function startServer(bin: string, args: (dir: string, port: number) => str
 
 /**
  * Prometheus with `configYaml` (written to prometheus.yml in its directory;
- * `files` are written beside it, so rule_files may name them relatively).
+ * `files` are written beside it, so rule_files may name them relatively;
+ * `extraArgs` are added to its command line, e.g. --enable-feature=exemplar-storage).
  */
-export async function startPrometheus(bin: string, configYaml: string, files: Record<string, string> = {}, readyMs = 30_000): Promise<RunningServer> {
+export async function startPrometheus(bin: string, configYaml: string, files: Record<string, string> = {}, readyMs = 30_000, extraArgs: string[] = []): Promise<RunningServer> {
   return startServer(bin, (dir, port) => {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, 'prometheus.yml'), configYaml);
@@ -82,6 +83,7 @@ export async function startPrometheus(bin: string, configYaml: string, files: Re
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...extraArgs,
     ];
   }, 'llmsoak-prom-', readyMs);
 }

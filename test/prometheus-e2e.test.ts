@@ -163,6 +163,7 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
       }
       if (/llmsoak_quality_score/.test(e.text) && !exported('llmsoak_quality_score')) return 'quality score: no quality suite runs (llmsoak exports no llmsoak_quality_score)';
       if (e.kind === 'annotation' && /changes\(llmsoak_target_process_start_time_seconds/.test(e.text)) return 'target-restarts annotation: an event, data only after the target restarted';
+      if (e.kind === 'annotation' && /changes\(llmsoak_target_last_change_timestamp_seconds/.test(e.text)) return 'target-changes annotation: an event, data only after the target changed (test/target-changes.test.ts)';
       if (hintDriven.includes(e)) return 'hint panels and annotations: data while a hint fires, checked after the fault below';
       return undefined;
     };

@@ -136,13 +136,17 @@ interface ChartBox {
   height: number;
   marks: number;
   sizedMarks: number;
+  /** Fitted trend lines and hint marks on the time axis drawn with a length (paths, so a width or a height may be 0). */
+  fits: number;
+  hintMarks: number;
 }
 
 const CHART_PROBE = `(() => [...document.querySelectorAll('[data-chart]')].map((el) => {
   const r = el.getBoundingClientRect();
   const marks = [...el.querySelectorAll('.series')];
   const sized = marks.filter((m) => { const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
-  return { name: el.getAttribute('data-chart'), width: r.width, height: r.height, marks: marks.length, sizedMarks: sized.length };
+  const drawn = (sel) => [...el.querySelectorAll(sel)].filter((p) => (p.getAttribute('d') || '') !== '' && p.getTotalLength() > 0 && p.getBoundingClientRect().width > 0).length;
+  return { name: el.getAttribute('data-chart'), width: r.width, height: r.height, marks: marks.length, sizedMarks: sized.length, fits: drawn('path.fit'), hintMarks: drawn('path.hint-mark') };
 }))()`;
 
 interface Visit {
@@ -228,6 +232,11 @@ t.test('reports and status page in Chromium', async (t) => {
     const k = ink(img);
     t.ok(k.nonWhite > blank.nonWhite + 0.03, `${name}: screenshot not blank (${(k.nonWhite * 100).toFixed(1)}% ink)`);
     t.ok(k.coloured > 2000, `${name}: charts and badges in colour (${k.coloured} coloured pixels)`);
+    if (name === 'soak') {
+      // The fixture: fitted lines on the RSS and GPU memory plots; two hints (one firing, one resolved) on every plot's time axis.
+      t.same(v.charts.filter((c) => c.name === 'timeseries').map((c) => c.fits), [1, 1, 0, 0], 'soak: fitted trend lines drawn');
+      t.same(v.charts.filter((c) => c.name === 'timeseries').map((c) => c.hintMarks), [2, 2, 2, 2], 'soak: hint firing intervals drawn on every time axis');
+    }
     if (name === 'ramp') {
       t.ok(img.height > 1500, `ramp: full page captured (${img.height} px)`);
       await copyFile(shotPath, SHOT);

@@ -77,7 +77,7 @@ t.test('markdown: ramp has verdict, step table rows, knee; empty sections omitte
   t.match(md, /## SLOs\n\nTTFT ≤ 2 s · TPOT ≤ 100 ms · E2E ≤ 30 s · error rate ≤ 1%/);
   t.match(md, /\| 20,847 \| 20,747 \| 12,406 \(59\.5%\) \| 13\.8 req\/s \| 0 \| 0\.48% \| timeout 78, http_503 22 \|/);
   t.match(md, /## Hints/);
-  t.match(md, /\*\*critical\*\* \| `kv_cache_pressure` \| KV cache 93% full/);
+  t.match(md, /\*\*critical\*\* \| `kv_cache_pressure` \| `kv_cache_pressure` \| KV cache 93% full/);
   t.match(md, /`kv_usage_ratio=93%, preemptions_per_min=14, waiting_requests=3\.1, ttft_p99_seconds=2\.41 s, target_rate_rps=40`/);
   for (const absent of ['## Trends', '## Capacity surface', '## Spike recovery', '## Events']) t.notMatch(md, absent, `no empty ${absent}`);
 });
@@ -89,7 +89,7 @@ t.test('markdown: soak trends, hints timeline and events', async (t) => {
   t.match(md, /\| `llmsoak_target_process_resident_memory_bytes\{process="vllm"\}` \| 6\.11 GiB \| 7\.89 GiB \| 7\.92 GiB \| \+305 MiB\/h \| 0\.98 \| increasing \| 19h 24m \|/);
   t.match(md, /\| `llmsoak_gpu_memory_used_bytes\{gpu="0"\}` \| 74\.2 GiB \| 74\.2 GiB \| 74\.2 GiB \| \+2 MiB\/h \| 0\.04 \| stable \|/);
   t.match(md, /\| `llmsoak_time_to_first_token_seconds p99` \| 340 ms \| 360 ms \| 1\.31 s \| \+4 ms\/h \|/);
-  t.match(md, /2025-06-02 10:30:00 UTC \(\+2h 30m\) → still active \| firing \| warning \| `memory_leak` \|/);
+  t.match(md, /2025-06-02 10:30:00 UTC \(\+2h 30m\) → still firing \| firing \| warning \| `memory_leak` \| `process_memory_leak` \|/);
   t.match(md, /2025-06-02 11:11:00 UTC \(\+3h 11m\) → \+3h 42m \(31m 00s\) \| resolved \| warning \| `thermal_throttling` \|/);
   t.match(md, /slope_bytes_per_hour=305 MiB\/h, r2=0\.98, rss_bytes=7\.89 GiB/);
   t.match(md, /Check the chassis airflow/);

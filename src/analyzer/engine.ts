@@ -14,6 +14,8 @@ import { describeTransition, type HintTracker } from './tracker.js';
 import { type Baseline, type Rule, type RuleContext, type Thresholds } from './rule.js';
 import type { SeriesSource } from './source.js';
 import { blockMedians } from './rules/trends.js';
+import { HintJournal } from './hint-journal.js';
+import { periodTrends, type PeriodSeries } from './period.js';
 
 export interface AnalyzerConfig {
   enabled: boolean;
@@ -74,6 +76,8 @@ export class Analyzer {
   private running = false;
   private evaluating: Promise<void> | undefined;
   private baselineValue: Baseline | undefined;
+  /** Every hint that fired, kept past the tracker's 15 minutes (soak reports list them). */
+  private readonly journal = new HintJournal();
   evaluations = 0;
 
   constructor(private readonly o: {
@@ -96,6 +100,9 @@ export class Analyzer {
     for (const r of o.rules) {
       this.health.set(r.id, { rule: r.id, severity: r.severity, description: r.description, health: 'unknown' });
       this.failures.labels(r.id).inc(0);
+      // Every series from the start: the store allocates a series when it first appears, and a step of
+      // ~170 new series when the first evaluation runs (after warm-up) would look like a rise of llmsoak's own RSS.
+      this.duration.zero({ rule: r.id });
     }
   }
 
@@ -182,6 +189,7 @@ export class Analyzer {
       h.lastEvaluation = now.toISOString();
       if (rule.id === 'generator_bound') this.o.tracker.setGeneratorBound(findings.length > 0);
       const transitions = this.o.tracker.update(rule.id, rule.forSec * 1000, (rule.keepFiringForSec ?? 0) * 1000, findings, now);
+      this.journal.record(transitions);
       for (const tr of transitions) {
         const line = describeTransition(tr);
         const fields = { rule: tr.hint.rule, cause: tr.hint.cause, severity: tr.hint.severity, from: tr.from, to: tr.to, evidence: tr.hint.evidence };
@@ -224,6 +232,17 @@ export class Analyzer {
       ...(client !== undefined && server !== undefined ? { clientServerTtftGapSec: client - server, serverTtftSec: server } : {}),
     };
     this.log.info({ blocks: { ttft: samples.ttft.length, itl: samples.itl.length, tpot: samples.tpot.length }, quality }, 'baseline captured');
+  }
+
+  /**
+   * What a soak report says about (fromMs, toMs]: the watched gauges' and
+   * latency p99s' trends over it (src/analyzer/period.ts, the leak rule's
+   * trend test) and every hint that fired in it, oldest first.
+   */
+  async period(fromMs: number, toMs: number): Promise<{ trends: PeriodSeries[]; hints: Hint[] }> {
+    const cfg = this.o.cfg;
+    const trends = await periodTrends(this.o.src, fromMs, toMs, { thresholds: cfg.thresholds, runStartMs: this.o.runStartMs, warmupSec: cfg.warmupSec });
+    return { trends, hints: this.journal.firedBetween(fromMs, toMs, this.o.tracker.all()) };
   }
 
   /** For /api/hints: ranked hints (the first firing one is the likely cause) and every rule's health. */

@@ -14,6 +14,7 @@
  *   llmsoak_host_disk_read_bytes_total{device} / llmsoak_host_disk_written_bytes_total{device}
  *   llmsoak_host_pressure_{cpu,memory,io}_waiting_seconds_total   PSI "some" (some task stalled)
  *   llmsoak_host_pressure_{memory,io}_stalled_seconds_total       PSI "full" (all tasks stalled)
+ *   host limits (TCP retransmits, listen overflows, sockets, fds, ephemeral ports): see ./host-limits.ts
  * Counters mirror the kernel's cumulative values (first sample included), with
  * reset detection (an interface re-created starts again from its own value).
  */
@@ -23,6 +24,7 @@ import { join } from 'node:path';
 import type { Counter, Gauge } from 'prom-client';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, getOrCreateCounter, getOrCreateGauge } from './metrics-util.js';
+import { HostLimits } from './host-limits.js';
 import {
   parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parsePressure, parseProcStatCpu,
   readOptional, readText, type CpuTimes,
@@ -58,6 +60,7 @@ export class HostCollector extends PeriodicCollector {
   private readonly psiSome: Record<PsiResource, MonotonicCounter<never>>;
   private readonly psiFull: Record<'memory' | 'io', MonotonicCounter<never>>;
   private readonly deltas = new DeltaTracker();
+  private readonly limits: HostLimits;
   private prevCpu: CpuTimes | undefined;
 
   constructor(opts: HostCollectorOptions) {
@@ -91,6 +94,7 @@ export class HostCollector extends PeriodicCollector {
       io: psi('llmsoak_host_pressure_io_stalled_seconds_total',
         'Pressure stall information: time all non-idle tasks were stalled on I/O at once, seconds.'),
     };
+    this.limits = new HostLimits(r);
   }
 
   protected async collect(signal: AbortSignal): Promise<RunResult> {
@@ -159,6 +163,8 @@ export class HostCollector extends PeriodicCollector {
       }
     }
     this.deltas.sweep();
+    await this.limits.collect(p, signal);
+    if (signal.aborted) return fail('aborted');
     return OK;
   }
 

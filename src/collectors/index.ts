@@ -17,6 +17,7 @@ import { HostCollector } from './host.js';
 import { ProcessCollector } from './process.js';
 import type { Dialect } from './server-dialects.js';
 import { ServerCollector } from './server.js';
+import type { ServerIdentity } from './server-identity.js';
 
 export type { Collector, RunResult } from './base.js';
 export type { CostInputs } from './cost.js';
@@ -238,6 +239,8 @@ export interface CollectorsDeps {
   target: { pid?: number; processName?: string; metricsUrl?: string };
   /** Cumulative output tokens counted by the traffic recorder (for cost/energy per token). */
   outputTokens?: () => number;
+  /** Identity readings for target-change detection (src/analyzer/target-changes.ts). */
+  identity?: { server?: (id: ServerIdentity) => void; processStartTime?: (sec: number) => void };
 }
 
 function regex(path: string, source: string, problems: string[]): RegExp | undefined {
@@ -290,6 +293,7 @@ export function createCollectors(cfg: CollectorsConfig, deps: CollectorsDeps): C
       ...(pattern ? { pattern } : {}),
       ...(cfg.process.label !== undefined ? { label: cfg.process.label } : {}),
       includeChildren: cfg.process.includeChildren,
+      ...(deps.identity?.processStartTime ? { onStartTime: deps.identity.processStartTime } : {}),
     }));
   }
 
@@ -318,6 +322,7 @@ export function createCollectors(cfg: CollectorsConfig, deps: CollectorsDeps): C
       maxBytes: cfg.server.maxBytes,
       maxModels: cfg.server.maxModels,
       dialect: cfg.server.dialect,
+      ...(deps.identity?.server ? { onIdentity: deps.identity.server } : {}),
     });
     out.push(server);
   }

@@ -43,6 +43,8 @@ export interface ProcessCollectorOptions extends PeriodicOptions {
   label?: string;
   /** Include every descendant of the target in the sums. */
   includeChildren: boolean;
+  /** After every successful run: the target's start time, seconds since the epoch (restart detection). */
+  onStartTime?: (sec: number) => void;
 }
 
 interface Target { pid: number; startTicks: number; label: string }
@@ -141,7 +143,11 @@ export class ProcessCollector extends PeriodicCollector {
     this.rss.set(labels, rss);
     this.threads.set(labels, threads);
     this.fds.set(labels, fds);
-    if (this.bootTime !== undefined) this.startTime.set(labels, this.bootTime + rootStat.startTicks / USER_HZ);
+    if (this.bootTime !== undefined) {
+      const started = this.bootTime + rootStat.startTicks / USER_HZ;
+      this.startTime.set(labels, started);
+      this.opts.onStartTime?.(started);
+    }
     this.commit();
     return OK;
   }

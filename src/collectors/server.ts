@@ -31,6 +31,7 @@ import { Agent } from 'undici';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getOrCreateGauge, labelKey } from './metrics-util.js';
 import { fetchExposition, parseExposition, type Sample } from './prom-text.js';
+import { isIdentityName, serverIdentity, type ServerIdentity } from './server-identity.js';
 import { BoundedLabel } from '../metrics/bounded-label.js';
 import {
   DIALECT_SPECS, WANTED_NAMES, detectDialect, type Dialect, type MeanSource, type RatioSource, type Source,
@@ -42,6 +43,8 @@ export interface ServerCollectorOptions extends PeriodicOptions {
   maxModels: number;
   /** 'auto' detects by metric names; a dialect name forces it. */
   dialect: 'auto' | Dialect;
+  /** After every successful scrape: the server's start time and version labels (target-change detection). */
+  onIdentity?: (id: ServerIdentity) => void;
 }
 
 type L = 'dialect' | 'model';
@@ -142,7 +145,9 @@ export class ServerCollector extends PeriodicCollector {
       throw err;
     }
     if (signal.aborted) return fail('aborted');
-    const parsed = parseExposition(text, (n) => WANTED_NAMES.has(n));
+    const onIdentity = this.opts.onIdentity;
+    const parsed = parseExposition(text, (n) => WANTED_NAMES.has(n) || (onIdentity !== undefined && isIdentityName(n)));
+    onIdentity?.(serverIdentity(parsed.samples));
     const dialect = this.opts.dialect === 'auto' ? detectDialect(parsed.names) : this.opts.dialect;
     if (dialect === undefined) {
       if (this.dialect !== undefined) this.clearGauges();

@@ -18,6 +18,8 @@ import { validateQualityConfig } from '../quality/config.js';
 import { validateModesConfig } from '../modes/config.js';
 import { checkUserRules } from '../analyzer/rules/user.js';
 import { builtInRules } from '../analyzer/rules/index.js';
+import { checkProfileConfig } from '../traffic/rate-profile.js';
+import { edgeCaseScenarios } from '../traffic/edge-cases.js';
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
@@ -230,13 +232,18 @@ function normalise(cfg: Config, problems: string[], warnings: string[], env: Nod
     checkLength(s.prompt, `${at}.prompt`, problems);
     checkLength(s.output, `${at}.output`, problems);
     if (s.turns.min > s.turns.max) problems.push(`${at}.turns: min (${s.turns.min}) is above max (${s.turns.max})`);
-    if (s.endpoint === 'embeddings' && s.stream) {
+    if ((s.endpoint === 'embeddings' || s.endpoint === 'moderations') && s.stream) {
       s.stream = false;
-      warnings.push(`${at}.stream: embeddings do not stream; using stream: false`);
+      warnings.push(`${at}.stream: ${s.endpoint} do not stream; using stream: false`);
     }
     if (s.endpoint !== 'chat' && s.turns.max > 1) problems.push(`${at}.turns: multi-turn needs endpoint: chat`);
   });
   if (cfg.traffic.scenarios.length && totalWeight <= 0) problems.push('traffic.scenarios: weights add up to 0');
+  // traffic.edgeCases adds one scenario per kind (edge_<kind>), weighted to its share of all requests.
+  for (const e of edgeCaseScenarios(cfg.traffic.scenarios, cfg.traffic.edgeCases)) {
+    if (seen.has(e.name)) problems.push(`traffic.edgeCases: scenario name "${e.name}" is taken by a configured scenario`);
+    else cfg.traffic.scenarios.push(e);
+  }
   if (cfg.target.timeouts.headersMs > cfg.target.timeouts.totalMs) {
     problems.push('target.timeouts.headersMs: is above totalMs');
   }
@@ -249,6 +256,11 @@ function normalise(cfg: Config, problems: string[], warnings: string[], env: Nod
   if (a.intervalSec < a.stepSec) problems.push(`analyzer.intervalSec: must be at least stepSec (${a.stepSec})`);
   if (a.leakWindowSec > a.rawRetentionSec + 72 * 3600) problems.push('analyzer.leakWindowSec: longer than the store keeps (rawRetentionSec + 72 h)');
   if (cfg.traffic.mode === 'open' && cfg.traffic.rate === 0) warnings.push('traffic.rate: 0 sends no requests');
+  if (cfg.traffic.profile) {
+    problems.push(...checkProfileConfig(cfg.traffic.profile));
+    if (cfg.traffic.replay) problems.push('traffic.profile: a replay keeps its own pace (use traffic.replay.speed), remove one of the two');
+    else if (cfg.traffic.mode === 'closed') warnings.push('traffic.profile: shapes the open-loop rate only; closed-loop users are not profiled');
+  }
   checkServerSecurity(cfg, problems, warnings);
   if (a.source === 'prometheus' && a.prometheus === undefined) problems.push('analyzer.prometheus: is required when analyzer.source is prometheus (url of the Prometheus to read)');
   if (a.prometheus?.bearerToken !== undefined && a.prometheus.basicAuth !== undefined) problems.push('analyzer.prometheus: bearerToken and basicAuth are mutually exclusive');

@@ -8,10 +8,14 @@
  */
 import { simulatorConfigSchema } from '../simulator/config.js';
 import { collectorsConfigSchema } from '../collectors/index.js';
+import { requestLogConfigSchema } from '../tracing/config.js';
 import { alertingConfigSchema } from '../alerting/config.js';
 import { qualityConfigSchema } from '../quality/config.js';
 import { modeConfigSchema, reportConfigSchema, schedulesConfigSchema } from '../modes/config.js';
+import { compareConfigSchema } from '../compare/config.js';
 import { DEFAULT_THRESHOLDS } from '../analyzer/rule.js';
+import { targetChangesConfigSchema } from '../analyzer/target-changes.js';
+import { incidentsConfigSchema } from '../analyzer/incidents.js';
 
 const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
   type: 'object',
@@ -41,7 +45,8 @@ const scenario = {
     name: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$' },
     /** Relative share of requests (any non-negative number; normalised). */
     weight: { type: 'number', minimum: 0, default: 1 },
-    endpoint: { type: 'string', enum: ['chat', 'completions', 'embeddings'] },
+    /** moderations: POST /moderations with the prompt as `input`, timed as a non-streamed request (stream: false). */
+    endpoint: { type: 'string', enum: ['chat', 'completions', 'embeddings', 'moderations'] },
     stream: { type: 'boolean', default: true },
     /** Prompt length in tokens. */
     prompt: lengthSpec({ dist: 'lognormal', median: 200, sigma: 0.6, min: 16, max: 2048 }, 'prompt tokens'),
@@ -116,6 +121,8 @@ export const configSchema = {
             totalMs: { type: 'integer', minimum: 1, default: 600000 },
           },
         },
+        /** Target-change detection: model, version, restart (src/analyzer/target-changes.ts). */
+        changes: targetChangesConfigSchema,
       },
     },
     traffic: {
@@ -150,6 +157,55 @@ export const configSchema = {
             speed: { type: 'number', exclusiveMinimum: 0, default: 1 },
             /** Start again from the top when the recording ends. */
             loop: { type: 'boolean', default: true },
+            /** Test the tail: requests with rare lengths are repeated in the schedule. */
+            augment: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                oversample: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    /** Each rare request appears this many times per lap (1 = as recorded); the copies are spread over the lap. */
+                    factor: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
+                    /** Rare = input or output tokens above this quantile of the recording's. */
+                    quantile: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.95 },
+                  },
+                },
+              },
+            },
+          },
+        },
+        /**
+         * The open-loop rate follows a daily curve: traffic.rate times a multiple
+         * of the hour (README "Rate profiles"). Give `points` or `csv`.
+         */
+        profile: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            /** (hour of the day, multiple of traffic.rate); the day wraps at 24 h. */
+            points: {
+              type: 'array',
+              minItems: 1,
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['hour', 'multiple'],
+                properties: {
+                  hour: { type: 'number', minimum: 0, exclusiveMaximum: 24 },
+                  multiple: { type: 'number', minimum: 0 },
+                },
+              },
+            },
+            /** Observed rates per minute: columns minute,rate or timestamp,rate (UTC); multiples of their mean. */
+            csv: { type: 'string', minLength: 1 },
+            /** linear: ramps between points; step: each point holds until the next. Default linear for points, step for csv. */
+            shape: { type: 'string', enum: ['linear', 'step'] },
+            /** Profile hours per real hour: 24 runs a day in an hour. */
+            timeScale: { type: 'number', exclusiveMinimum: 0, default: 1 },
+            /** Hour of the day the run starts at; `clock`: the current UTC hour. */
+            startHour: { type: ['number', 'string'], minimum: 0, exclusiveMaximum: 24, pattern: '^clock$', default: 0 },
           },
         },
         /**
@@ -165,6 +221,46 @@ export const configSchema = {
             count: { type: 'integer', minimum: 1, default: 1 },
             /** This replica, 0..count-1; `auto`: the ordinal ending the host name (StatefulSet pod `llmsoak-2` → 2). */
             index: { type: ['integer', 'string'], minimum: 0, pattern: '^auto$', default: 0 },
+          },
+        },
+        /**
+         * Shared prefixes (src/traffic/shared-prefix.ts): when enabled, every chat and
+         * completions request starts with a prefix of `tokens` tokens; `share` of them one
+         * of `prefixes` fixed long system prompts (a server's prefix cache can reuse them),
+         * the rest one of the same length no other request has.
+         */
+        sharedPrefix: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            /** Share of chat/completions requests that start with a shared prompt, 0–1 (spread evenly, not by coin). */
+            share: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+            /** Distinct shared prompts. */
+            prefixes: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
+            /** Tokens of every prefix (gpt-tokenizer count), shared or unique. */
+            tokens: { type: 'integer', minimum: 32, maximum: 1048576, default: 1024 },
+          },
+        },
+        /**
+         * Edge cases (src/traffic/edge-cases.ts): `weight` of all requests are edge cases,
+         * spread evenly over `kinds`, each its own scenario `edge_<kind>`. 0 = off.
+         */
+        edgeCases: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** Share of all requests, 0–0.5. */
+            weight: { type: 'number', minimum: 0, maximum: 0.5, default: 0 },
+            kinds: {
+              type: 'array', minItems: 1, uniqueItems: true,
+              items: { type: 'string', enum: ['nearContextLimit', 'unicode', 'nestedJson', 'runawayOutput'] },
+              default: ['nearContextLimit', 'unicode', 'nestedJson', 'runawayOutput'],
+            },
+            /** Context length of the target, tokens; absent: `max_model_len` from GET /v1/models, else 8192. */
+            contextTokens: { type: 'integer', minimum: 64 },
           },
         },
       },
@@ -313,6 +409,8 @@ export const configSchema = {
             maxResponseBytes: { type: 'integer', minimum: 1024, default: 16777216 },
           },
         },
+        /** Incidents and recovery times (src/analyzer/incidents.ts). */
+        incidents: incidentsConfigSchema,
         /** User rules in the built-in rules' form (see src/analyzer/rules/user.ts). */
         rules: {
           type: 'array',
@@ -360,11 +458,15 @@ export const configSchema = {
     mode: modeConfigSchema,
     /** Where reports are written (see README "Reports"). */
     report: reportConfigSchema,
+    /** What `llmsoak compare` and `bench --baseline` call a regression (see README "Comparing runs"). */
+    compare: compareConfigSchema,
     /** Cron jobs of `llmsoak run`: modes and soak reports (see README "Schedules"). */
     schedules: schedulesConfigSchema,
     /** Golden-prompt quality checks on a schedule (see README "Quality checks" and src/quality/). */
     quality: { ...qualityConfigSchema, default: {} },
     simulator: { ...simulatorConfigSchema, default: {} },
     collectors: { ...collectorsConfigSchema, default: {} },
+    /** Sampled request log and exemplars (see README "Request phases, traces and the request log"). */
+    requestLog: requestLogConfigSchema,
   },
 } as const;

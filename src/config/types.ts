@@ -1,13 +1,19 @@
 import type { SimulatorConfig } from '../simulator/config.js';
 import type { CollectorsConfig } from '../collectors/index.js';
+import type { RequestLogConfig } from '../tracing/config.js';
 import type { LengthSpec } from '../traffic/lengths.js';
+import type { SharedPrefixConfig } from '../traffic/shared-prefix.js';
+import type { EdgeCaseKind, EdgeCasesConfig } from '../traffic/edge-cases.js';
 import type { Endpoint } from '../types.js';
 import type { AlertingConfig } from '../alerting/config.js';
 import type { ModeConfig, ReportConfig, ScheduleConfig } from '../modes/config.js';
+import type { CompareConfig } from '../compare/config.js';
 import type { QualityConfig } from '../quality/config.js';
 import type { AnalyzerConfig } from '../analyzer/engine.js';
 import type { UserRuleConfig } from '../analyzer/rules/user.js';
 import type { PrometheusSourceConfig } from '../analyzer/prometheus-source.js';
+import type { TargetChangesConfig } from '../analyzer/target-changes.js';
+import type { IncidentsConfig } from '../analyzer/incidents.js';
 
 /** One weighted kind of request. See schema.ts for field docs. */
 export interface ScenarioConfig {
@@ -20,6 +26,8 @@ export interface ScenarioConfig {
   turns: { min: number; max: number };
   ignoreEos: boolean;
   promptKind: 'qa' | 'summary';
+  /** Set only on the scenarios traffic.edgeCases adds (src/traffic/edge-cases.ts): which kind it sends. */
+  edgeCase?: EdgeCaseKind;
 }
 
 export interface TargetConfig {
@@ -30,6 +38,18 @@ export interface TargetConfig {
   pid?: number;
   processName?: string;
   timeouts: { connectMs: number; headersMs: number; idleMs: number; totalMs: number };
+  /** Target-change detection (src/analyzer/target-changes.ts). */
+  changes: TargetChangesConfig;
+}
+
+/** `traffic.profile`: points or a CSV (exactly one). See schema.ts for field docs. */
+export interface RateProfileConfig {
+  points?: { hour: number; multiple: number }[];
+  csv?: string;
+  /** Absent: linear for points, step for a CSV. */
+  shape?: 'linear' | 'step';
+  timeScale: number;
+  startHour: number | 'clock';
 }
 
 export interface TrafficConfig {
@@ -42,9 +62,19 @@ export interface TrafficConfig {
   maxInFlight: number;
   seed?: number;
   scenarios: ScenarioConfig[];
-  replay?: { file: string; speed: number; loop: boolean };
+  replay?: {
+    file: string; speed: number; loop: boolean;
+    /** Oversample rare lengths (see src/traffic/replay-augment.ts). */
+    augment?: { oversample?: { factor: number; quantile: number } };
+  };
+  /** The open-loop rate follows a daily curve (src/traffic/rate-profile.ts); absent: constant `rate`. */
+  profile?: RateProfileConfig;
   /** Scale-out: this process is replica `index` (0-based, resolved from `auto`) of `count`, and sends rate/count. */
   replicas: { count: number; index: number };
+  /** Long system prompts shared by a share of requests (src/traffic/shared-prefix.ts). */
+  sharedPrefix: SharedPrefixConfig;
+  /** Edge-case requests at a small weight (src/traffic/edge-cases.ts). */
+  edgeCases: EdgeCasesConfig;
 }
 
 export interface SloConfig {
@@ -82,6 +112,8 @@ export interface Config {
   collectors: CollectorsConfig;
   analyzer: AnalyzerConfig & {
     rawRetentionSec: number; maxSeries: number; rules: UserRuleConfig[];
+    /** Incidents and recovery times (src/analyzer/incidents.ts). */
+    incidents: IncidentsConfig;
     /** Where rules read series: this process' own store, or the fleet through Prometheus. */
     source: 'local' | 'prometheus';
     /** Required with source: prometheus. */
@@ -91,7 +123,11 @@ export interface Config {
   /** What `llmsoak bench` runs (src/modes/config.ts). */
   mode: ModeConfig;
   report: ReportConfig;
+  /** `llmsoak compare` / `bench --baseline` tolerances. */
+  compare: CompareConfig;
   /** Cron jobs of `llmsoak run`. */
   schedules: ScheduleConfig[];
   quality: QualityConfig;
+  /** Sampled request log (src/tracing/); its requests carry exemplars. */
+  requestLog: RequestLogConfig;
 }

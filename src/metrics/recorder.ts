@@ -3,17 +3,22 @@
  * token arrivals) and writes them once into the Prometheus registry and the
  * HDR windows. Keeps no per-request object after recording.
  */
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, LabelValues, Registry } from 'prom-client';
 
 type L = 'scenario' | 'endpoint' | 'model';
 type BoundHistogram = Histogram.Internal<L>;
 type BoundCounter = Counter.Internal;
 import type { SloConfig } from '../config/types.js';
 import type { Clock } from '../clock.js';
-import type { Endpoint, ErrorClass, Outcome, RequestRecord } from '../types.js';
+import { REQUEST_PHASES, type Endpoint, type ErrorClass, type Outcome, type RequestPhase, type RequestRecord } from '../types.js';
 import { TrafficMetrics } from './traffic-metrics.js';
 import { HdrWindow, HdrTotal } from './hdr-window.js';
 import { BoundedLabel } from './bounded-label.js';
+
+/** One observation carrying `{trace_id}` as its exemplar (prom-client types exemplar labels as the metric's own label names). */
+function observeWithExemplar(h: Histogram<L>, labels: Record<L, string>, value: number, traceId: string): void {
+  h.observe({ labels, value, exemplarLabels: { trace_id: traceId } as unknown as LabelValues<L> });
+}
 
 /** Default bound on distinct `scenario` and `model` label values (config `metrics.maxLabelValues`). */
 export const DEFAULT_MAX_LABEL_VALUES = 32;
@@ -31,12 +36,18 @@ export class ScenarioSeries {
   readonly dropped: BoundCounter;
   readonly inputTokens: BoundCounter;
   readonly outputTokens: BoundCounter;
+  /** Label values of this series (exemplar observations name them). */
+  readonly labels: Record<L, string>;
+  /** llmsoak_request_phase_seconds children, one per phase. */
+  readonly phases: Record<RequestPhase, Histogram.Internal<'phase' | 'scenario'>>;
   private readonly outcomes = new Map<Outcome, BoundCounter>();
   private readonly errors = new Map<ErrorClass, BoundCounter>();
   private readonly sources = new Map<string, BoundCounter>();
 
   constructor(private readonly m: TrafficMetrics, readonly scenario: string, readonly endpoint: Endpoint, readonly model: string) {
     const l = { scenario, endpoint, model };
+    this.labels = l;
+    this.phases = Object.fromEntries(REQUEST_PHASES.map((phase) => [phase, m.phase.labels({ phase, scenario })])) as Record<RequestPhase, Histogram.Internal<'phase' | 'scenario'>>;
     this.ttft = m.ttft.labels(l);
     this.itl = m.itl.labels(l);
     this.tpot = m.tpot.labels(l);
@@ -306,6 +317,16 @@ export class Recorder {
       this.metrics.tokenizerError.labels({ scenario: s.scenario, endpoint: s.endpoint, model: s.model }).set((r.tokenizerOutputTokens - r.outputTokens) / r.outputTokens);
     }
 
+    const phases = r.phases;
+    if (phases) {
+      for (const p of REQUEST_PHASES) {
+        const v = phases[p];
+        if (v !== undefined) s.phases[p].observe(v / 1e9);
+      }
+    }
+    // A sampled request (in the request log) carries its trace id into the TTFT and E2E buckets as an exemplar.
+    const exemplar = r.sampled ? r.traceId : undefined;
+
     if (r.outcome !== 'ok') {
       s.error(r.outcome).inc();
       this.totals.errors[r.outcome] = (this.totals.errors[r.outcome] ?? 0) + 1;
@@ -317,7 +338,8 @@ export class Recorder {
 
     const end = r.lastTokenAt ?? r.endedAt;
     const e2e = Number(end - r.sentAt) / 1e9;
-    s.e2e.observe(e2e);
+    if (exemplar) observeWithExemplar(this.metrics.e2e, s.labels, e2e, exemplar);
+    else s.e2e.observe(e2e);
     this.observe('e2e', e2e);
     const corrected = Number(end - r.scheduledAt) / 1e9;
     s.corrected.observe(corrected);
@@ -326,7 +348,8 @@ export class Recorder {
     let ttft: number | undefined;
     if (r.firstTokenAt !== undefined) {
       ttft = Number(r.firstTokenAt - r.sentAt) / 1e9;
-      s.ttft.observe(ttft);
+      if (exemplar) observeWithExemplar(this.metrics.ttft, s.labels, ttft, exemplar);
+      else s.ttft.observe(ttft);
       this.observe('ttft', ttft);
     }
     for (const gap of r.tokenGapsNs) {

@@ -1,7 +1,8 @@
 /**
  * `llmsoak bench`: one run of one mode, its report written, and an exit code
  * for release pipelines: 0 when every SLO threshold held (the report's
- * verdict passes), 1 when one failed. The daemon starts idle (no soak, no
+ * verdict passes), 1 when one failed. With --baseline, the report is also
+ * compared with an earlier one (src/compare/): a figure worse than it is a 1. The daemon starts idle (no soak, no
  * schedules) and the mode drives its engine; /metrics is served meanwhile.
  */
 import type { Config } from '../config/types.js';
@@ -10,6 +11,9 @@ import { ExitCode, LlmsoakError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Report } from '../report/model.js';
 import { describeMode } from './index.js';
+import { dirname } from 'node:path';
+import { reportComparison } from '../compare/command.js';
+import { CompareInputError, readReport } from '../compare/input.js';
 
 /** What a person reads on the terminal: verdict, the finding, failures, where the report is. */
 export function benchSummary(r: Report, files: { json: string; markdown: string; html: string }): string {
@@ -23,7 +27,19 @@ export function benchSummary(r: Report, files: { json: string; markdown: string;
   return `${lines.join('\n')}\n`;
 }
 
-export async function runBench(config: Config, logger: Logger, opts: { outDir: string; out?: NodeJS.WritableStream }): Promise<number> {
+export async function runBench(config: Config, logger: Logger, opts: { outDir: string; out?: NodeJS.WritableStream; baseline?: string }): Promise<number> {
+  // The baseline is read before the run: a missing or foreign file is bad input (exit 2), not a wasted run.
+  let baseline: Report | undefined;
+  if (opts.baseline !== undefined) {
+    try {
+      baseline = await readReport(opts.baseline);
+      if (baseline.kind !== config.mode.kind) throw new CompareInputError(`--baseline: ${opts.baseline} is a ${baseline.kind} report; this bench runs a ${config.mode.kind}`);
+    } catch (err) {
+      if (!(err instanceof CompareInputError)) throw err;
+      process.stderr.write(`llmsoak bench: ${err.message}\n`);
+      return ExitCode.badConfig;
+    }
+  }
   const daemon = new Daemon(config, { logger, idle: true });
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -47,8 +63,14 @@ export async function runBench(config: Config, logger: Logger, opts: { outDir: s
     }
     process.stderr.write(`llmsoak bench: ${describeMode(config.mode)} against ${(daemon.status() as { target: { baseUrl: string } | null }).target?.baseUrl ?? '?'}; metrics at ${daemon.listenUrl}/metrics\n`);
     const { report, files } = await runs.run(config.mode, { dir: opts.outDir, by: 'bench' });
-    (opts.out ?? process.stdout).write(benchSummary(report, files));
-    return report.verdict.pass && signals === 0 ? ExitCode.ok : ExitCode.failed;
+    const out = opts.out ?? process.stdout;
+    out.write(benchSummary(report, files));
+    let regression = false;
+    if (baseline !== undefined && opts.baseline !== undefined) {
+      const { code } = await reportComparison(baseline, report, { baseline: opts.baseline, candidate: files.json }, config.compare, { outDir: dirname(files.json), out });
+      regression = code !== ExitCode.ok;
+    }
+    return report.verdict.pass && !regression && signals === 0 ? ExitCode.ok : ExitCode.failed;
   } finally {
     await daemon.stop(signals ? 'signal' : 'bench done');
     process.off('SIGTERM', onSignal);

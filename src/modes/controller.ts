@@ -13,16 +13,18 @@ import type { Hint } from '../analyzer/hint.js';
 import type { Meter, Recorder } from '../metrics/recorder.js';
 import type { TrafficEngine } from '../traffic/engine.js';
 import type { WorkloadSource } from '../traffic/workload.js';
-import type { Plot, Report } from '../report/model.js';
-import { listReports, writeReport, reportBaseName, type ReportListing } from '../report/write.js';
+import type { IncidentEntry, Plot, Report, RunEvent } from '../report/model.js';
+import { join } from 'node:path';
+import { listReports, writeReport, type ReportListing } from '../report/write.js';
 import { LiveHistory, statusInput } from '../report/live.js';
 import { renderStatusPage } from '../report/status-page.js';
 import { Scheduler, type JobOutcome, type ScheduleStatus } from '../schedule/scheduler.js';
-import { LlmsoakError } from '../errors.js';
+import { LlmsoakError, errorMessage } from '../errors.js';
 import type { ModeConfig, ScheduleConfig } from './config.js';
 import { DaemonModeHost } from './host.js';
 import { describeMode, runMode } from './index.js';
-import { soakPeriodReport } from './soak.js';
+import { analyseSoak, soakPeriodReport } from './soak.js';
+import { capPoints, type SoakAnalysis } from './soak-analysis.js';
 
 export interface ControllerDeps {
   config: Config;
@@ -35,11 +37,18 @@ export interface ControllerDeps {
   clock: Clock;
   version: string;
   startedAtMs: number;
-  /** The soak's load (this replica's share). */
+  /** The soak's load, the fleet's (a replica sends its share). */
   soakLoad: { rate: number; users: number; thinkTimeMs: number };
+  /** Scale-out: this replica of the fleet (default: the only one). */
+  replicas?: { index: number; count: number };
+  /** The analyzer's trends and hints over a period (soak reports), when an analyzer runs. */
+  analysis?: (fromMs: number, toMs: number) => Promise<SoakAnalysis | undefined>;
   makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSource;
   /** History points every this many ms (default 5000). */
   historyStepMs?: number;
+  /** Target changes and incidents, for every report (src/analyzer/target-changes.ts, incidents.ts). */
+  targetEvents?: (fromMs: number, toMs: number) => RunEvent[];
+  incidents?: (fromMs: number, toMs: number) => IncidentEntry[];
 }
 
 export interface RunOptions {
@@ -87,7 +96,8 @@ export class ModeController {
   private soakText(): string {
     const l = this.d.soakLoad;
     if (this.d.config.traffic.replay) return `soak: replaying ${this.d.config.traffic.replay.file}`;
-    return l.users > 0 ? `soak ${l.users} users` : `soak ${l.rate} req/s`;
+    const fleet = (this.d.replicas?.count ?? 1) > 1 ? ` for the fleet (replica ${this.d.replicas?.index} of ${this.d.replicas?.count})` : '';
+    return l.users > 0 ? `soak ${l.users} users${fleet}` : `soak ${l.rate} req/s${fleet}`;
   }
 
   /** Start the live history, the soak meter and (unless told not to) the schedules. */
@@ -113,10 +123,14 @@ export class ModeController {
       registry: this.d.registry,
       hints: this.d.hints,
       target: this.d.target,
+      ...(this.d.targetEvents ? { targetEvents: this.d.targetEvents } : {}),
+      ...(this.d.incidents ? { incidents: this.d.incidents } : {}),
       slo: cfg.slo,
       logger: this.d.logger,
       clock: this.d.clock,
       soakLoad: this.d.soakLoad,
+      ...(this.d.replicas !== undefined ? { replicas: this.d.replicas } : {}),
+      ...(this.d.analysis !== undefined ? { analysis: this.d.analysis } : {}),
       makeWorkload: this.d.makeWorkload,
       scenarios: cfg.traffic.scenarios,
       setActivity: (text) => {
@@ -141,8 +155,7 @@ export class ModeController {
     host.begin(pauseSoak);
     try {
       const report = await runMode(host, mode);
-      const files = await writeReport(opts.dir ?? this.reportDir, report);
-      const name = reportBaseName(report);
+      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report);
       this.log.info({ report: name, pass: report.verdict.pass, failures: report.verdict.failures, knee: report.knee }, `${label}: done, report ${files.html}`);
       return { report, name, files };
     } finally {
@@ -178,16 +191,52 @@ export class ModeController {
     const hist = this.live.history(from, now);
     const timeseries: Plot[] = [];
     if (hist.length > 1) {
-      timeseries.push({ name: 'TTFT p99 (history steps)', unit: 'seconds', points: hist.map((h) => [h.t, h.p99TtftSec]) });
-      timeseries.push({ name: 'Completed requests per second', unit: 'req/s', points: hist.map((h) => [h.t, h.rps]) });
+      timeseries.push({ name: 'TTFT p99 (history steps)', unit: 'seconds', points: capPoints(hist.map((h) => [h.t, h.p99TtftSec])) });
+      timeseries.push({ name: 'Completed requests per second', unit: 'req/s', points: capPoints(hist.map((h) => [h.t, h.rps])) });
     }
     const host = this.host();
-    const report = soakPeriodReport(host, meter, { fromMs: from, toMs: now, measuredSec, timeseries, parameters: { periodSec: Math.round((now - from) / 1000), pausedSec: Math.round(this.soakPausedMs / 1000) } });
+    const parameters = { periodSec: Math.round((now - from) / 1000), pausedSec: Math.round(this.soakPausedMs / 1000) };
+    // The figures are read at `now`, before the analysis awaits: the next period starts there.
+    const report = soakPeriodReport(host, meter, { fromMs: from, toMs: now, measuredSec, timeseries, parameters });
     meter.reset(now);
     this.soakFromMs = now;
     this.soakPausedMs = 0;
-    await writeReport(dir, report);
-    return { report, name: reportBaseName(report) };
+    const events: Report['events'] = [];
+    const analysis = await analyseSoak(host, from, now, events);
+    if (analysis !== undefined) {
+      report.trends = analysis.trends;
+      report.hints = analysis.hints;
+      report.timeseries.push(...analysis.timeseries);
+    }
+    report.events.push(...events);
+    const { name, html } = await writeReport(dir, report);
+    this.log.info({ report: name, pass: report.verdict.pass, requests: report.totals.requests }, `soak report ${html}`);
+    return { report, name };
+  }
+
+  /**
+   * The last soak report, on stop (after traffic has drained, so its totals
+   * are final): the soak since the previous report. Bounded by `timeoutMs`;
+   * a failure or a timeout is one log line and the stop goes on.
+   */
+  async finalSoakReport(timeoutMs: number): Promise<void> {
+    if (!this.soakMeter) return;
+    this.resumeSoakMeter();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const got = await Promise.race([this.soakReport().then((r) => r.name), timeout]);
+      if (got === 'timeout') this.log.warn(`final soak report not written within ${timeoutMs} ms; stopping without it`);
+      else this.log.info({ report: got }, `final soak report ${join(this.reportDir, `${got}.html`)}`);
+    } catch (err) {
+      this.log.warn(`final soak report failed (${errorMessage(err)}); stopping without it`);
+    } finally {
+      clearTimeout(timer);
+      this.d.recorder.closeMeter(this.soakMeter);
+      this.soakMeter = undefined;
+    }
   }
 
   private async runScheduled(job: ScheduleConfig): Promise<JobOutcome> {
@@ -226,13 +275,16 @@ export class ModeController {
     );
   }
 
-  /** Stop: no new schedules, abort the mode running (it still writes what it measured), stop the history. */
+  /**
+   * Stop: no new schedules, abort the mode running (it still writes what it
+   * measured), stop the history. The soak meter stays attached, so that the
+   * requests that end while traffic drains count in finalSoakReport().
+   */
   async stop(): Promise<void> {
     const cur = this.current;
     cur?.host.abort();
     await this.scheduler.stop();
     await cur?.done.catch(() => undefined);
     this.live.stop();
-    if (this.soakMeter) this.d.recorder.closeMeter(this.soakMeter);
   }
 }

@@ -14,6 +14,9 @@ import type { Meter, Recorder } from '../metrics/recorder.js';
 import type { TrafficEngine } from '../traffic/engine.js';
 import type { WorkloadSource } from '../traffic/workload.js';
 import type { ModeHost, ServerGauges, SloLimits } from './runner.js';
+import type { IncidentEntry, RunEvent } from '../report/model.js';
+import type { SoakAnalysis } from './soak-analysis.js';
+import { replicaRate, replicaUsers } from '../config/load.js';
 
 export interface HostDeps {
   engine: TrafficEngine;
@@ -24,15 +27,23 @@ export interface HostDeps {
   slo: SloLimits;
   logger: Logger;
   clock: Clock;
+  /** The soak's load, the fleet's (this replica sends its share). */
   soakLoad: { rate: number; users: number; thinkTimeMs: number };
+  /** Scale-out: this replica of the fleet (default: the only one). */
+  replicas?: { index: number; count: number };
+  /** The analyzer's view of a period, when an analyzer runs. */
+  analysis?: (fromMs: number, toMs: number) => Promise<SoakAnalysis | undefined>;
   /** A workload over these scenarios (the daemon's model, prompts and RNG). */
   makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSource;
   /** The configured scenarios (a mode uses them even when the soak replays a recording). */
   scenarios: ScenarioConfig[];
   setActivity: (text: string) => void;
+  /** Target changes and incidents for reports (absent: none are detected). */
+  targetEvents?: (fromMs: number, toMs: number) => RunEvent[];
+  incidents?: (fromMs: number, toMs: number) => IncidentEntry[];
 }
 
-type Saved = { load: TrafficEngine['load']; work: TrafficEngine['workloadState'] };
+type Saved = { load: TrafficEngine['load']; work: TrafficEngine['workloadState']; profile: TrafficEngine['rateProfile'] };
 
 /** Values of one metric in the registry (every label set), or [] when absent. */
 async function metricValues(registry: Registry, name: string): Promise<number[]> {
@@ -52,6 +63,7 @@ export class DaemonModeHost implements ModeHost {
   readonly slo: SloLimits;
   readonly target: { url: string; model: string; embedded: boolean };
   readonly soakLoad: { rate: number; users: number; thinkTimeMs: number };
+  readonly replicas: { index: number; count: number };
   private readonly ac = new AbortController();
   private saved: Saved | undefined;
   private pauseSoak = true;
@@ -66,6 +78,7 @@ export class DaemonModeHost implements ModeHost {
     this.slo = d.slo;
     this.target = d.target;
     this.soakLoad = d.soakLoad;
+    this.replicas = d.replicas ?? { index: 0, count: 1 };
   }
 
   get signal(): AbortSignal {
@@ -81,7 +94,9 @@ export class DaemonModeHost implements ModeHost {
   begin(pauseSoak: boolean): void {
     const e = this.d.engine;
     this.pauseSoak = pauseSoak;
-    this.saved = { load: e.load, work: e.workloadState };
+    this.saved = { load: e.load, work: e.workloadState, profile: e.rateProfile };
+    // A mode's load levels are exact: the soak's rate profile is off until the engine is given back.
+    e.setProfile(undefined);
     // A replayed soak paces itself: a mode builds requests from the configured scenarios instead.
     this.modeWork = this.saved.work.replayArrivals !== undefined ? { workload: this.d.makeWorkload(this.d.scenarios), scenarios: this.d.scenarios, replayArrivals: undefined } : this.saved.work;
     if (pauseSoak || this.saved.work.replayArrivals !== undefined) e.setWorkload(this.modeWork.workload, this.modeWork.scenarios);
@@ -101,6 +116,7 @@ export class DaemonModeHost implements ModeHost {
     e.setWorkload(s.work.workload, s.work.scenarios, s.work.replayArrivals);
     e.setUsers(s.load.users, s.load.thinkTimeMs);
     e.setRate(s.load.rate);
+    e.setProfile(s.profile);
     this.saved = undefined;
   }
 
@@ -108,12 +124,18 @@ export class DaemonModeHost implements ModeHost {
     return this.pauseSoak || this.saved === undefined ? { rate: 0, users: 0, thinkTimeMs: 0 } : this.saved.load;
   }
 
+  /** The fleet's rate: this replica sends rate / count (on top of the soak's share when it keeps running). */
   setRate(rps: number): void {
-    this.d.engine.setRate(this.base().rate + rps);
+    this.d.engine.setRate(this.base().rate + replicaRate(rps, this.replicas));
   }
 
+  /** The fleet's users: this replica runs its share (see replicaUsers). */
   setUsers(users: number, thinkTimeMs: number): void {
-    this.d.engine.setUsers(this.base().users + users, thinkTimeMs);
+    this.d.engine.setUsers(this.base().users + replicaUsers(users, this.replicas), thinkTimeMs);
+  }
+
+  soakAnalysis(fromMs: number, toMs: number): Promise<SoakAnalysis | undefined> {
+    return this.d.analysis ? this.d.analysis(fromMs, toMs) : Promise.resolve(undefined);
   }
 
   useScenarios(scenarios: ScenarioConfig[] | undefined): void {
@@ -163,5 +185,13 @@ export class DaemonModeHost implements ModeHost {
 
   setActivity(text: string): void {
     this.d.setActivity(text);
+  }
+
+  targetEvents(fromMs: number, toMs: number): RunEvent[] {
+    return this.d.targetEvents?.(fromMs, toMs) ?? [];
+  }
+
+  incidents(fromMs: number, toMs: number): IncidentEntry[] {
+    return this.d.incidents?.(fromMs, toMs) ?? [];
   }
 }

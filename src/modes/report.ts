@@ -6,7 +6,7 @@
  */
 import type { Hint } from '../analyzer/hint.js';
 import type { Meter } from '../metrics/recorder.js';
-import type { HintEntry, Knee, Plot, Report, RunEvent, RunKind, Spike, StepResult, Surface } from '../report/model.js';
+import type { HintEntry, IncidentEntry, Knee, Plot, Report, RunEvent, RunKind, Spike, StepResult, Surface, TrendEntry } from '../report/model.js';
 import { VERSION } from '../version.js';
 import { hintEntry } from '../report/live.js';
 import { errorsOf, figuresOf, type ModeHost } from './runner.js';
@@ -25,7 +25,17 @@ export interface ReportInput {
   spike?: Spike;
   timeseries?: Plot[];
   events?: RunEvent[];
+  /** Trends over the run (soak reports). */
+  trends?: TrendEntry[];
+  /** The hint timeline; default: the hints the host has now that were active during the run. */
+  hints?: HintEntry[];
   failures: string[];
+}
+
+/** What a report of one replica of a fleet says about its figures (undefined for a single process). */
+export function replicaNote(replicas: ModeHost['replicas']): string | undefined {
+  if (replicas === undefined || replicas.count <= 1) return undefined;
+  return `replica ${replicas.index} of ${replicas.count} (0-based): rates and users here are the fleet's, of which this replica sent 1/${replicas.count}; measured figures (requests, achieved rates, latencies) are this replica's`;
 }
 
 /** Hints that were active at some time in [fromMs, toMs], as the report has them. */
@@ -45,7 +55,7 @@ export function buildReport(host: ModeHost, r: ReportInput): Report {
     endedAt: new Date(r.endedAtMs).toISOString(),
     durationSec: Number(r.durationSec.toFixed(3)),
     target: { ...host.target },
-    parameters: r.parameters,
+    parameters: replicaNote(host.replicas) !== undefined ? { ...r.parameters, replica: replicaNote(host.replicas) } : r.parameters,
     slo: { ttftMs: host.slo.ttftMs, tpotMs: host.slo.tpotMs, e2eMs: host.slo.e2eMs, maxErrorRate: host.slo.maxErrorRate },
     totals: { requests: t.requests, ok: t.ok, good: t.good, dropped: t.dropped, errors: errorsOf(t), inputTokens: t.inputTokens, outputTokens: t.outputTokens },
     overall: {
@@ -60,13 +70,20 @@ export function buildReport(host: ModeHost, r: ReportInput): Report {
     ...(r.knee !== undefined ? { knee: r.knee } : {}),
     ...(r.surface !== undefined ? { surface: r.surface } : {}),
     ...(r.spike !== undefined ? { spike: r.spike } : {}),
-    trends: [],
-    hints: hintEntries(host.hints(), r.startedAtMs, r.endedAtMs),
-    events: r.events ?? [],
+    trends: r.trends ?? [],
+    hints: r.hints ?? hintEntries(host.hints(), r.startedAtMs, r.endedAtMs),
+    events: [...(r.events ?? []), ...(host.targetEvents?.(r.startedAtMs, r.endedAtMs) ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)),
+    ...incidentsOf(host, r.startedAtMs, r.endedAtMs),
     timeseries: r.timeseries ?? [],
     verdict: { pass: r.failures.length === 0, failures: r.failures },
     histograms,
   };
+}
+
+/** The incidents of [fromMs, toMs], as an optional report field (absent when none). */
+function incidentsOf(host: ModeHost, fromMs: number, toMs: number): { incidents?: IncidentEntry[] } {
+  const list = host.incidents?.(fromMs, toMs) ?? [];
+  return list.length > 0 ? { incidents: list } : {};
 }
 
 /** Steps in load order (the charts read them as one increasing axis), each keeping its measurement index. */

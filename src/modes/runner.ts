@@ -18,8 +18,9 @@ import type { Logger } from '../log.js';
 import type { HdrTotal } from '../metrics/hdr-window.js';
 import type { Meter, RecorderTotals } from '../metrics/recorder.js';
 import type { Hint } from '../analyzer/hint.js';
-import type { Figures, StepResult } from '../report/model.js';
+import type { Figures, IncidentEntry, RunEvent, StepResult } from '../report/model.js';
 import type { StepTiming } from './config.js';
+import type { SoakAnalysis } from './soak-analysis.js';
 
 /** The per-request SLOs and the step thresholds, as the config has them. */
 export interface SloLimits {
@@ -71,6 +72,18 @@ export interface ModeHost {
   readonly signal: AbortSignal;
   /** What runs now, for the status page (e.g. "ramp 40 req/s (3/8)"). */
   setActivity(text: string): void;
+  /** Target changes (model, version, restart) detected in [fromMs, toMs], with before/after figures. */
+  targetEvents?(fromMs: number, toMs: number): RunEvent[];
+  /** Incidents (error storm, target down, latency excursion) overlapping [fromMs, toMs]. */
+  incidents?(fromMs: number, toMs: number): IncidentEntry[];
+  /**
+   * Scale-out: this process is replica `index` of `count`. The rates and users
+   * a mode sets (and soakLoad) are the fleet's; the host sends this replica's
+   * share (rate / count), so that the replicas together send the mode's load.
+   */
+  readonly replicas?: { index: number; count: number };
+  /** Trends of the watched gauges and the hints that fired over a period, for a soak report (absent without an analyzer). */
+  soakAnalysis?(fromMs: number, toMs: number): Promise<SoakAnalysis | undefined>;
 }
 
 /** One load level. */

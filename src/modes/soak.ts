@@ -1,14 +1,30 @@
 /**
  * Soak reports. `llmsoak bench` with mode soak: the configured load for
  * `durationSec` (after a warm-up left out), judged as one long step. A
- * schedule of kind soak: a report of the running soak since the last one,
- * from a meter the daemon keeps open (paused while a mode pauses the soak).
+ * schedule of kind soak (and the final report on stop): a report of the
+ * running soak since the last one, from a meter the daemon keeps open
+ * (paused while a mode pauses the soak). Both carry the analyzer's trends of
+ * the watched gauges over the period, their plots with the fitted lines, and
+ * the hints that fired in it (./soak-analysis.ts).
  */
 import type { Meter } from '../metrics/recorder.js';
 import type { Plot, Report } from '../report/model.js';
 import type { SoakModeConfig } from './config.js';
 import { buildReport } from './report.js';
 import { msLeft, readMeter, sleep, startRun, stepFromMeter, type ModeHost } from './runner.js';
+import type { SoakAnalysis } from './soak-analysis.js';
+import { errorMessage } from '../errors.js';
+
+/** The host's analysis of a period; a failure is an event in the report, never a lost report. */
+export async function analyseSoak(host: ModeHost, fromMs: number, toMs: number, events: { at: string; kind: string; detail: string }[]): Promise<SoakAnalysis | undefined> {
+  if (host.soakAnalysis === undefined) return undefined;
+  try {
+    return await host.soakAnalysis(fromMs, toMs);
+  } catch (err) {
+    events.push({ at: new Date(host.clock.wallMs()).toISOString(), kind: 'analysis_failed', detail: `trends and hints left out: ${errorMessage(err)}` });
+    return undefined;
+  }
+}
 
 function soakLabel(load: ModeHost['soakLoad']): string {
   const parts: string[] = [];
@@ -52,6 +68,8 @@ export async function runSoak(host: ModeHost, cfg: SoakModeConfig): Promise<Repo
   const timeseries: Plot[] = [];
   if (ttft.length > 1) timeseries.push({ name: `TTFT p99 (${Math.round(sliceSec)} s slices)`, unit: 'seconds', points: ttft });
   if (rps.length > 1) timeseries.push({ name: 'Completed requests per second', unit: 'req/s', points: rps });
+  const analysis = await analyseSoak(host, run.startedAtMs, end.endedAtMs, run.events);
+  if (analysis !== undefined) timeseries.push(...analysis.timeseries);
   return buildReport(host, {
     kind: 'soak',
     startedAtMs: run.startedAtMs,
@@ -62,12 +80,13 @@ export async function runSoak(host: ModeHost, cfg: SoakModeConfig): Promise<Repo
     steps: [],
     timeseries,
     events: run.events,
+    ...(analysis !== undefined ? { trends: analysis.trends, hints: analysis.hints } : {}),
     failures,
   });
 }
 
 /** A report of the running soak over a period: the daemon's soak meter, `measuredSec` of soaking (pauses left out). */
-export function soakPeriodReport(host: ModeHost, meter: Meter, p: { fromMs: number; toMs: number; measuredSec: number; timeseries: Plot[]; parameters: Record<string, unknown> }): Report {
+export function soakPeriodReport(host: ModeHost, meter: Meter, p: { fromMs: number; toMs: number; measuredSec: number; timeseries: Plot[]; parameters: Record<string, unknown>; analysis?: SoakAnalysis; events?: { at: string; kind: string; detail: string }[] }): Report {
   const load = host.soakLoad;
   // Requests in flight at the edges of the period are not comparable: no keeping-up check here
   // (an overloaded target shows in latency and errors).
@@ -81,7 +100,9 @@ export function soakPeriodReport(host: ModeHost, meter: Meter, p: { fromMs: numb
     parameters: { ...p.parameters, rate: load.rate, users: load.users },
     meter,
     steps: [],
-    timeseries: p.timeseries,
+    timeseries: [...p.timeseries, ...(p.analysis?.timeseries ?? [])],
+    ...(p.analysis !== undefined ? { trends: p.analysis.trends, hints: p.analysis.hints } : {}),
+    ...(p.events !== undefined ? { events: p.events } : {}),
     failures: m.failures.map((f) => `over the soak: ${f}`),
   });
 }

@@ -43,7 +43,8 @@ export async function runSweep(host: ModeHost, cfg: SweepModeConfig): Promise<Re
     const thr = await measure({ label: `throughput (${cfg.maxUsers} users)`, users: cfg.maxUsers, thinkTimeMs: 0 });
     closed.push(thr);
     const syncRate = sync.result.achievedRps;
-    const maxRate = thr.result.achievedRps;
+    // Rates are the fleet's: maxUsers were shared among the replicas, so the fleet's maximum is about count × this replica's.
+    const maxRate = thr.result.achievedRps * (host.replicas?.count ?? 1);
     const rates = maxRate > syncRate ? sweepRates(syncRate, maxRate, cfg.rates) : [];
     for (const [i, r] of rates.entries()) {
       if (host.signal.aborted) break;

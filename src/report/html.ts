@@ -14,7 +14,11 @@ import {
   fmtErrors,
   fmtEvidence,
   fmtKnee,
+  fmtPeriod,
   goodput,
+  hasPeriods,
+  INCIDENT_HEAD,
+  incidentRow,
   headlines,
   hintTime,
   loadAxis,
@@ -297,6 +301,7 @@ function plotChart(p: Plot, i: number, fromMs: number, toMs: number, marks: Mark
       series,
       bands: marks.bands,
       vRefs: marks.vRefs,
+      spans: marks.spans,
     });
   return svgRoot('timeseries', W, H, `${p.name} over time`, body).replace('<svg ', `<svg data-plot="${esc(p.name)}" `);
 }
@@ -304,6 +309,8 @@ function plotChart(p: Plot, i: number, fromMs: number, toMs: number, marks: Mark
 interface Marks {
   bands: { from: number; to: number; label: string; color: string }[];
   vRefs: RefLine[];
+  /** Hints firing, as intervals on the time axis. */
+  spans?: { from: number; to: number; label: string; color: string }[];
 }
 
 /** For a spike run: the spike as a shaded band, and where latency recovered. */
@@ -321,6 +328,18 @@ function spikeMarks(r: Report): Marks {
 }
 
 const SEV_COLOR: Record<HintEntry['severity'], string> = { info: COLORS.info, warning: COLORS.warning, critical: COLORS.critical };
+
+/** Every hint that fired, from when it fired to when it resolved (or the end of the report). */
+function hintSpans(r: Report): NonNullable<Marks['spans']> {
+  const end = Date.parse(r.endedAt);
+  return sortedHints(r.hints).flatMap((h) => {
+    if (h.state === 'pending') return [];
+    const from = Date.parse(h.firedAt ?? h.activeAt);
+    const to = h.resolvedAt !== undefined ? Date.parse(h.resolvedAt) : end;
+    if (!Number.isFinite(from)) return [];
+    return [{ from, to: Number.isFinite(to) ? to : from, label: `${h.severity} ${h.cause} (${h.rule}): ${h.summary}`, color: SEV_COLOR[h.severity] ?? COLORS.info }];
+  });
+}
 
 function hintsChart(r: Report): string | undefined {
   const hints = sortedHints(r.hints).filter((h) => Number.isFinite(Date.parse(h.activeAt)));
@@ -440,10 +459,11 @@ export function renderHtml(r: Report): string {
   if (sfc !== undefined) charts.push(figure(sfc, 'Cell colour and text: p99 TTFT. Cells inside the thick line (✓) held every SLO.'));
   const fromMs = Date.parse(r.startedAt);
   const toMs = Date.parse(r.endedAt);
-  const marks = spikeMarks(r);
+  const marks: Marks = { ...spikeMarks(r), spans: hintSpans(r) };
+  const spanNote = marks.spans !== undefined && marks.spans.length > 0 ? ' Bars on the time axis: hints firing (hover for which).' : '';
   r.timeseries.forEach((p, i) => {
     const c = plotChart(p, i, fromMs, toMs, marks);
-    if (c !== undefined) charts.push(figure(c, p.fit !== undefined ? `Dashed: fitted linear trend, ${fmtSlope(p.fit.slopePerHour, p.unit)}.` : ''));
+    if (c !== undefined) charts.push(figure(c, `${p.fit !== undefined ? `Dashed: fitted linear trend, ${fmtSlope(p.fit.slopePerHour, p.unit)}.` : ''}${spanNote}`.trim()));
   });
   const hc = hintsChart(r);
   if (hc !== undefined) charts.push(figure(hc, 'Bars run from when a hint became active to when it resolved; an arrow means still active at the end.'));
@@ -509,31 +529,40 @@ export function renderHtml(r: Report): string {
     parts.push('<h2>Hints</h2>');
     parts.push(
       htmlTable(
-        ['Time', 'State', 'Severity', 'Cause', 'Summary', 'Evidence', 'Suggestion'],
+        ['Time', 'State', 'Severity', 'Cause', 'Rule', 'Summary', 'Evidence', 'Suggestion'],
         sortedHints(r.hints).map((h) => [
           esc(hintTime(h, r.startedAt)),
           esc(h.state),
           `<span class="sev ${esc(h.severity)}">${esc(h.severity)}</span>`,
           `<code>${esc(h.cause)}</code>`,
+          `<code>${esc(h.rule)}</code>`,
           esc(h.summary),
           `<code>${esc(fmtEvidence(h.evidence))}</code>`,
           esc(h.suggestion),
         ]),
-        { left: [0, 1, 2, 3, 4, 5, 6], cellClass: (_ri, ci) => (ci === 3 || ci === 2 ? 'nw' : ci === 5 ? 'ev' : '') },
+        { left: [0, 1, 2, 3, 4, 5, 6, 7], cellClass: (_ri, ci) => (ci === 2 || ci === 3 || ci === 4 ? 'nw' : ci === 6 ? 'ev' : '') },
       ),
     );
   }
   if (r.events.length > 0) {
     parts.push('<h2>Events</h2>');
+    const periods = hasPeriods(r.events);
     parts.push(
       htmlTable(
-        ['Time', 'Kind', 'Detail'],
+        ['Time', 'Kind', 'Detail', ...(periods ? ['Before', 'After'] : [])],
         [...r.events]
           .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
-          .map((e) => [esc(`${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`), `<code>${esc(e.kind)}</code>`, esc(e.detail)]),
-        { left: [0, 1, 2] },
+          .map((e) => [
+            esc(`${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`), `<code>${esc(e.kind)}</code>`, esc(e.detail),
+            ...(periods ? [esc(fmtPeriod(e.before)), esc(fmtPeriod(e.after))] : []),
+          ]),
+        { left: periods ? [0, 1, 2, 3, 4] : [0, 1, 2] },
       ),
     );
+  }
+  if (r.incidents !== undefined && r.incidents.length > 0) {
+    parts.push('<h2>Incidents</h2>');
+    parts.push(htmlTable(INCIDENT_HEAD, r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? `<code>${esc(c)}</code>` : esc(c)))), { left: [0, 1, 2, 5] }));
   }
 
   // Totals, overall latency, setup.

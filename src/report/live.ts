@@ -81,6 +81,7 @@ export function hintEntry(h: Hint): HintEntry {
     evidence: { ...h.evidence },
     state: h.state,
     activeAt: h.activeAt.toISOString(),
+    ...(h.firedAt !== undefined ? { firedAt: h.firedAt.toISOString() } : {}),
     ...(h.resolvedAt !== undefined ? { resolvedAt: h.resolvedAt.toISOString() } : {}),
   };
 }

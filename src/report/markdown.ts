@@ -7,7 +7,7 @@
  * Also exports the small, renderer-neutral helpers the HTML renderer shares
  * (safe parameters, headline sentences, the load axis of the steps).
  */
-import type { Figures, HintEntry, Report, StepResult, Surface, TrendEntry } from './model.js';
+import type { Figures, HintEntry, IncidentEntry, PeriodFigures, Report, RunEvent, StepResult, Surface, TrendEntry } from './model.js';
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtOffset, fmtPct, fmtRate, fmtSlope, fmtTime, fmtValue, num } from './svg.js';
 
 // ---------------------------------------------------------------------------
@@ -254,10 +254,12 @@ export function trendRow(t: TrendEntry): string[] {
 
 export const TREND_HEAD = ['Series', 'Start', 'End', 'Peak', 'Slope', 'R²', 'Verdict', 'Exhaustion in'];
 
+/** When a hint fired (became active, for one that never fired) → when it resolved, or "still firing". */
 export function hintTime(h: HintEntry, startedAt: string): string {
-  const from = `${fmtTime(h.activeAt)} (${fmtOffset(h.activeAt, startedAt)})`;
-  if (h.resolvedAt === undefined) return `${from} → still active`;
-  const dur = (Date.parse(h.resolvedAt) - Date.parse(h.activeAt)) / 1000;
+  const at = h.firedAt ?? h.activeAt;
+  const from = `${fmtTime(at)} (${fmtOffset(at, startedAt)})`;
+  if (h.resolvedAt === undefined) return `${from} → still ${h.state === 'pending' ? 'pending' : 'firing'}`;
+  const dur = (Date.parse(h.resolvedAt) - Date.parse(at)) / 1000;
   return `${from} → ${fmtOffset(h.resolvedAt, startedAt)}${Number.isFinite(dur) ? ` (${fmtDuration(dur)})` : ''}`;
 }
 
@@ -272,6 +274,31 @@ export function sortedHints(hints: HintEntry[]): HintEntry[] {
 // ---------------------------------------------------------------------------
 
 /** Escape free text for Markdown (inline and in table cells): no raw HTML, no table breaks. */
+/** Before/after figures of a target change in one line; 'pending' while the after-window has not passed. */
+export function fmtPeriod(p: PeriodFigures | 'pending' | undefined): string {
+  if (p === undefined) return 'no data';
+  if (p === 'pending') return 'pending';
+  const pair = (f: { p50: number; p99: number } | undefined): string => (f ? `${fmtMs(f.p50)}/${fmtMs(f.p99)} ms` : '—');
+  return `${fmtRate(p.rps)}, errors ${fmtPct(p.errorRate)}, TTFT p50/p99 ${pair(p.ttft)}, ITL ${pair(p.itl)}, E2E ${pair(p.e2e)} (${p.requests} requests over ${fmtDuration(p.durationSec)})`;
+}
+
+/** Whether any event carries before/after figures (older reports and mode events do not). */
+export function hasPeriods(events: RunEvent[]): boolean {
+  return events.some((e) => e.before !== undefined || e.after !== undefined);
+}
+
+/** One incident as table cells: kind, cause, onset, detected after, recovered after, detail. */
+export function incidentRow(i: IncidentEntry, startedAt: string): string[] {
+  return [
+    i.kind, i.cause, `${fmtTime(i.onsetAt)} (${fmtOffset(i.onsetAt, startedAt)})`,
+    fmtDuration(i.timeToDetectSec),
+    i.timeToRecoverSec !== undefined ? fmtDuration(i.timeToRecoverSec) : 'not yet',
+    i.detail,
+  ];
+}
+
+export const INCIDENT_HEAD = ['Kind', 'Cause', 'Onset', 'Detected after', 'Recovered after', 'Measured'];
+
 export function mdEscape(s: string): string {
   return s
     .replace(/\r?\n|\r/g, ' ')
@@ -406,30 +433,40 @@ export function renderMarkdown(r: Report): string {
     out.push('', '## Hints', '');
     out.push(
       table(
-        ['Time', 'State', 'Severity', 'Cause', 'Summary', 'Evidence', 'Suggestion'],
+        ['Time', 'State', 'Severity', 'Cause', 'Rule', 'Summary', 'Evidence', 'Suggestion'],
         sortedHints(r.hints).map((h) => [
           mdEscape(hintTime(h, r.startedAt)),
           mdEscape(h.state),
           h.severity === 'critical' ? '**critical**' : mdEscape(h.severity),
           code(h.cause),
+          code(h.rule),
           mdEscape(h.summary),
           code(fmtEvidence(h.evidence)),
           mdEscape(h.suggestion),
         ]),
-        ['l', 'l', 'l', 'l', 'l', 'l', 'l'],
+        ['l', 'l', 'l', 'l', 'l', 'l', 'l', 'l'],
       ),
     );
   }
 
   if (r.events.length > 0) {
     out.push('', '## Events', '');
+    const periods = hasPeriods(r.events);
     out.push(
       table(
-        ['Time', 'Kind', 'Detail'],
-        [...r.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map((e) => [`${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`, code(e.kind), mdEscape(e.detail)]),
-        ['l', 'l', 'l'],
+        ['Time', 'Kind', 'Detail', ...(periods ? ['Before', 'After'] : [])],
+        [...r.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map((e) => [
+          `${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`, code(e.kind), mdEscape(e.detail),
+          ...(periods ? [mdEscape(`before: ${fmtPeriod(e.before)}`), mdEscape(`after: ${fmtPeriod(e.after)}`)] : []),
+        ]),
+        periods ? ['l', 'l', 'l', 'l', 'l'] : ['l', 'l', 'l'],
       ),
     );
+  }
+
+  if (r.incidents !== undefined && r.incidents.length > 0) {
+    out.push('', '## Incidents', '');
+    out.push(table(INCIDENT_HEAD, r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? code(c) : mdEscape(c)))), ['l', 'l', 'l', 'r', 'r', 'l']));
   }
 
   out.push('');

@@ -408,6 +408,8 @@ export interface PanelSpec {
   vRefs?: RefLine[];
   /** Shaded vertical bands [from, to] (e.g. a spike). */
   bands?: { from: number; to: number; label: string; color: string }[];
+  /** Intervals marked on the time axis (hints firing), each a bar in its own lane just above the axis. */
+  spans?: { from: number; to: number; label: string; color: string }[];
 }
 
 const M = { left: 64, right: 26, top: 26, bottom: 42 };
@@ -432,6 +434,16 @@ export function linePanel(p: PanelSpec): string {
       out.push(`<text x="${f(bx0 + 4)}" y="${f(y1 + 26)}" fill="${esc(b.color)}" font-size="11">${esc(b.label)}</text>`);
     }
   }
+  (p.spans ?? []).forEach((sp, i) => {
+    if (!Number.isFinite(sp.from) || !Number.isFinite(sp.to)) return;
+    const sx0 = Math.max(x0, sx(sp.from));
+    // At least 3 px: a hint that fired at the very end still shows.
+    const sx1 = Math.min(x1, Math.max(sx(sp.to), sx0 + 3));
+    if (!(sx1 > sx0)) return;
+    const lane = y0 - 5 - (i % 6) * 8;
+    out.push(`<rect x="${f(sx0)}" y="${f(y1)}" width="${f(sx1 - sx0)}" height="${f(y0 - y1)}" fill="${esc(sp.color)}" opacity="0.06"/>`);
+    out.push(`<path class="hint-mark" d="M${f(sx0)} ${f(lane)}H${f(sx1)}" stroke="${esc(sp.color)}" stroke-width="6" opacity="0.85"><title>${esc(sp.label)}</title></path>`);
+  });
   // Grid and y ticks.
   for (const t of p.yAxis.ticks) {
     const yy = sy(t);

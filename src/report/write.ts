@@ -1,9 +1,12 @@
 /**
  * Writes a report as JSON, Markdown and HTML side by side, atomically (temp
  * file + rename, so a reader never sees half a file), and lists what a
- * directory holds, newest first.
+ * directory holds, newest first. Names never collide: a different report
+ * that starts in the same second as one already there (or being written)
+ * gets `-2`, `-3`, … after its name; the same report written again replaces
+ * its files.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Report, RunKind } from './model.js';
@@ -36,19 +39,61 @@ async function writeAtomic(path: string, data: string): Promise<void> {
   }
 }
 
-export async function writeReport(dir: string, r: Report): Promise<{ json: string; markdown: string; html: string }> {
+/** Names being written by this process (path of the base → the report's identity). */
+const writing = new Map<string, string>();
+
+/** What makes two reports the same run: kind, start and end. */
+function identity(r: Pick<Report, 'kind' | 'startedAt' | 'endedAt'>): string {
+  return `${r.kind} ${r.startedAt} ${r.endedAt}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Whether `base` is free for report `id`: nothing there, or the same report (rewritten in place). */
+async function freeFor(base: string, id: string): Promise<boolean> {
+  const w = writing.get(base);
+  if (w !== undefined) return w === id;
+  if (await exists(`${base}.json`)) {
+    try {
+      const there = JSON.parse(await readFile(`${base}.json`, 'utf8')) as Pick<Report, 'kind' | 'startedAt' | 'endedAt'>;
+      return identity(there) === id;
+    } catch {
+      return false;
+    }
+  }
+  // A Markdown or HTML file alone is someone else's (or a report whose JSON is still to come).
+  return !(await exists(`${base}.md`)) && !(await exists(`${base}.html`));
+}
+
+/** Write the three files; returns their paths and the base name they got (the API serves `<name>.html`). */
+export async function writeReport(dir: string, r: Report): Promise<{ name: string; json: string; markdown: string; html: string }> {
   await mkdir(dir, { recursive: true });
-  const base = join(dir, reportBaseName(r));
-  const paths = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
   // Render everything first: a renderer failure leaves no partial set behind.
   const json = `${JSON.stringify(r, null, 2)}\n`;
   const md = renderMarkdown(r);
   const html = renderHtml(r);
-  // JSON last: listReports() finds reports by their JSON, so when it appears the others exist.
-  await writeAtomic(paths.markdown, md);
-  await writeAtomic(paths.html, html);
-  await writeAtomic(paths.json, json);
-  return paths;
+  const id = identity(r);
+  const first = reportBaseName(r);
+  let name = first;
+  // The check and the reservation run with no await between them, so two writes in this process never pick one name.
+  for (let n = 2; !(await freeFor(join(dir, name), id)) || (writing.has(join(dir, name)) && writing.get(join(dir, name)) !== id); n++) name = `${first}-${n}`;
+  const base = join(dir, name);
+  writing.set(base, id);
+  const paths = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
+  try {
+    // JSON last: listReports() finds reports by their JSON, so when it appears the others exist.
+    await writeAtomic(paths.markdown, md);
+    await writeAtomic(paths.html, html);
+    await writeAtomic(paths.json, json);
+  } finally {
+    writing.delete(base);
+  }
+  return { name, ...paths };
 }
 
 export interface ReportListing {

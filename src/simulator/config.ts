@@ -52,6 +52,16 @@ export interface EngineConfig {
   outputTokensMean: number;
   /** Sigma of the log-normal output-length distribution (0 = always the mean). Default 0.6. */
   outputTokensSigma: number;
+  /**
+   * Automatic prefix caching (vLLM's, block-granular; see prefix-cache.ts): a
+   * prompt's leading full blocks already computed are not prefilled again.
+   * Default true.
+   */
+  prefixCaching: boolean;
+  /** Tokens per KV block, the granularity of prefix-cache hits (vLLM's default block size). Default 16. */
+  blockSize: number;
+  /** Blocks the prefix cache keeps (least recently used evicted first). Default 8192 (= the default KV cache / 16). */
+  prefixCacheBlocks: number;
 }
 
 /** Grow the simulator's resident memory (Buffers written page by page, kept referenced). */
@@ -218,6 +228,9 @@ const engineSchema: JsonSchema = {
     timeScale: { type: 'number', minimum: 0, default: 1, description: 'multiplier on step times; 0 = zero service time' },
     outputTokensMean: { type: 'number', minimum: 1, default: 160, description: 'mean natural output length, tokens' },
     outputTokensSigma: { type: 'number', minimum: 0, default: 0.6, description: 'log-normal sigma of output length' },
+    prefixCaching: { type: 'boolean', default: true, description: 'automatic prefix caching: cached leading blocks skip prefill' },
+    blockSize: { type: 'integer', minimum: 1, maximum: 1024, default: 16, description: 'tokens per KV block (prefix-cache granularity)' },
+    prefixCacheBlocks: { type: 'integer', minimum: 0, default: 8192, description: 'blocks the prefix cache keeps (LRU)' },
   },
 };
 
@@ -256,6 +269,9 @@ export function defaultSimulatorConfig(): SimulatorConfig {
       timeScale: 1,
       outputTokensMean: 160,
       outputTokensSigma: 0.6,
+      prefixCaching: true,
+      blockSize: 16,
+      prefixCacheBlocks: 8192,
     },
     faults: {},
     embeddingDim: 768,

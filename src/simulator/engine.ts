@@ -23,6 +23,10 @@
  *     + the slowdown fault. So TTFT grows with prompt length and with how many
  *     prompts are prefilled together, ITL grows with the batch, and long
  *     prompts slow everyone's decode a little while they prefill.
+ *     With prefix caching on (prefix-cache.ts), an admitted prompt's leading
+ *     blocks already in the cache are not prefilled: only the rest counts
+ *     against the budget and the step time (a cache hit shortens TTFT).
+ *     Blocks are inserted when a prompt's prefill completes.
  *  4. At the step's end every sequence that is decoding emits one token, and
  *     every sequence whose prefill completed emits its first; finished ones
  *     leave and free their KV. A prefill-only sequence (embeddings) finishes
@@ -39,6 +43,7 @@
  */
 import type { EngineConfig } from './config.js';
 import type { EngineSnapshot } from './metrics.js';
+import type { PrefixCache } from './prefix-cache.js';
 
 /** What the engine tells the owner of a sequence. */
 export interface SeqHandler {
@@ -81,6 +86,10 @@ export class Seq {
   prefillLeft = 0;
   /** Prefill tokens this sequence gets in the step now running. */
   chunk = 0;
+  /** Prompt tokens found in the prefix cache at its first admission (not prefilled). */
+  cachedTokens = 0;
+  /** Chained hashes of the prompt's full blocks (prefix-cache.ts); absent: never cached (embeddings). */
+  blocks: readonly string[] | undefined;
 
   constructor(
     readonly promptTokens: number,
@@ -111,6 +120,8 @@ export class Engine {
     private readonly cfg: EngineConfig,
     private readonly mods: EngineModifiers,
     private readonly obs: EngineObserver,
+    /** Automatic prefix caching; absent = off. */
+    private readonly cache?: PrefixCache,
   ) {}
 
   /**
@@ -229,13 +240,19 @@ export class Engine {
       s.kv = need;
       this.kvUsed += need;
       this.running.push(s);
-      s.prefillLeft = need;
-      const c = Math.min(need, prefillLeft);
+      // Leading prompt blocks already cached are not computed again (at least the last token always is).
+      let cached = 0;
+      if (this.cache !== undefined && s.blocks !== undefined) {
+        cached = this.cache.match(s.blocks, Math.floor((s.promptTokens - 1) / cfg.blockSize)) * cfg.blockSize;
+      }
+      s.prefillLeft = need - cached;
+      const c = Math.min(s.prefillLeft, prefillLeft);
       s.chunk = c;
       prefillLeft -= c;
       prefillTokens += c;
-      if (c === need) producing++;
+      if (c === s.prefillLeft) producing++;
       if (s.firstScheduledNs === 0n) {
+        s.cachedTokens = cached;
         s.firstScheduledNs = startNs;
         s.handler.onScheduled(s, startNs);
       }
@@ -292,6 +309,7 @@ export class Engine {
         if (c === 0) continue; // no prefill budget for it this step
         s.prefillLeft -= c;
         if (s.prefillLeft > 0) continue; // more chunks to go
+        if (this.cache !== undefined && s.blocks !== undefined) this.cache.insert(s.blocks);
         if (s.target === 0) {
           this.kvUsed -= s.kv;
           s.kv = 0;

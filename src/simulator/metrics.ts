@@ -30,6 +30,10 @@ export class SimMetrics {
   readonly e2e: Observer;
   readonly queueTime: Observer;
   readonly promptTokens: Incrementer;
+  /** Prompt tokens looked up in the prefix cache. */
+  readonly prefixCacheQueries: Incrementer;
+  /** Prompt tokens served from the prefix cache. */
+  readonly prefixCacheHits: Incrementer;
   readonly generationTokens: Incrementer;
   readonly preemptions: Incrementer;
   private readonly success: Record<FinishedReason, Incrementer>;
@@ -62,11 +66,11 @@ export class SimMetrics {
     };
     this.preemptions = counter('vllm:num_preemptions_total', 'Cumulative number of preemptions from the engine.');
     const promptTokens = counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.');
-    // vLLM v1's prefix-cache counters, in prompt tokens looked up and found.
-    // The simulator caches no prefixes: every lookup misses (hits stay 0).
-    const prefixQueries = counter('vllm:prefix_cache_queries_total', 'Prefix cache queries, in terms of number of queried tokens.');
-    counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.');
-    this.promptTokens = { inc: (v?: number) => { promptTokens.inc(v); prefixQueries.inc(v); } };
+    // vLLM v1's prefix-cache counters, in prompt tokens looked up and found
+    // (counted once per cacheable request, at its first admission; both stay 0 with caching off).
+    this.prefixCacheQueries = counter('vllm:prefix_cache_queries_total', 'Prefix cache queries, in terms of number of queried tokens.');
+    this.prefixCacheHits = counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.');
+    this.promptTokens = promptTokens;
     this.generationTokens = counter('vllm:generation_tokens_total', 'Number of generation tokens processed.');
     const success = new Counter({
       name: 'vllm:request_success_total', help: 'Count of successfully processed requests.',

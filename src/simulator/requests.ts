@@ -31,7 +31,8 @@ export interface SimContext {
 
 const nsToMs = (ns: bigint): number => Number(ns) / 1e6;
 
-abstract class BaseRequest implements SeqHandler {
+/** What every request kind shares: queue-time and prompt-token accounting, failure, client gone. */
+export abstract class BaseRequest implements SeqHandler {
   protected done = false;
   seq: Seq | undefined;
 
@@ -45,6 +46,10 @@ abstract class BaseRequest implements SeqHandler {
     const m = this.ctx.metrics;
     m.queueTime.observe(Number(nowNs - this.arrivalNs) / 1e9);
     m.promptTokens.inc(seq.promptTokens);
+    if (seq.blocks !== undefined) {
+      m.prefixCacheQueries.inc(seq.promptTokens);
+      m.prefixCacheHits.inc(seq.cachedTokens);
+    }
   }
 
   abstract onToken(seq: Seq, last: boolean, stepEndNs: bigint): void;

@@ -5,6 +5,7 @@
  * Routes:
  *   POST /v1/chat/completions, POST /v1/completions   (stream and non-stream)
  *   POST /v1/embeddings
+ *   POST /v1/moderations   (moderation.ts)
  *   GET  /v1/models, GET /v1/models/<id>
  *   GET  /metrics      vLLM v1 names + process metrics, own registry
  *   GET  /health       200
@@ -26,7 +27,11 @@ import { SimMetrics } from './metrics.js';
 import { EmbedRequest, GenRequest, type GenKind, type SimContext } from './requests.js';
 import { Rng } from './rng.js';
 import { answerPieces, goldenAnswerForBody } from './answers.js';
-import { BadRequest, countChatPromptTokens, countCompletionPromptTokens, embeddingInputs } from './tokens.js';
+import {
+  BadRequest, chatPromptTokenIds, completionPromptTokenIds, countChatPromptTokens, countCompletionPromptTokens, embeddingInputs,
+} from './tokens.js';
+import { PrefixCache, blockHashes } from './prefix-cache.js';
+import { ModerationRequest, moderationInputs } from './moderation.js';
 import { sendError, sendJson } from './wire.js';
 
 export interface RunningSimulator {
@@ -89,7 +94,7 @@ class Simulator implements SimContext {
     this.engine = new Engine(cfg.engine, this.faults, {
       preempted: () => m.preemptions.inc(),
       generated: (n) => m.generationTokens.inc(n),
-    });
+    }, cfg.engine.prefixCaching ? new PrefixCache(cfg.engine.prefixCacheBlocks) : undefined);
     this.modelJson = JSON.stringify(cfg.model);
     const sigma = cfg.engine.outputTokensSigma;
     this.outputMu = Math.log(cfg.engine.outputTokensMean) - (sigma * sigma) / 2;
@@ -110,6 +115,7 @@ class Simulator implements SimContext {
         if (path === '/v1/chat/completions') return this.readBody(req, res, (b, t) => this.generate('chat', b, t, res));
         if (path === '/v1/completions') return this.readBody(req, res, (b, t) => this.generate('completions', b, t, res));
         if (path === '/v1/embeddings') return this.readBody(req, res, (b, t) => this.embeddings(b, t, res));
+        if (path === '/v1/moderations') return this.readBody(req, res, (b, t) => this.moderations(b, t, res));
         if (path === '/admin/faults') return this.readBody(req, res, (b) => this.adminSet(b, res));
       } else if (method === 'GET' || method === 'HEAD') {
         if (path === '/health') { res.writeHead(200, { 'content-length': 0 }); res.end(); return; }
@@ -227,6 +233,11 @@ class Simulator implements SimContext {
       if (!isRecord(so)) throw new BadRequest("'stream_options' must be an object", 'stream_options');
       includeUsage = optBool(so, 'include_usage');
     }
+    // The prefix cache keys on the prompt's own token ids (what the text says, not a hint from the client),
+    // made before the count, which then finds the texts' counts known (one tokenizer pass).
+    const ids = !e.prefixCaching ? undefined
+      : kind === 'chat' ? (Array.isArray(body.messages) ? chatPromptTokenIds(body.messages as unknown[]) : undefined)
+        : completionPromptTokenIds(body.prompt);
     const promptTokens = kind === 'chat' ? countChatPromptTokens(body.messages) : countCompletionPromptTokens(body.prompt);
     const asked = kind === 'chat'
       ? optInt(body, 'max_completion_tokens', 1) ?? optInt(body, 'max_tokens', 1)
@@ -258,7 +269,35 @@ class Simulator implements SimContext {
     }
     const plan = this.faults.plan(this.rng, target);
     const handler = new GenRequest(this, res, arrivalNs, kind, stream, includeUsage, finishReason, plan, answer);
-    this.enqueue(new Seq(promptTokens, target, arrivalNs, handler), handler, res);
+    const seq = new Seq(promptTokens, target, arrivalNs, handler);
+    if (ids !== undefined) seq.blocks = blockHashes(ids, e.blockSize);
+    this.enqueue(seq, handler, res);
+  }
+
+  /**
+   * POST /v1/moderations. `model` may be left out (OpenAI's default), name the
+   * served model, or an OpenAI moderation model (omni-/text-moderation-*), so
+   * clients written for OpenAI work unchanged.
+   */
+  private moderations(body: unknown, arrivalNs: bigint, res: ServerResponse): void {
+    if (!isRecord(body)) { sendError(res, 400, 'request body must be a JSON object'); return; }
+    const model = body.model;
+    if (model !== undefined && model !== null) {
+      if (typeof model !== 'string' || model.length === 0) throw new BadRequest("'model' must be a string", 'model');
+      if (model !== this.cfg.model && !/^(omni|text)-moderation/.test(model)) { this.modelNotFound(res, model); return; }
+    }
+    const status = this.faults.arrivalError(this.rng);
+    if (status !== undefined) {
+      sendError(res, status, `simulated error (fault 'errors', status ${status})`, null, 'simulated_fault');
+      return;
+    }
+    const { inputs, tokens } = moderationInputs(body.input);
+    if (tokens > this.cfg.engine.maxModelLen * inputs.length) {
+      sendError(res, 400, `input is longer than the maximum context length (${this.cfg.engine.maxModelLen} tokens)`, 'input', 'context_length_exceeded');
+      return;
+    }
+    const handler = new ModerationRequest(this, res, arrivalNs, inputs, tokens, typeof model === 'string' ? model : this.cfg.model);
+    this.enqueue(new Seq(tokens, 0, arrivalNs, handler), handler, res);
   }
 
   private embeddings(body: unknown, arrivalNs: bigint, res: ServerResponse): void {
@@ -280,7 +319,7 @@ class Simulator implements SimContext {
     this.enqueue(new Seq(tokens, 0, arrivalNs, handler), handler, res);
   }
 
-  private enqueue(seq: Seq, handler: GenRequest | EmbedRequest, res: ServerResponse): void {
+  private enqueue(seq: Seq, handler: GenRequest | EmbedRequest | ModerationRequest, res: ServerResponse): void {
     handler.seq = seq;
     // cpuBound: through the (slow, single-threaded) frontend first, then to the engine.
     const frontend = this.faults.frontendCpu();
@@ -293,7 +332,7 @@ class Simulator implements SimContext {
     this.submit(seq, handler, res);
   }
 
-  private submit(seq: Seq, handler: GenRequest | EmbedRequest, res: ServerResponse): void {
+  private submit(seq: Seq, handler: GenRequest | EmbedRequest | ModerationRequest, res: ServerResponse): void {
     if (!this.engine.submit(seq)) {
       sendError(res, 429, `The server is overloaded: the waiting queue is full (${this.cfg.engine.maxQueue} requests). Retry later.`);
       return;

@@ -14,7 +14,7 @@
  * across word boundaries, so tokenizing the generated text gives back exactly
  * the number of tokens generated (verified by a test).
  */
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens, encode } from 'gpt-tokenizer';
 import { fnv1a, Rng } from './rng.js';
 
 /** Common English words, each a single o200k_base token when preceded by a space. */
@@ -51,21 +51,65 @@ export function pickToken(rng: Rng): number {
 }
 
 const NO_SPECIAL = { disallowedSpecial: new Set<string>() };
-const CACHE_MAX = 4096;
+/**
+ * Bounded by the text it holds, not by entries: unique long prompts (most of a
+ * soak's) would otherwise fill it slowly for thousands of requests, and a
+ * simulator whose RSS grows for ten minutes at low rates looks like a leak.
+ */
+const CACHE_MAX_CHARS = 2 * 1024 * 1024;
 const cache = new Map<string, number>();
+let cachedChars = 0;
 
-/** Tokens of a text (o200k_base; special-token text is counted as plain text). Cached: prompts repeat. */
+/** Tokens of a text (o200k_base; special-token text is counted as plain text). Cached: prompts repeat (chat history, shared system prompts). */
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
-  const n = countTokens(text, NO_SPECIAL);
-  if (cache.size >= CACHE_MAX) {
-    const first = cache.keys().next();
-    if (first.done !== true) cache.delete(first.value);
+  const n = knownCount(text) ?? countTokens(text, NO_SPECIAL);
+  if (text.length > CACHE_MAX_CHARS / 8) return n;
+  for (const k of cache.keys()) {
+    if (cachedChars + text.length <= CACHE_MAX_CHARS) break;
+    cache.delete(k);
+    cachedChars -= k.length;
   }
   cache.set(text, n);
+  cachedChars += text.length;
   return n;
+}
+
+/**
+ * Token ids of recent texts for the prefix cache (prefix-cache.ts), bounded by
+ * the text held like the count cache; shared system prompts repeat and stay.
+ * The last text encoded is kept apart so that the count which follows its
+ * encoding (countTextTokens) needs no second pass of the tokenizer.
+ */
+const IDS_CACHE_MAX_CHARS = 512 * 1024;
+const idsCache = new Map<string, Uint32Array>();
+let idsCachedChars = 0;
+let lastIds: { text: string; n: number } | undefined;
+
+/** Token ids of a text (o200k_base, special-token text as plain text). */
+export function textTokenIds(text: string): ArrayLike<number> {
+  if (text.length === 0) return [];
+  const hit = idsCache.get(text);
+  if (hit !== undefined) return hit;
+  const ids = Uint32Array.from(encode(text, NO_SPECIAL));
+  lastIds = { text, n: ids.length };
+  if (text.length > IDS_CACHE_MAX_CHARS / 8) return ids;
+  for (const k of idsCache.keys()) {
+    if (idsCachedChars + text.length <= IDS_CACHE_MAX_CHARS) break;
+    idsCache.delete(k);
+    idsCachedChars -= k.length;
+  }
+  idsCache.set(text, ids);
+  idsCachedChars += text.length;
+  return ids;
+}
+
+/** The token count of a text textTokenIds has just encoded or holds; undefined otherwise. */
+function knownCount(text: string): number | undefined {
+  if (lastIds !== undefined && lastIds.text === text) return lastIds.n;
+  return idsCache.get(text)?.length;
 }
 
 export const TOKENS_PER_MESSAGE = 3;
@@ -121,6 +165,61 @@ export function countChatPromptTokens(messages: unknown): number {
     if (m.tool_calls !== undefined && m.tool_calls !== null) n += countTextTokens(JSON.stringify(m.tool_calls));
   }
   return n;
+}
+
+/**
+ * Framing ids of the chat recipe (3 per message, 3 priming the reply, 85 per
+ * image), outside o200k's vocabulary so they never equal a text token.
+ */
+const FRAME_ID = 1_000_000;
+const PRIMING_ID = 1_000_001;
+const IMAGE_ID = 1_000_002;
+
+function pushIds(out: number[], ids: ArrayLike<number>): void {
+  for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
+}
+
+function pushFixed(out: number[], id: number, n: number): void {
+  for (let i = 0; i < n; i++) out.push(id);
+}
+
+/**
+ * The token ids of a chat prompt in the recipe's order (per message: framing,
+ * role, content, name, tool calls; then the reply priming), as the prefix
+ * cache hashes them. Its length equals countChatPromptTokens (a test checks);
+ * the content was validated by that count first.
+ */
+export function chatPromptTokenIds(messages: readonly unknown[]): number[] {
+  const out: number[] = [];
+  for (const m of messages) {
+    if (!isRecord(m) || typeof m.role !== 'string') continue;
+    pushFixed(out, FRAME_ID, TOKENS_PER_MESSAGE);
+    pushIds(out, textTokenIds(m.role));
+    const c = m.content;
+    if (typeof c === 'string') pushIds(out, textTokenIds(c));
+    else if (Array.isArray(c)) {
+      for (const part of c as unknown[]) {
+        if (!isRecord(part)) continue;
+        if (part.type === 'text' && typeof part.text === 'string') pushIds(out, textTokenIds(part.text));
+        else if (part.type === 'image_url' || part.type === 'input_image') pushFixed(out, IMAGE_ID, TOKENS_PER_IMAGE);
+      }
+    }
+    if (typeof m.name === 'string') {
+      pushIds(out, textTokenIds(m.name));
+      out.push(FRAME_ID);
+    }
+    if (m.tool_calls !== undefined && m.tool_calls !== null) pushIds(out, textTokenIds(JSON.stringify(m.tool_calls)));
+  }
+  pushFixed(out, PRIMING_ID, TOKENS_REPLY_PRIMING);
+  return out;
+}
+
+/** The token ids of a completions prompt already counted by countCompletionPromptTokens. */
+export function completionPromptTokenIds(prompt: unknown): ArrayLike<number> {
+  const only: unknown = Array.isArray(prompt) && prompt.length === 1 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0])) ? prompt[0] : prompt;
+  if (typeof only === 'string') return textTokenIds(only);
+  if (Array.isArray(only)) return only as number[];
+  return [];
 }
 
 function isTokenArray(v: unknown[]): boolean {

@@ -28,6 +28,12 @@ interface ArrivalCommon {
    * only the nominal value (for display).
    */
   rateAt?: (offsetNs: number) => number;
+  /**
+   * Optional time-varying rate given by its integral (rate profiles): exact
+   * time change, no sampling grid; takes precedence over `rateAt`. `rate` is
+   * then only the nominal value.
+   */
+  integrated?: IntegratedRate;
   /** Hold time for a `rateAt` sample, ns (default 100 ms). Smaller = finer profile, more calls. */
   rateStepNs?: number;
   /**
@@ -35,6 +41,18 @@ interface ArrivalCommon {
    * rate is 0 before giving up and returning Infinity (ns, default 24 h).
    */
   maxLookaheadNs?: number;
+}
+
+/**
+ * An integrated rate Λ(t) (expected arrivals in [0, t]) through its inverse:
+ * arrival with cumulative work w is at offsetAt(w).
+ */
+export interface IntegratedRate {
+  /**
+   * The first offset, ns, at which Λ reaches `work` (requests) with the rate
+   * positive just after; non-decreasing in `work`; Infinity when it never does.
+   */
+  offsetAt(work: number): number;
 }
 
 /** How requests arrive. Rates are requests per second. */
@@ -54,7 +72,9 @@ export type ArrivalSpec =
 export interface ArrivalProcess {
   /**
    * Offset of the next arrival from run start, ns (non-decreasing; the first
-   * call returns 0). Infinity when a `rateAt` profile stays at 0 past the lookahead.
+   * call returns 0, or with `integrated` the first offset where the rate is
+   * positive). Infinity when a `rateAt` profile stays at 0 past the lookahead
+   * (or an `integrated` one for ever).
    */
   next(): number;
 }
@@ -66,6 +86,7 @@ const DEFAULT_LOOKAHEAD_NS = 24 * 3600 * NS_PER_S;
 /** Build an arrival process. Throws RangeError on a non-positive rate or burstiness. */
 export function createArrivals(spec: ArrivalSpec, rng: Rng): ArrivalProcess {
   const draw = workSampler(spec, rng);
+  if (spec.integrated !== undefined) return new TimeChangedArrivals(spec.kind === 'constant', draw, spec.integrated);
   if (spec.rateAt !== undefined) {
     return new ProfiledArrivals(draw, spec.rateAt, spec.rateStepNs ?? DEFAULT_RATE_STEP_NS,
       spec.maxLookaheadNs ?? DEFAULT_LOOKAHEAD_NS);
@@ -115,6 +136,28 @@ class RandomArrivals implements ArrivalProcess {
     }
     this.t += this.draw() * this.meanGapNs;
     return this.t;
+  }
+}
+
+/**
+ * Time-varying rate by exact time change: constant arrival k at Λ⁻¹(k),
+ * computed fresh each time (no drift however many arrivals); random kinds at
+ * Λ⁻¹(W_1 + ... + W_k) (a non-homogeneous Poisson process for `poisson`).
+ * The first arrival is at Λ⁻¹(0): offset 0, or where the rate first turns positive.
+ */
+class TimeChangedArrivals implements ArrivalProcess {
+  private k = 0;
+  private work = 0;
+  private done = false;
+  constructor(private readonly constant: boolean, private readonly draw: () => number, private readonly rate: IntegratedRate) {}
+  next(): number {
+    if (this.done) return Infinity;
+    if (this.constant) this.work = this.k;
+    else if (this.k > 0) this.work += this.draw();
+    this.k++;
+    const at = this.rate.offsetAt(this.work);
+    if (!Number.isFinite(at)) this.done = true;
+    return at;
   }
 }
 

@@ -8,6 +8,8 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../types.js';
 import { SseParser } from './sse.js';
+import { newTraceContext } from '../tracing/trace-context.js';
+import { phasesOf, releaseRequest, watchRequest, type WireTimings } from '../tracing/wire-phases.js';
 
 export interface PreparedRequest {
   id: string;
@@ -80,6 +82,8 @@ interface ApiObject {
   timings?: ServerTimings;
   error?: unknown;
   data?: unknown;
+  /** Moderations: one verdict per input. */
+  results?: unknown;
 }
 
 function nonEmpty(v: unknown): boolean {
@@ -110,6 +114,17 @@ const DEFAULT_MAX_TEXT_CHARS = 32 * 1024;
 export const TOKENIZER_SAMPLE_EVERY = 20;
 let tokenizerSample = 0;
 
+/** The constant headers as undici's flat array, made once per headers object (each request adds its traceparent first). */
+const flatHeaders = new WeakMap<Record<string, string>, string[]>();
+function flat(headers: Record<string, string>): string[] {
+  let f = flatHeaders.get(headers);
+  if (!f) {
+    f = Object.entries(headers).flat();
+    flatHeaders.set(headers, f);
+  }
+  return f;
+}
+
 export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduledAt: bigint, onTokens: (n: number) => void, signal?: AbortSignal): Promise<RequestResult> {
   const clock = opts.clock;
   return new Promise<RequestResult>((resolve) => {
@@ -137,6 +152,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     let streamError: ErrorClass | undefined;
     let finished = false;
     let chunkAt = 0n;
+    let wire: WireTimings | undefined;
 
     const finish = (outcome: ErrorClass | 'ok') => {
       if (finished) return;
@@ -146,6 +162,10 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       record.endedAt = clock.monoNs();
       record.outcome = outcome;
       if (status) record.httpStatus = status;
+      if (wire) {
+        releaseRequest(wire);
+        record.phases = phasesOf(wire, record.sentAt, record.firstTokenAt, record.lastTokenAt, record.endedAt);
+      }
       const text = textParts.length ? textParts.join('') : undefined;
       if (usagePrompt !== undefined) record.inputTokens = usagePrompt;
       if (usageCompletion !== undefined) {
@@ -154,7 +174,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         // One request in TOKENIZER_SAMPLE_EVERY is also counted by the tokenizer, so the
         // fallback's error against usage is known (llmsoak_output_token_tokenizer_error_ratio).
         if (text && droppedChars === 0 && tokenizerSample++ % TOKENIZER_SAMPLE_EVERY === 0) record.tokenizerOutputTokens = opts.countTokens(text);
-      } else if (req.endpoint !== 'embeddings') {
+      } else if (req.endpoint !== 'embeddings' && req.endpoint !== 'moderations') {
         const counted = text ? opts.countTokens(text) : 0;
         record.outputTokens = counted + (droppedChars > 0 && textBytes > 0 ? Math.round((droppedChars * counted) / textBytes) : 0);
         record.tokenizerOutputTokens = record.outputTokens;
@@ -309,6 +329,16 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         record.lastTokenAt = chunkAt;
         return 'ok';
       }
+      if (req.endpoint === 'moderations') {
+        // OpenAI's shape: { id, model, results: [{ flagged, categories, category_scores }] }; no tokens out.
+        if (!Array.isArray(obj.results)) return 'malformed';
+        if (obj.results.length === 0) return 'empty';
+        const r0: unknown = obj.results[0];
+        if (typeof r0 !== 'object' || r0 === null || typeof (r0 as { flagged?: unknown }).flagged !== 'boolean') return 'malformed';
+        record.firstTokenAt = undefined;
+        record.lastTokenAt = chunkAt;
+        return 'ok';
+      }
       if (!Array.isArray(obj.choices)) return 'malformed';
       const t = contentOf(obj.choices[0], false);
       if (t === undefined && !usageCompletion) return 'empty';
@@ -319,10 +349,15 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       return 'ok';
     };
 
+    const trace = newTraceContext();
+    record.traceId = trace.traceId;
+    // traceparent first: the phase watcher finds the request by it (src/tracing/wire-phases.ts).
+    const headers = ['traceparent', trace.traceparent].concat(flat(opts.headers));
+    wire = watchRequest(trace.traceparent, clock);
     record.sentAt = clock.monoNs();
     try {
       opts.dispatcher.dispatch(
-        { path: req.path, method: 'POST', headers: opts.headers, body: req.body },
+        { path: req.path, method: 'POST', headers, body: req.body },
         handler,
       );
     } catch {

@@ -9,6 +9,7 @@ import type { ScenarioConfig, TrafficConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Recorder, ScenarioSeries } from '../metrics/recorder.js';
 import { createArrivals, type ArrivalProcess } from './arrivals.js';
+import type { RateProfile } from './rate-profile.js';
 import { sendRequest, type ClientOptions } from './client.js';
 import type { Rng } from './random.js';
 import type { WorkloadSource } from './workload.js';
@@ -23,6 +24,8 @@ import type { RequestRecord } from '../types.js';
 const SPIN_BELOW_NS = 1_200_000n;
 /** A timer is set to wake this much before the arrival. */
 const TIMER_EARLY_NS = 1_000_000n;
+/** With a rate profile, llmsoak_target_request_rate is refreshed this often, ms. */
+const PROFILE_GAUGE_MS = 250;
 
 export interface EngineDeps {
   traffic: TrafficConfig;
@@ -31,6 +34,8 @@ export interface EngineDeps {
   scenarios: ScenarioConfig[];
   /** Arrival offsets of a replay, instead of the configured arrival process. */
   replayArrivals?: () => ArrivalProcess;
+  /** The open-loop rate is `rate` times this daily curve (not applied to a replay). */
+  profile?: RateProfile;
   recorder: Recorder;
   client: ClientOptions;
   rng: Rng;
@@ -40,6 +45,8 @@ export interface EngineDeps {
   model: string;
   /** Sees every finished record after it is recorded; must not block. */
   onRecord?: (r: RequestRecord) => void;
+  /** The sampled request log (src/tracing/request-log.ts): decides, before recording, which requests carry exemplars. */
+  requestLog?: { offer(r: RequestRecord, requestBody?: string): boolean };
 }
 
 export class TrafficEngine {
@@ -63,8 +70,16 @@ export class TrafficEngine {
   private workload: WorkloadSource;
   private scenarios: ScenarioConfig[];
   private replayArrivals: (() => ArrivalProcess) | undefined;
+  private profile: RateProfile | undefined;
+  /** Time 0 of the profile: the first start. A rate change restarts arrivals, never the profile's day. */
+  private profileOriginNs: bigint | undefined;
+  private profileGauge: NodeJS.Timeout | undefined;
+
+  /** The model label of the series (deps.model, until setModel()). */
+  private model: string;
 
   constructor(private readonly deps: EngineDeps) {
+    this.model = deps.model;
     this.log = deps.logger.child({ component: 'traffic' });
     this.rate = deps.traffic.mode === 'closed' ? 0 : deps.traffic.rate;
     this.userTarget = deps.traffic.mode === 'closed' ? deps.traffic.users : 0;
@@ -72,13 +87,21 @@ export class TrafficEngine {
     this.workload = deps.workload;
     this.scenarios = deps.scenarios;
     this.replayArrivals = deps.replayArrivals;
+    this.profile = deps.profile;
     this.bindSeries(deps.scenarios);
   }
 
   private bindSeries(scenarios: ScenarioConfig[]): void {
     for (const sc of scenarios) {
-      if (!this.series.has(sc.name)) this.series.set(sc.name, this.deps.recorder.scenario(sc.name, sc.endpoint, this.deps.model));
+      if (!this.series.has(sc.name)) this.series.set(sc.name, this.deps.recorder.scenario(sc.name, sc.endpoint, this.model));
     }
+  }
+
+  /** The target serves another model now: label series with it from here on (the caller swaps the workload). */
+  setModel(model: string): void {
+    this.model = model;
+    this.series.clear();
+    this.bindSeries(this.scenarios);
   }
 
   get requestsSent(): number {
@@ -93,7 +116,12 @@ export class TrafficEngine {
     if (this.running) return;
     this.running = true;
     const t = this.deps.traffic;
-    this.deps.recorder.setTargetRate(this.rate);
+    this.profileOriginNs ??= this.deps.clock.monoNs();
+    this.publishTargetRate();
+    this.profileGauge = setInterval(() => {
+      if (this.profile) this.publishTargetRate();
+    }, PROFILE_GAUGE_MS);
+    this.profileGauge.unref();
     if (t.mode === 'closed') {
       this.log.info({ users: this.userTarget, thinkTimeMs: this.thinkTimeMs }, 'closed-loop traffic started');
       this.spawnUsers();
@@ -111,11 +139,37 @@ export class TrafficEngine {
   /** Change the open-loop rate (0 = no arrivals); arrivals restart from now at the new rate. */
   setRate(rps: number): void {
     this.rate = rps;
-    this.deps.recorder.setTargetRate(rps);
+    this.publishTargetRate();
     if (this.running) {
       this.clearWait();
       this.startArrivals();
     }
+  }
+
+  /** The daily curve the open-loop rate follows (undefined: none). */
+  get rateProfile(): RateProfile | undefined {
+    return this.profile;
+  }
+
+  /** Follow another curve (undefined: the plain rate) from now on; the profile's clock keeps running. */
+  setProfile(profile: RateProfile | undefined): void {
+    if (profile === this.profile) return;
+    this.profile = profile;
+    this.publishTargetRate();
+    if (this.running) {
+      this.clearWait();
+      this.startArrivals();
+    }
+  }
+
+  /** The open-loop rate asked for at this moment: `rate`, times the profile's multiple now. */
+  get targetRate(): number {
+    if (!this.profile || this.replayArrivals || this.profileOriginNs === undefined) return this.rate;
+    return this.rate * this.profile.multipleAt(Number(this.deps.clock.monoNs() - this.profileOriginNs) / 1e9);
+  }
+
+  private publishTargetRate(): void {
+    this.deps.recorder.setTargetRate(this.targetRate);
   }
 
   /**
@@ -164,8 +218,12 @@ export class TrafficEngine {
       return;
     }
     const t = this.deps.traffic;
+    // A profile is laid from its own origin: arrivals restarted now begin this far into it.
+    const integrated = this.profile && this.profileOriginNs !== undefined
+      ? { integrated: this.profile.intensity(this.rate, Number(this.runStartNs - this.profileOriginNs) / 1e9) }
+      : {};
     this.arrivals = this.replayArrivals ? this.replayArrivals() : createArrivals(
-      t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness } : { kind: t.arrival, rate: this.rate },
+      t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness, ...integrated } : { kind: t.arrival, rate: this.rate, ...integrated },
       this.deps.rng,
     );
     if (this.advance()) this.pace();
@@ -228,6 +286,7 @@ export class TrafficEngine {
       this.deps.recorder.tokensArrived(s, n);
     }, ac.signal);
     this.inFlight.delete(ac);
+    if (this.deps.requestLog?.offer(record, prepared.request.body)) record.sampled = true;
     this.deps.recorder.record(s, record, live);
     this.deps.onRecord?.(record);
     if (prepared.session) w.complete(prepared.session, record.outcome === 'ok', text);
@@ -270,6 +329,8 @@ export class TrafficEngine {
   async stop(drainMs: number): Promise<{ drained: number; cancelled: number }> {
     this.running = false;
     this.clearWait();
+    if (this.profileGauge) clearInterval(this.profileGauge);
+    this.profileGauge = undefined;
     const before = this.inFlight.size;
     if (before > 0) {
       await new Promise<void>((resolve) => {

@@ -96,16 +96,20 @@ export function replayScenarios(entries: ReplayEntry[]): ScenarioConfig[] {
   return [...byName.values()];
 }
 
-/** Arrival offsets of the recording, divided by `speed`, repeating after its end. */
+/** Length of one lap of a recording, s: one mean gap after the last request before the next lap starts. */
+export function replayPeriodSec(entries: ReplayEntry[]): number {
+  const last = entries[entries.length - 1] as ReplayEntry;
+  const meanGap = entries.length > 1 ? last.t / (entries.length - 1) : 1;
+  return last.t + meanGap;
+}
+
+/** Arrival offsets of the recording, divided by `speed`, repeating after its end (every `periodSec` of recorded time). */
 export class ReplayArrivals implements ArrivalProcess {
   private i = 0;
   private lap = 0;
   private readonly periodNs: number;
-  constructor(private readonly entries: ReplayEntry[], private readonly speed: number, private readonly loop: boolean) {
-    const last = entries[entries.length - 1] as ReplayEntry;
-    // One mean gap after the last request before the next lap starts.
-    const meanGap = entries.length > 1 ? last.t / (entries.length - 1) : 1;
-    this.periodNs = ((last.t + meanGap) / speed) * 1e9;
+  constructor(private readonly entries: ReplayEntry[], private readonly speed: number, private readonly loop: boolean, periodSec = replayPeriodSec(entries)) {
+    this.periodNs = (periodSec / speed) * 1e9;
   }
   next(): number {
     if (this.i >= this.entries.length) {

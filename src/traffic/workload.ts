@@ -8,6 +8,8 @@ import type { PreparedRequest } from './client.js';
 import type { Rng } from './random.js';
 import { sampleLength } from './lengths.js';
 import type { PromptBuilder } from './prompts.js';
+import { SharedPrefixes, type SharedPrefixConfig } from './shared-prefix.js';
+import { DEFAULT_CONTEXT_TOKENS, EdgeCaseBuilder } from './edge-cases.js';
 
 interface Message { role: 'system' | 'user' | 'assistant'; content: string }
 
@@ -27,7 +29,15 @@ export interface Prepared {
   session?: ChatSession;
 }
 
-export const PATHS = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' } as const;
+export const PATHS = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings', moderations: '/moderations' } as const;
+
+/** What a Workload adds to the scenarios' requests (the daemon resolves it once). */
+export interface WorkloadOptions {
+  /** Long prefixes on chat and completions prompts (off when absent or not enabled). */
+  sharedPrefix?: SharedPrefixConfig;
+  /** Context length of the target for edge-case scenarios, tokens (default 8192). */
+  contextTokens?: number;
+}
 
 /** What the engine needs of a workload: the next scenario, a request for it, and the outcome back. */
 export interface WorkloadSource {
@@ -52,6 +62,8 @@ export class Workload implements WorkloadSource {
   private readonly weights: number[];
   private readonly idle = new Map<string, ChatSession[]>();
   private seq = 0;
+  private readonly prefixes: SharedPrefixes | undefined;
+  private readonly edge: EdgeCaseBuilder;
 
   constructor(
     private readonly scenarios: ScenarioConfig[],
@@ -60,8 +72,12 @@ export class Workload implements WorkloadSource {
     private readonly prompts: PromptBuilder,
     /** Path prefix of the OpenAI API on the target, e.g. /v1 */
     private readonly basePath: string,
+    options: WorkloadOptions = {},
   ) {
     this.weights = scenarios.map((s) => s.weight);
+    const sp = options.sharedPrefix;
+    this.prefixes = sp?.enabled ? new SharedPrefixes(sp, rng, prompts) : undefined;
+    this.edge = new EdgeCaseBuilder(prompts, options.contextTokens ?? DEFAULT_CONTEXT_TOKENS);
   }
 
   pick(): ScenarioConfig {
@@ -75,22 +91,32 @@ export class Workload implements WorkloadSource {
     const path = this.basePath + PATHS[sc.endpoint];
     const base = { id, scenario: sc.name, endpoint: sc.endpoint, model: this.model, stream: sc.stream, path };
 
-    if (sc.endpoint === 'embeddings') {
+    if (sc.endpoint === 'embeddings' || sc.endpoint === 'moderations') {
       const input = this.prompts.text(promptTokens);
       return { scenario: sc, request: { ...base, body: JSON.stringify({ model: this.model, input }), promptTokens, keepText: false } };
     }
 
+    if (sc.edgeCase !== undefined) {
+      const e = this.edge.build(sc.edgeCase);
+      const body = buildGenerationBody(this.model, e.maxTokens, sc.stream, e.ignoreEos);
+      body.messages = e.messages;
+      return { scenario: sc, request: { ...base, body: JSON.stringify(body), promptTokens: e.promptTokens, keepText: false } };
+    }
+
     const gen = buildGenerationBody(this.model, maxTokens, sc.stream, sc.ignoreEos);
+    const prefix = this.prefixes?.next();
 
     if (sc.endpoint === 'completions') {
-      gen.prompt = this.prompts.text(promptTokens);
-      return { scenario: sc, request: { ...base, body: JSON.stringify(gen), promptTokens, keepText: false } };
+      // The passage starts with " word", a chunk of its own: the prefix's count adds up.
+      gen.prompt = prefix === undefined ? this.prompts.text(promptTokens) : prefix.text + this.prompts.text(promptTokens);
+      return { scenario: sc, request: { ...base, body: JSON.stringify(gen), promptTokens: promptTokens + (prefix?.tokens ?? 0), keepText: false } };
     }
 
     if (sc.turns.max <= 1) {
       const messages = this.prompts.chatMessages(sc.promptKind, promptTokens);
+      if (prefix !== undefined && messages[0] !== undefined) messages[0].content = prefix.text + ' ' + messages[0].content;
       gen.messages = messages;
-      return { scenario: sc, request: { ...base, body: JSON.stringify(gen), promptTokens, keepText: false } };
+      return { scenario: sc, request: { ...base, body: JSON.stringify(gen), promptTokens: promptTokens + (prefix?.tokens ?? 0), keepText: false } };
     }
 
     const session = this.session(sc);
@@ -118,11 +144,14 @@ export class Workload implements WorkloadSource {
     if (idle && idle.length > 0 && this.rng.uniform() < CONTINUE_SHARE) {
       return idle.splice(this.rng.int(0, idle.length - 1), 1)[0] as ChatSession;
     }
-    const system = 'You are a helpful assistant. Answer clearly and concisely.';
+    const prefix = this.prefixes?.next();
+    const instructions = 'You are a helpful assistant. Answer clearly and concisely.';
+    // " You…" after the prefix starts a chunk of its own: the counts add up without counting the prefix again.
+    const system = prefix === undefined ? instructions : `${prefix.text} ${instructions}`;
     return {
       scenario: sc.name,
       messages: [{ role: 'system', content: system }],
-      tokens: this.prompts.countTokens(system),
+      tokens: prefix === undefined ? this.prompts.countTokens(instructions) : prefix.tokens + this.prompts.countTokens(' ' + instructions),
       turnsDone: 0,
       turnsTotal: this.rng.int(sc.turns.min, sc.turns.max),
     };

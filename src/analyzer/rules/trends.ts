@@ -4,18 +4,36 @@ import { median } from '../stats.js';
 import { attribute, rankCorrelations } from '../correlate.js';
 import type { Sample, Series } from '../source.js';
 import type { Finding } from '../hint.js';
-import { insufficient, ok, r4, type BaselineFigure, type Rule, type RuleContext } from '../rule.js';
+import { insufficient, ok, r4, type BaselineFigure, type Rule, type RuleContext, type Thresholds } from '../rule.js';
+import type { LeakOptions } from '../trends.js';
 
 const MiB = 1024 * 1024;
 
-/** Gauges watched for leaks: selector, what it is, unit, smallest slope per hour worth a hint. */
-const LEAK_SERIES: { selector: string; what: string; unit: 'bytes' | 'count'; minPerHour: (ctx: RuleContext) => number; limit?: string }[] = [
-  { selector: 'llmsoak_target_process_resident_memory_bytes', what: 'target RSS', unit: 'bytes', minPerHour: (c) => c.thresholds.leakMiBPerHour * MiB, limit: 'llmsoak_host_memory_total_bytes' },
+/** A gauge watched for leaks: selector, what it is, unit, smallest slope per hour worth a hint. */
+export interface LeakWatched { selector: string; what: string; unit: 'bytes' | 'count'; minPerHour: (th: Thresholds) => number; limit?: string }
+
+/** Gauges watched for leaks (the soak report trends these too, with the same options: see leakOptions). */
+export const LEAK_SERIES: readonly LeakWatched[] = [
+  { selector: 'llmsoak_target_process_resident_memory_bytes', what: 'target RSS', unit: 'bytes', minPerHour: (th) => th.leakMiBPerHour * MiB, limit: 'llmsoak_host_memory_total_bytes' },
   { selector: 'llmsoak_target_process_open_fds', what: 'target open fds', unit: 'count', minPerHour: () => 60 },
   { selector: 'llmsoak_target_process_threads', what: 'target threads', unit: 'count', minPerHour: () => 30 },
-  { selector: 'llmsoak_gpu_memory_used_bytes', what: 'GPU memory', unit: 'bytes', minPerHour: (c) => c.thresholds.leakMiBPerHour * MiB, limit: 'llmsoak_gpu_memory_total_bytes' },
-  { selector: 'process_resident_memory_bytes', what: "llmsoak's own RSS", unit: 'bytes', minPerHour: (c) => c.thresholds.leakMiBPerHour * MiB, limit: 'llmsoak_host_memory_total_bytes' },
+  { selector: 'llmsoak_gpu_memory_used_bytes', what: 'GPU memory', unit: 'bytes', minPerHour: (th) => th.leakMiBPerHour * MiB, limit: 'llmsoak_gpu_memory_total_bytes' },
+  { selector: 'process_resident_memory_bytes', what: "llmsoak's own RSS", unit: 'bytes', minPerHour: (th) => th.leakMiBPerHour * MiB, limit: 'llmsoak_host_memory_total_bytes' },
 ];
+
+/** The leakTrend options of a watched gauge over a window of `windowSec`: one definition for the leak rule and the soak report. */
+export function leakOptions(spec: LeakWatched, o: { thresholds: Thresholds; warmupSec: number; runStartMs: number; restartTimesMs: number[]; windowSec: number; limit?: number }): LeakOptions {
+  return {
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    warmupSec: o.warmupSec,
+    runStartMs: o.runStartMs,
+    restartTimesMs: spec.selector.startsWith('llmsoak_target_process') ? o.restartTimesMs : [],
+    minSlopePerHour: spec.minPerHour(o.thresholds),
+    minR2: o.thresholds.leakR2,
+    minSpanSec: Math.min(1800, o.windowSec / 3),
+    minPoints: 10,
+  };
+}
 
 function fmtRate(v: number, unit: 'bytes' | 'count'): string {
   return unit === 'bytes' ? `${(v / MiB).toFixed(1)} MiB/h` : `${v.toFixed(1)}/h`;
@@ -57,16 +75,7 @@ export const leak: Rule = {
       seen++;
       const limit = spec.limit ? await src.last(spec.limit, now, 'max') : undefined;
       for (const s of series) {
-        const trend = leakTrend(s, {
-          ...(limit !== undefined ? { limit } : {}),
-          warmupSec: ctx.warmupSec,
-          runStartMs: ctx.runStartMs,
-          restartTimesMs: spec.selector.startsWith('llmsoak_target_process') ? restarts : [],
-          minSlopePerHour: spec.minPerHour(ctx),
-          minR2: th.leakR2,
-          minSpanSec: Math.min(1800, w / 3),
-          minPoints: 10,
-        });
+        const trend = leakTrend(s, leakOptions(spec, { thresholds: th, warmupSec: ctx.warmupSec, runStartMs: ctx.runStartMs, restartTimesMs: restarts, windowSec: w, ...(limit !== undefined ? { limit } : {}) }));
         if (trend.verdict !== 'increasing') continue;
         if (loadGrowth > 0.5 && trend.relChange < 2 * loadGrowth) continue;
         const labels: Record<string, string> = { series: spec.selector.replace(/^llmsoak_/, '') };
