@@ -18,6 +18,8 @@ export interface TrafficBenchOptions {
   /** Scrape the daemon's /metrics this often while running, ms (0 = never). */
   scrapeEveryMs?: number;
   collectors?: boolean;
+  /** Interval of every collector when they are on, ms (default 1000). */
+  collectorIntervalMs?: number;
   stream?: boolean;
   promptTokens?: number;
   outputTokens?: number;
@@ -64,7 +66,7 @@ export async function runTrafficBench(o: TrafficBenchOptions): Promise<TrafficBe
         }],
       },
       collectors: collectors
-        ? { intervalMs: 1000 }
+        ? { intervalMs: o.collectorIntervalMs ?? 1000 }
         : { host: { enabled: false }, process: { enabled: false }, gpu: { enabled: false }, server: { enabled: false }, cost: { enabled: false } },
       run: { drainMs: 5000 },
     },

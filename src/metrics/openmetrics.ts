@@ -9,6 +9,7 @@
  * from one registry, concurrently.
  */
 import type { Registry } from 'prom-client';
+import { metricsAsJson } from './render.js';
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
@@ -76,7 +77,7 @@ function labelText(labels: Record<string, string | number>): string {
 
 /** The whole registry in OpenMetrics 1.0 text, exemplars included, ending `# EOF`. */
 export async function renderOpenMetrics(registry: Registry): Promise<string> {
-  const families = (await registry.getMetricsAsJSON()) as unknown as JsonFamily[];
+  const families = (await metricsAsJson(registry)) as unknown as JsonFamily[];
   const lines: string[] = [];
   for (const f of families) {
     const counter = f.type === 'counter';

@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import { registerReportRoutes, statusPageOr, type ReportRouteDeps } from './report-routes.js';
 import { installAuth, type AuthOptions } from './auth.js';
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics, wantsOpenMetrics } from '../metrics/openmetrics.js';
+import { renderPrometheusText } from '../metrics/render.js';
 import type { SecretScrubber } from '../security/secrets.js';
 
 export interface AppDeps {
@@ -55,7 +56,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/metrics', async (req, reply) => {
     // OpenMetrics (with exemplars) when the scraper prefers it, as Prometheus does; else the Prometheus text format.
     if (wantsOpenMetrics(req.headers.accept)) return reply.header('content-type', OPENMETRICS_CONTENT_TYPE).send(await renderOpenMetrics(deps.registry));
-    const body = await deps.registry.metrics();
+    const body = await renderPrometheusText(deps.registry);
     return reply.header('content-type', deps.registry.contentType).send(body);
   });
 

@@ -1,6 +1,6 @@
 /** Rules over time: leaks (robust slope of a gauge), degradation against the baseline, quality drift, network/client. */
-import { compareDistributions, leakTrend, restartTimes } from '../trends.js';
 import { median } from '../stats.js';
+import { compareDistributions, leakTrend, restartTimes } from '../trends.js';
 import { attribute, rankCorrelations } from '../correlate.js';
 import type { Sample, Series } from '../source.js';
 import type { Finding } from '../hint.js';
@@ -46,12 +46,18 @@ function fmtDuration(sec: number): string {
   return `${(sec / 86400).toFixed(1)} days`;
 }
 
-/** Relative growth from the first to the last third of a series (medians); 0 when flat or too short. */
+/**
+ * Relative growth from the first to the last third of a series (means); 0 when
+ * flat or too short. Means, not medians: requests in flight at a low rate are
+ * small integers (0, 1, 2, 3), whose median jumps by 50–100 % on noise and
+ * would excuse a real leak as "load grew".
+ */
 function growth(values: number[]): number {
   if (values.length < 6) return 0;
   const third = Math.floor(values.length / 3);
-  const a = median(values.slice(0, third));
-  const b = median(values.slice(-third));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const a = mean(values.slice(0, third));
+  const b = mean(values.slice(-third));
   return a > 0 ? b / a - 1 : b > 0 ? Infinity : 0;
 }
 
