@@ -75,6 +75,8 @@ function stopChild(child: ChildProcess): Promise<void> {
       clearTimeout(kill);
       resolve();
     });
-    child.kill('SIGTERM');
+    // The child stops when its IPC channel closes (it ignores group signals: see simulator/process.ts).
+    if (child.connected) child.disconnect();
+    else child.kill('SIGTERM');
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `llmsoak simulate`: the simulator as its own process. When started by the
  * daemon (an IPC channel exists) it reports `{ type: 'ready', url }` once
- * listening, and exits when the parent goes away, so it never outlives it.
+ * listening, and exits when the parent closes the channel or goes away, so
+ * it never outlives it; signals to the process group are left to the parent.
  */
 import type { Logger } from '../log.js';
 import type { SimulatorConfig } from './config.js';
@@ -33,8 +34,17 @@ export async function runSimulatorProcess(cfg: SimulatorConfig, logger: Logger):
         () => done(1),
       );
     };
-    process.once('SIGTERM', () => close('SIGTERM'));
-    process.once('SIGINT', () => close('SIGINT'));
+    if (process.send) {
+      // Embedded: Ctrl-C in a terminal (and `timeout`, and a process-group kill) signals the whole group. The daemon
+      // drains its requests in flight first and then stops us by closing the IPC channel; stopping here at once
+      // would cut those streams and the final report would blame the target for llmsoak's own shutdown.
+      const ignore = (sig: string) => log.debug(`simulator: ${sig} ignored; the llmsoak that started it stops it`);
+      process.on('SIGTERM', ignore);
+      process.on('SIGINT', ignore);
+    } else {
+      process.once('SIGTERM', () => close('SIGTERM'));
+      process.once('SIGINT', () => close('SIGINT'));
+    }
     process.once('disconnect', () => close('parent gone'));
   });
 }
