@@ -2,18 +2,8 @@ import t from 'tap';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
-import { ConfigError } from '../src/errors.js';
-import { ROOT, runCli } from './helpers.js';
+import { ROOT, problemsOf, runCli } from './helpers.js';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 t.test('an empty config is valid and fully defaulted', async (t) => {
   const { config } = loadConfig({});

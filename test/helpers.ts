@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { ConfigError } from '../src/errors.js';
 
 /** dist/src/cli.js, next to this compiled file's dist/test/. */
 export const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -74,4 +75,15 @@ export function waitExit(child: ChildProcess, timeoutMs: number): Promise<number
       resolve(code);
     });
   });
+}
+
+/** The problems a config loader reported (ConfigError), or [] when it accepted the config; anything else is rethrown. */
+export function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
 }

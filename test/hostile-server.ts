@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ErrorClass } from '../src/types.js';
+import { seededRandom } from '../src/analyzer/stats.js';
 
 export type Behaviour =
   | 'ok' // a proper stream with usage and [DONE]
@@ -76,22 +77,11 @@ const ROLE = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: 'ass
 const FINAL = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] })}\n\n`;
 const usage = (n: number) => `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: n, total_tokens: 10 + n } })}\n\n`;
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function startHostileServer(opts: { mix: Partial<Record<Behaviour, number>>; seed?: number; port?: number; okTokens?: number }): Promise<HostileServer> {
   const entries = Object.entries(opts.mix).filter(([, w]) => (w ?? 0) > 0) as [Behaviour, number][];
   const total = entries.reduce((a, [, w]) => a + w, 0);
-  const next = rng(opts.seed ?? 7);
+  const next = seededRandom(opts.seed ?? 7);
   const pick = (): Behaviour => {
     let x = next() * total;
     for (const [b, w] of entries) {

@@ -4,9 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
-import { ConfigError } from '../src/errors.js';
 import { loadSuites } from '../src/quality/suite.js';
-import { ROOT, runCli } from './helpers.js';
+import { ROOT, problemsOf, runCli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmsoak-quality-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,15 +16,6 @@ function file(name: string, text: string): string {
   return p;
 }
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 t.test('the example suite loads: every expectation type, prompt and messages forms', async (t) => {
   const [suite] = loadSuites({ suites: [{ name: 'golden', file: join(ROOT, 'examples/quality/golden.yaml') }] });
@@ -78,7 +68,7 @@ t.test('a bad suite file: every problem, each prefixed with the file and the pat
     '    messages: [{ role: system, content: "a" }]',
     '    expect: { number: { value: 1 }, ignoreCase: true }',
   ].join('\n'));
-  const p = problems(() => loadSuites({ suites: [{ name: 'bad', file: f }] }));
+  const p = problemsOf(() => loadSuites({ suites: [{ name: 'bad', file: f }] }));
   const at = `${f}: prompts`;
   const expected = [
     `${at}[1].id: duplicate id "ok"`,
@@ -103,22 +93,22 @@ t.test('a bad suite file: every problem, each prefixed with the file and the pat
 });
 
 t.test('file-level problems: unreadable, not YAML, wrong shape, empty', async (t) => {
-  t.match(problems(() => loadSuites({ suites: [{ name: 'x', file: join(dir, 'missing.yaml') }] })), [/^quality\.suites\[0\]\.file: cannot read .*missing\.yaml \(ENOENT\)$/]);
+  t.match(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: join(dir, 'missing.yaml') }] })), [/^quality\.suites\[0\]\.file: cannot read .*missing\.yaml \(ENOENT\)$/]);
   const notYaml = file('notyaml.yaml', 'prompts: [\n  - a: b: c');
-  t.match(problems(() => loadSuites({ suites: [{ name: 'x', file: notYaml }] })), [/notyaml\.yaml: line \d+ column \d+: /]);
+  t.match(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: notYaml }] })), [/notyaml\.yaml: line \d+ column \d+: /]);
   const scalar = file('scalar.yaml', '42\n');
-  t.match(problems(() => loadSuites({ suites: [{ name: 'x', file: scalar }] })), [/scalar\.yaml: must be a mapping with prompts, or a list of prompts \(got number\)/]);
+  t.match(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: scalar }] })), [/scalar\.yaml: must be a mapping with prompts, or a list of prompts \(got number\)/]);
   const extra = file('extra.yaml', 'prompt: []\n');
-  t.same(problems(() => loadSuites({ suites: [{ name: 'x', file: extra }] })), [
+  t.same(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: extra }] })), [
     `${extra}: prompt: unknown key (allowed: description, prompts)`,
     `${extra}: prompts: is required`,
   ]);
   const empty = file('empty.yaml', 'prompts: []\n');
-  t.same(problems(() => loadSuites({ suites: [{ name: 'x', file: empty }] })), [`${empty}: prompts: must hold at least one prompt`]);
+  t.same(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: empty }] })), [`${empty}: prompts: must hold at least one prompt`]);
 });
 
 t.test('through the config loader: inline prompts, suite rules, cron expression, all at once', async (t) => {
-  const p = problems(() => loadConfig({
+  const p = problemsOf(() => loadConfig({
     document: {
       quality: {
         schedule: '61 * * * *',
@@ -137,7 +127,7 @@ t.test('through the config loader: inline prompts, suite rules, cron expression,
     `quality.suites[1].file: cannot read ${join(dir, 'missing.yaml')} (ENOENT)`,
     'quality.suites[2]: needs exactly one of file or prompts',
   ]);
-  const schema = problems(() => loadConfig({ document: { quality: { intervalSec: 0, timeoutMs: 'soon', suites: [{ name: '1bad', fil: 'x' }] } } }));
+  const schema = problemsOf(() => loadConfig({ document: { quality: { intervalSec: 0, timeoutMs: 'soon', suites: [{ name: '1bad', fil: 'x' }] } } }));
   t.ok(schema.includes('quality.intervalSec: must be > 0'), schema.join('\n'));
   t.ok(schema.includes('quality.timeoutMs: must be integer'));
   t.ok(schema.includes('quality.suites[0].fil: unknown key'));

@@ -14,13 +14,12 @@ import { performance } from 'node:perf_hooks';
 import { createArrivals, type ArrivalSpec } from '../src/traffic/arrivals.js';
 import { createRng } from '../src/traffic/random.js';
 import { RateProfile, parseProfileCsv, profileFromConfig, resolveStartHour, type ProfilePoint } from '../src/traffic/rate-profile.js';
-import { ConfigError } from '../src/errors.js';
 import { loadConfig } from '../src/config/load.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import { defaultSimulatorConfig } from '../src/simulator/config.js';
 import { startSimulator } from '../src/simulator/server.js';
-import { ROOT } from './helpers.js';
+import { ROOT, problemsOf } from './helpers.js';
 
 const S = 1e9;
 const dir = mkdtempSync(join(tmpdir(), 'llmsoak-profile-'));
@@ -40,15 +39,6 @@ function offsets(spec: ArrivalSpec, until: number, seed = 1, max = 2_000_000): n
   return out;
 }
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 t.test('the curve: linear ramps and steps between points, wrapping at 24 h', async (t) => {
   const pts = [{ hour: 6, multiple: 1 }, { hour: 18, multiple: 3 }];

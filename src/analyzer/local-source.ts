@@ -95,15 +95,15 @@ export class LocalSource implements SeriesSource {
   async increase(selector: string, windowSec: number, now: Date): Promise<number | undefined> {
     const nowMs = now.getTime();
     let sum = 0;
-    let any = false;
+    let seen = false;
     for (const info of this.store.select(selector)) {
       const inc = this.increaseOf(info.id, nowMs, windowSec * 1000);
       if (inc !== undefined) {
         sum += inc;
-        any = true;
+        seen = true;
       }
     }
-    return any ? sum : undefined;
+    return seen ? sum : undefined;
   }
 
   async quantile(q: number, metric: string, windowSec: number, now: Date, matchers?: string): Promise<number | undefined> {
@@ -181,12 +181,12 @@ export class LocalSource implements SeriesSource {
 
   async maxOverTime(selector: string, windowSec: number, now: Date): Promise<number | undefined> {
     let max = -Infinity;
-    let any = false;
+    let seen = false;
     for (const s of this.rangeSync(selector, windowSec, now.getTime())) {
       for (const p of s.points) if (p.v > max) max = p.v;
-      any = true;
+      seen = true;
     }
-    return any ? max : undefined;
+    return seen ? max : undefined;
   }
 
   /** Prometheus increase() of one series over (now − w, now]. */

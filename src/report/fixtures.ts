@@ -6,18 +6,8 @@
  *   node -e "import('./dist/src/report/fixtures.js').then(m => console.log(JSON.stringify(m.sampleRampReport(), null, 2)))"
  */
 import type { Figures, HintEntry, Plot, Report, StepResult } from './model.js';
+import { seededRandom } from '../analyzer/stats.js';
 
-/** mulberry32: a small seeded PRNG, so fixtures are identical run to run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Gaussian-ish noise (sum of uniforms). */
 function noise(r: () => number): number {
@@ -173,7 +163,7 @@ export function sampleSoakReport(): Report {
   const start = Date.parse('2025-06-02T08:00:00Z');
   const durationSec = 6 * 3600;
   const end = start + durationSec * 1000;
-  const r = rng(42);
+  const r = seededRandom(42);
   const stepMs = 60_000;
   const GiB = 1024 ** 3;
   const MiB = 1024 ** 2;
@@ -392,7 +382,7 @@ export function sampleSurfaceReport(): Report {
 
 export function sampleSpikeReport(): Report {
   const start = Date.parse('2025-06-05T11:00:00Z');
-  const r = rng(7);
+  const r = seededRandom(7);
   const base = 10;
   const mult = 4;
   const spikeFrom = start + 120_000;

@@ -12,12 +12,11 @@
  * flagged.
  */
 import type { ServerResponse } from 'node:http';
-import type { ServerTimings } from '../types.js';
 import type { Seq } from './engine.js';
 import { BaseRequest, type SimContext } from './requests.js';
 import { fnv1a, Rng } from './rng.js';
 import { BadRequest, TOKENS_PER_IMAGE, countTextTokens } from './tokens.js';
-import { r3, sendJson } from './wire.js';
+import { sendJson } from './wire.js';
 
 /** OpenAI's moderation categories (omni-moderation). */
 export const MODERATION_CATEGORIES: readonly string[] = [
@@ -93,15 +92,7 @@ export class ModerationRequest extends BaseRequest {
 
   onPrefilled(_seq: Seq): void {
     if (this.done) return;
-    const now = process.hrtime.bigint();
-    const timings: ServerTimings = {
-      queue_ms: this.queueMs(),
-      ttft_ms: r3(Number(now - this.arrivalNs) / 1e6),
-      itl_ms: [],
-      prompt_tokens: this.tokens,
-      completion_tokens: 0,
-      preemptions: this.seq?.preemptions ?? 0,
-    };
+    const timings = this.oneShotTimings(process.hrtime.bigint(), this.tokens);
     this.finish('stop');
     sendJson(this.res, 200, {
       id: 'modr-' + this.ctx.nextId(),

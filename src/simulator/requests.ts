@@ -84,6 +84,19 @@ export abstract class BaseRequest implements SeqHandler {
     const s = this.seq;
     return s === undefined || s.firstScheduledNs === 0n ? 0 : r3(nsToMs(s.firstScheduledNs - this.arrivalNs));
   }
+
+  /** Ground truth of a request answered in one piece after prefill (embeddings, moderations): its TTFT is the whole answer. */
+  protected oneShotTimings(now: bigint, promptTokens: number): ServerTimings {
+    this.ctx.metrics.ttft.observe(Number(now - this.arrivalNs) / 1e9);
+    return {
+      queue_ms: this.queueMs(),
+      ttft_ms: r3(nsToMs(now - this.arrivalNs)),
+      itl_ms: [],
+      prompt_tokens: promptTokens,
+      completion_tokens: 0,
+      preemptions: this.seq?.preemptions ?? 0,
+    };
+  }
 }
 
 export type GenKind = 'chat' | 'completions';
@@ -306,16 +319,7 @@ export class EmbedRequest extends BaseRequest {
       const embedding = this.base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v);
       return { object: 'embedding', index, embedding };
     });
-    const now = process.hrtime.bigint();
-    this.ctx.metrics.ttft.observe(Number(now - this.arrivalNs) / 1e9);
-    const timings: ServerTimings = {
-      queue_ms: this.queueMs(),
-      ttft_ms: r3(nsToMs(now - this.arrivalNs)),
-      itl_ms: [],
-      prompt_tokens: this.tokens,
-      completion_tokens: 0,
-      preemptions: this.seq?.preemptions ?? 0,
-    };
+    const timings = this.oneShotTimings(process.hrtime.bigint(), this.tokens);
     this.finish('stop');
     sendJson(this.res, 200, {
       object: 'list',

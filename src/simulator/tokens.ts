@@ -52,40 +52,52 @@ export function pickToken(rng: Rng): number {
 
 const NO_SPECIAL = { disallowedSpecial: new Set<string>() };
 /**
- * Bounded by the text it holds, not by entries: unique long prompts (most of a
- * soak's) would otherwise fill it slowly for thousands of requests, and a
- * simulator whose RSS grows for ten minutes at low rates looks like a leak.
+ * Values keyed by text, bounded by the text held rather than by entries:
+ * unique long prompts (most of a soak's) would otherwise fill an entry-bounded
+ * cache slowly for thousands of requests, and a simulator whose RSS grows for
+ * ten minutes at low rates looks like a leak. Oldest first out; a text longer
+ * than an eighth of the budget is not kept.
  */
-const CACHE_MAX_CHARS = 2 * 1024 * 1024;
-const cache = new Map<string, number>();
-let cachedChars = 0;
+class TextCache<V> {
+  private readonly map = new Map<string, V>();
+  private chars = 0;
+  constructor(private readonly maxChars: number) {}
+
+  get(text: string): V | undefined {
+    return this.map.get(text);
+  }
+
+  set(text: string, value: V): void {
+    if (text.length > this.maxChars / 8) return;
+    for (const k of this.map.keys()) {
+      if (this.chars + text.length <= this.maxChars) break;
+      this.map.delete(k);
+      this.chars -= k.length;
+    }
+    this.map.set(text, value);
+    this.chars += text.length;
+  }
+}
+
+const counts = new TextCache<number>(2 * 1024 * 1024);
 
 /** Tokens of a text (o200k_base; special-token text is counted as plain text). Cached: prompts repeat (chat history, shared system prompts). */
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  const hit = cache.get(text);
+  const hit = counts.get(text);
   if (hit !== undefined) return hit;
   const n = knownCount(text) ?? countTokens(text, NO_SPECIAL);
-  if (text.length > CACHE_MAX_CHARS / 8) return n;
-  for (const k of cache.keys()) {
-    if (cachedChars + text.length <= CACHE_MAX_CHARS) break;
-    cache.delete(k);
-    cachedChars -= k.length;
-  }
-  cache.set(text, n);
-  cachedChars += text.length;
+  counts.set(text, n);
   return n;
 }
 
 /**
- * Token ids of recent texts for the prefix cache (prefix-cache.ts), bounded by
- * the text held like the count cache; shared system prompts repeat and stay.
- * The last text encoded is kept apart so that the count which follows its
- * encoding (countTextTokens) needs no second pass of the tokenizer.
+ * Token ids of recent texts for the prefix cache (prefix-cache.ts); shared
+ * system prompts repeat and stay. The last text encoded is kept apart so that
+ * the count which follows its encoding (countTextTokens) needs no second pass
+ * of the tokenizer.
  */
-const IDS_CACHE_MAX_CHARS = 512 * 1024;
-const idsCache = new Map<string, Uint32Array>();
-let idsCachedChars = 0;
+const idsCache = new TextCache<Uint32Array>(512 * 1024);
 let lastIds: { text: string; n: number } | undefined;
 
 /** Token ids of a text (o200k_base, special-token text as plain text). */
@@ -95,14 +107,7 @@ export function textTokenIds(text: string): ArrayLike<number> {
   if (hit !== undefined) return hit;
   const ids = Uint32Array.from(encode(text, NO_SPECIAL));
   lastIds = { text, n: ids.length };
-  if (text.length > IDS_CACHE_MAX_CHARS / 8) return ids;
-  for (const k of idsCache.keys()) {
-    if (idsCachedChars + text.length <= IDS_CACHE_MAX_CHARS) break;
-    idsCache.delete(k);
-    idsCachedChars -= k.length;
-  }
   idsCache.set(text, ids);
-  idsCachedChars += text.length;
   return ids;
 }
 
