@@ -38,11 +38,12 @@ t.test('an error burst is one incident with time to detect and time to recover',
   const cleared = Date.now();
 
   t.equal(inc.cause, 'server_errors');
-  t.ok(inc.timeToDetectSec > 0, `time to detect ${inc.timeToDetectSec} s > 0`);
+  // At sample resolution the first errored sample can be the one the detecting evaluation reads: 0 s is then the truth.
+  t.ok(inc.timeToDetectSec >= 0, `time to detect ${inc.timeToDetectSec} s, never negative`);
   t.ok(inc.timeToDetectSec <= 2 * ANALYZER.windowSec, `time to detect ${inc.timeToDetectSec} s within two windows`);
   const onset = Date.parse(inc.onsetAt);
   t.ok(onset >= faultOn - ANALYZER.stepSec * 1000, `onset ${((onset - faultOn) / 1000).toFixed(1)} s after the fault was switched on (not before it)`);
-  t.ok(Date.parse(inc.detectedAt) > onset, 'detected after the onset');
+  t.ok(Date.parse(inc.detectedAt) >= onset, 'detected no earlier than the onset');
 
   const done = await waitFor(async () => tracker.entries().find((i) => i.kind === 'errors' && i.recoveredAt !== undefined), 20_000, 200);
   const recovered = Date.parse(done.recoveredAt!);

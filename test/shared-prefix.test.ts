@@ -201,8 +201,10 @@ async function soak(t: Test, share: number): Promise<Arm> {
     }
     const simAfter = await getText(`${sim.url}/metrics`);
     const d = (name: string) => (metric(simAfter, name) ?? 0) - (metric(simBefore, name) ?? 0);
-    const ttfts = records.filter((r) => r.sentAt >= measureFrom && r.outcome === 'ok' && r.firstTokenAt !== undefined)
-      .map((r) => Number((r.firstTokenAt as bigint) - r.sentAt) / 1e6);
+    // TTFT less the server's queue wait (its own timings): the cache skips prefill; how long a request waited behind
+    // others depends on the machine's load in each arm, which a shared CI machine changes between the two soaks.
+    const ttfts = records.filter((r) => r.sentAt >= measureFrom && r.outcome === 'ok' && r.firstTokenAt !== undefined && r.serverTimings !== undefined)
+      .map((r) => Number((r.firstTokenAt as bigint) - r.sentAt) / 1e6 - (r.serverTimings?.queue_ms ?? 0));
     t.ok(records.length > 0 && started > 0n);
     t.equal(records.filter((r) => r.outcome !== 'ok').length, 0, `share ${share}: every request ok`);
     return { exported, simRatio: d('vllm:prefix_cache_hits_total') / d('vllm:prefix_cache_queries_total'), ttftP50Ms: median(ttfts), n: ttfts.length };
@@ -231,5 +233,5 @@ t.test('MUST-SHOW: exported hit ratio matches the share (tokens) within 10%, and
   const exportedNone = none.exported.reduce((a, b) => a + b, 0) / Math.max(1, none.exported.length);
   t.ok(none.exported.length >= 10 && exportedNone < 0.01, `share 0: exported ratio ${exportedNone.toFixed(4)} ≈ 0`);
   t.ok(shared.n >= 30 && none.n >= 30, 'enough requests measured');
-  t.ok(drop > 0.7 * skippedMs && drop < 1.3 * skippedMs, `TTFT p50 drop ${drop.toFixed(1)} ms within 30% of the skipped prefill ${skippedMs.toFixed(1)} ms`);
+  t.ok(drop > 0.7 * skippedMs && drop < 1.3 * skippedMs, `TTFT p50 (less server queue) drop ${drop.toFixed(1)} ms within 30% of the skipped prefill ${skippedMs.toFixed(1)} ms`);
 });
