@@ -57,8 +57,10 @@ t.test('a real Alertmanager receives, shows and resolves a hint', async (t) => {
     return;
   }
   const configFile = join(ROOT, 'alertmanager', 'alertmanager.test.yml');
+  // amtool ships in the same Debian package: absent is a failure with the install line, never a silent skip.
   const amtool = which('amtool');
-  if (amtool !== undefined) {
+  if (amtool === undefined) t.fail(`amtool not found: ${INSTALL}`);
+  else {
     for (const f of ['alertmanager.test.yml', 'alertmanager.example.yml']) {
       const r = spawnSync(amtool, ['check-config', join(ROOT, 'alertmanager', f)], { encoding: 'utf8', timeout: 10_000 });
       t.equal(r.status, 0, `amtool check-config ${f}${r.status === 0 ? '' : `: ${r.stdout}${r.stderr}`}`);

@@ -2,6 +2,10 @@
  * Sweep, capacity surface and spike against the built-in simulator (16
  * slots, ~36 req/s of capacity), in compressed time on one idle daemon:
  * each produces the report its kind promises. One mode runs at a time.
+ * Prefill (20k tokens/s) makes a 2,048-token prompt's TTFT ~100 ms longer than
+ * a 32-token one's: ten times the 10 ms step alignment that decides the short
+ * prompts' TTFT, so the surface's "longer prompts: longer TTFT" compares two
+ * figures that differ by construction, not by a few milliseconds of jitter.
  */
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,14 +22,14 @@ t.test('sweep, surface and spike', async (t) => {
   const { config } = loadConfig({
     document: {
       server: { listen: '127.0.0.1:0' },
-      simulator: { port: 0, engine: { maxNumSeqs: 16, decodeStepBaseMs: 10, decodeStepPerSeqMs: 0.25, prefillTokensPerSec: 200_000, maxQueue: 100_000 } },
+      simulator: { port: 0, engine: { maxNumSeqs: 16, decodeStepBaseMs: 10, decodeStepPerSeqMs: 0.25, prefillTokensPerSec: 20_000, maxQueue: 100_000 } },
       traffic: { arrival: 'constant', seed: 9, scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'fixed', value: 32 }, output: { dist: 'fixed', value: 32 } }] },
       slo: { ttftMs: 250, tpotMs: 50, e2eMs: 1500 },
       collectors: { intervalMs: 500, gpu: { enabled: false } },
       report: { dir },
       mode: {
         sweep: { maxUsers: 24, rates: 2, bisectSteps: 1, warmupSec: 1, holdSec: 2, cooldownSec: 0.5 },
-        surface: { concurrency: [4, 32], inputTokens: [32, 1024], outputTokens: 32, refineRounds: 1, warmupSec: 1, holdSec: 2, cooldownSec: 0.5 },
+        surface: { concurrency: [4, 32], inputTokens: [32, 2048], outputTokens: 32, refineRounds: 1, warmupSec: 1, holdSec: 2, cooldownSec: 0.5 },
         spike: { baseRate: 10, multiple: 5, warmupSec: 1, baselineSec: 3, spikeSec: 2, afterSec: 6, windowSec: 1 },
       },
       log: { level: 'silent' },
