@@ -28,6 +28,29 @@ if ! npx tsc -p tsconfig.json; then
   echo "build failed (tsc)"; echo "0 passed, 1 failed"; exit 1
 fi
 
+# The image's build step (Dockerfile: tsc -p tsconfig.build.json), run once here;
+# deploy.test.ts lays it out as the image does and runs it.
+image=$(mktemp -d "${TMPDIR:-/tmp}/llmsoak-image.XXXXXX")
+trap 'rm -rf "$image"' EXIT
+if ! npx tsc -p tsconfig.build.json --outDir "$image/dist"; then
+  echo "build failed (tsc -p tsconfig.build.json)"; echo "0 passed, 1 failed"; exit 1
+fi
+export LLMSOAK_IMAGE_DIST="$image/dist"
+
+# Tests whose claims are about CPU time or timing accuracy run alone, after the
+# rest, so that no other test file takes the cores they measure.
+serial=(dist/test/hints-cpu.test.js dist/test/accuracy-truth.test.js)
+
 files=("$@")
-[ ${#files[@]} -eq 0 ] && files=(dist/test/*.test.js)
-npx tap --reporter=tap "${files[@]}" 2>&1 | node scripts/tap-summary.mjs
+if [ ${#files[@]} -gt 0 ]; then
+  npx tap --reporter=tap "${files[@]}" 2>&1 | node scripts/tap-summary.mjs
+  exit "${PIPESTATUS[1]}"
+fi
+parallel=()
+for f in dist/test/*.test.js; do
+  case " ${serial[*]} " in *" $f "*) ;; *) parallel+=("$f") ;; esac
+done
+{
+  npx tap --reporter=tap "${parallel[@]}" 2>&1
+  npx tap --reporter=tap --jobs=1 "${serial[@]}" 2>&1
+} | node scripts/tap-summary.mjs

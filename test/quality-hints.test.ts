@@ -31,6 +31,7 @@ t.test('quality fault: quality_drift is the top cause, and resolves when cleared
   t.match(metrics, /llmsoak_quality_checks_total\{suite="golden",outcome="error"\} 0\n/, 'no check errored');
 
   await s.setFaults({ quality: { rate: 1 } });
+  const faultAt = Date.now();
   const { hint, afterSec } = await s.waitTopCause('quality_drift', TWO_WINDOWS);
   t.equal(hint.rule, 'quality_drift');
   t.equal(hint.labels?.suite, 'golden');
@@ -38,6 +39,13 @@ t.test('quality fault: quality_drift is the top cause, and resolves when cleared
   t.ok(Number(hint.evidence.score) < 0.9, `the score fell (${hint.evidence.score})`);
   t.equal(hint.evidence.baseline_score, 1);
   t.ok(afterSec <= TWO_WINDOWS, `found after ${afterSec.toFixed(1)} s`);
+  // The first run that started with the fault on answers every golden prompt wrong.
+  const runner = s.daemon.qualityChecks?.runner;
+  const faulted = await waitFor(async () => {
+    const r = runner?.lastReport;
+    return r && Date.parse(r.startedAt) >= faultAt ? r : undefined;
+  }, 20_000, 200);
+  t.equal(faulted.suites[0]?.score, 0, 'every golden answer is wrong in a run under the fault');
 
   await s.clearFaults();
   const clearedAt = Date.now();
@@ -45,7 +53,6 @@ t.test('quality fault: quality_drift is the top cause, and resolves when cleared
   t.pass(`resolved ${resolvedAfter.toFixed(1)} s after clearing`);
   // A run that started before the fault was cleared may end after the hint resolved (on a busy machine): judge the first
   // run that started after clearing.
-  const runner = s.daemon.qualityChecks?.runner;
   const after = await waitFor(async () => {
     const r = runner?.lastReport;
     return r && Date.parse(r.startedAt) >= clearedAt ? r : undefined;
