@@ -79,7 +79,7 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
         target: { url: `${simUrl}/v1` },
         server: { listen: `127.0.0.1:${port}` },
         traffic: {
-          rate: 10, seed: 5, replicas: { count: 2, index },
+          rate: 10, seed: 5, arrival: 'constant', replicas: { count: 2, index },
           scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'uniform', min: 50, max: 200 }, output: { dist: 'uniform', min: 10, max: 40 } }],
         },
         collectors: { intervalMs: 1000, gpu: { enabled: false } },
@@ -106,10 +106,11 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
   t.ok(daemons[0]?.hintAnalyzer, 'replica 0 runs the analyzer');
   t.equal(daemons[1]?.hintAnalyzer, undefined, 'replica 1 does not');
 
-  // Sent requests add up to about 10/s across the fleet (Poisson arrivals: loose bounds).
+  // Sent requests add up to 10/s across the fleet: constant arrivals, so the only slack is rate()'s extrapolation
+  // over 1 s scrapes and a request's duration between sending and being counted (5 %).
   await new Promise((r) => setTimeout(r, 12_000));
   const sent = finiteValues(await promQuery(prom.base, 'sum(rate(llmsoak_requests_total{job="llmsoak"}[10s]))'))[0] ?? 0;
-  t.ok(sent > 6 && sent < 14, `fleet sends ${sent.toFixed(1)} requests/s`);
+  t.ok(sent >= 9.5 && sent <= 10.5, `fleet sends ${sent.toFixed(2)} requests/s (10 ± 5 %)`);
   const per = finiteValues(await promQuery(prom.base, 'sum by (instance) (rate(llmsoak_requests_total{job="llmsoak"}[10s]))'));
   t.equal(per.length, 2, 'both replicas send');
 

@@ -160,7 +160,9 @@ t.test('simulator: a repeated prompt hits its cached full blocks and prefills fa
 
 /** The configured figures of the end-to-end runs. */
 const E2E = {
-  prefixTokens: 4096, passageTokens: 256, prefixes: 2, rate: 5, warmupMs: 3000, measureMs: 9000,
+  // Constant arrivals 400 ms apart against ~145 ms of service (share 0: 87 ms prefill + 8 tokens): no request waits
+  // behind another unless the machine stalls for a quarter of a second, so TTFT is compared as the client saw it.
+  prefixTokens: 4096, passageTokens: 256, prefixes: 2, rate: 2.5, warmupMs: 3000, measureMs: 14000,
   engine: { prefillTokensPerSec: 25000, maxPrefillTokensPerStep: 8192, decodeStepBaseMs: 14, decodeStepPerSeqMs: 0.1, timeScale: 0.5, blockSize: 16, maxModelLen: 16384 },
 };
 
@@ -201,10 +203,9 @@ async function soak(t: Test, share: number): Promise<Arm> {
     }
     const simAfter = await getText(`${sim.url}/metrics`);
     const d = (name: string) => (metric(simAfter, name) ?? 0) - (metric(simBefore, name) ?? 0);
-    // TTFT less the server's queue wait (its own timings): the cache skips prefill; how long a request waited behind
-    // others depends on the machine's load in each arm, which a shared CI machine changes between the two soaks.
-    const ttfts = records.filter((r) => r.sentAt >= measureFrom && r.outcome === 'ok' && r.firstTokenAt !== undefined && r.serverTimings !== undefined)
-      .map((r) => Number((r.firstTokenAt as bigint) - r.sentAt) / 1e6 - (r.serverTimings?.queue_ms ?? 0));
+    // TTFT as the client measured it (first content chunk − sent).
+    const ttfts = records.filter((r) => r.sentAt >= measureFrom && r.outcome === 'ok' && r.firstTokenAt !== undefined)
+      .map((r) => Number((r.firstTokenAt as bigint) - r.sentAt) / 1e6);
     t.ok(records.length > 0 && started > 0n);
     t.equal(records.filter((r) => r.outcome !== 'ok').length, 0, `share ${share}: every request ok`);
     return { exported, simRatio: d('vllm:prefix_cache_hits_total') / d('vllm:prefix_cache_queries_total'), ttftP50Ms: median(ttfts), n: ttfts.length };
@@ -233,5 +234,5 @@ t.test('MUST-SHOW: exported hit ratio matches the share (tokens) within 10%, and
   const exportedNone = none.exported.reduce((a, b) => a + b, 0) / Math.max(1, none.exported.length);
   t.ok(none.exported.length >= 10 && exportedNone < 0.01, `share 0: exported ratio ${exportedNone.toFixed(4)} ≈ 0`);
   t.ok(shared.n >= 30 && none.n >= 30, 'enough requests measured');
-  t.ok(drop > 0.7 * skippedMs && drop < 1.3 * skippedMs, `TTFT p50 (less server queue) drop ${drop.toFixed(1)} ms within 30% of the skipped prefill ${skippedMs.toFixed(1)} ms`);
+  t.ok(drop > 0.7 * skippedMs && drop < 1.3 * skippedMs, `TTFT p50 drop ${drop.toFixed(1)} ms within 30% of the skipped prefill ${skippedMs.toFixed(1)} ms`);
 });

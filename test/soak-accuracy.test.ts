@@ -76,9 +76,9 @@ t.test(`a ${SOAK_SEC} s soak at ${RATE} req/s: /metrics agrees with the wire`, a
   t.ok(ok >= sent * 0.99, `almost all ok against a healthy simulator (${ok}/${sent})`);
 
   const simDone = sum(simText, 'vllm:request_success_total');
-  within(t, ok, simDone, 0.02, 'ok requests vs the simulator\'s own count');
-  within(t, sum(text, 'llmsoak_output_tokens_total'), sum(simText, 'vllm:generation_tokens_total'), 0.02, 'output tokens vs the simulator\'s generation tokens');
-  within(t, sum(text, 'llmsoak_input_tokens_total'), sum(simText, 'vllm:prompt_tokens_total'), 0.02, 'input tokens vs the simulator\'s prompt tokens');
+  t.equal(ok, simDone, 'ok requests = the simulator\'s own count (every request drained: exact)');
+  t.equal(sum(text, 'llmsoak_output_tokens_total'), sum(simText, 'vllm:generation_tokens_total'), 'output tokens = the simulator\'s generation tokens (usage reconciled: exact)');
+  t.equal(sum(text, 'llmsoak_input_tokens_total'), sum(simText, 'vllm:prompt_tokens_total'), 'input tokens = the simulator\'s prompt tokens (usage reconciled: exact)');
 
   t.equal(sum(text, 'llmsoak_request_duration_seconds_count'), ok, 'E2E histogram holds every ok request');
   t.equal(sum(text, 'llmsoak_schedule_lag_seconds_count'), requests, 'schedule lag observed for every request');
@@ -86,7 +86,7 @@ t.test(`a ${SOAK_SEC} s soak at ${RATE} req/s: /metrics agrees with the wire`, a
   // The simulator counts gaps of non-streamed requests too (20 tokens: 19 gaps each); the client sees those as one body.
   const batchOk = sum(text, 'llmsoak_requests_total', 'scenario="batch"', 'outcome="ok"');
   const gapsExpected = sum(simText, 'vllm:inter_token_latency_seconds_count') - batchOk * 19;
-  within(t, sum(text, 'llmsoak_inter_token_latency_seconds_count'), gapsExpected, 0.02, 'ITL gaps vs the simulator\'s inter-token count');
+  t.equal(sum(text, 'llmsoak_inter_token_latency_seconds_count'), gapsExpected, 'ITL gaps = the simulator\'s inter-token count (one chunk per token: exact)');
   t.equal(sum(text, 'llmsoak_in_flight_requests'), 0, 'nothing left in flight');
 
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: liveText, encoding: 'utf8' });
