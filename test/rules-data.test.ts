@@ -157,6 +157,101 @@ t.test('GPU rules say "insufficient data" without GPU series', async (t) => {
   t.equal(f[0]?.evidence.reasons, 'sw_thermal');
 });
 
+/** GPU series labelled as the collector labels a real one (gpu index, uuid, product name). */
+const GPU = 'gpu="0",uuid="GPU-5b1e0c7a-3f51-9d1e-8a42-7c0f3e2d1b9a",name="NVIDIA H100 80GB HBM3"';
+
+t.test('bandwidth_bound_decode: DRAM busy, tensor cores idle (GPM-shaped series)', async (t) => {
+  // Decode at batch 64 on a Hopper GPU: DRAM bandwidth ~80 % busy, SM ~60 %, tensor pipes ~10 %.
+  const decode = await evalRule('bandwidth_bound_decode', [
+    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.35x20 0.8x20' },
+    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.4x20 0.09x20' },
+    { series: `llmsoak_gpu_sm_active_ratio{${GPU}}`, values: '0.7x20 0.6x20' },
+  ], 10);
+  const f = findings(decode);
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.cause, 'bandwidth_bound_decode');
+  t.equal(f[0]?.evidence.dram_active_ratio, 0.8);
+  t.equal(f[0]?.evidence.tensor_active_ratio, 0.09);
+  t.equal(f[0]?.evidence.sm_active_ratio, 0.6);
+  const compute = await evalRule('bandwidth_bound_decode', [
+    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.8x40' },
+    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.85x40' },
+  ], 10);
+  t.same(findings(compute), [], 'tensor cores busy too: not bandwidth bound');
+  const idle = await evalRule('bandwidth_bound_decode', [
+    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.2x40' },
+    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.05x40' },
+  ], 10);
+  t.same(findings(idle), [], 'DRAM not busy: nothing');
+});
+
+t.test('compute_bound_prefill: tensor cores busy, TTFT evidence', async (t) => {
+  const ttft = [
+    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="doc",le="0.1"}', values: '0x40' },
+    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="doc",le="0.5"}', values: '0+10x40' },
+    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="doc",le="+Inf"}', values: '0+10x40' },
+  ];
+  const prefill = await evalRule('compute_bound_prefill', [
+    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.2x20 0.88x20' },
+    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.3x40' },
+    ...ttft,
+  ], 10);
+  const f = findings(prefill);
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.cause, 'compute_bound_prefill');
+  t.equal(f[0]?.evidence.tensor_active_ratio, 0.88);
+  const p50 = Number(f[0]?.evidence.ttft_p50_s);
+  t.ok(p50 > 0.1 && p50 <= 0.5, `TTFT p50 ${p50} s from the histogram`);
+  const calm = await evalRule('compute_bound_prefill', [{ series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.3x40' }, ...ttft], 10);
+  t.same(findings(calm), [], 'tensor cores not busy: nothing');
+  const noTtft = await evalRule('compute_bound_prefill', [{ series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.9x40' }], 10);
+  t.same(noTtft, { status: 'insufficient data', missing: ['llmsoak_time_to_first_token_seconds'] });
+});
+
+t.test('overload: a growing queue with running at its maximum', async (t) => {
+  const out = await evalRule('overload', [
+    { series: 'llmsoak_server_requests_waiting{model="m"}', values: '0x20 0+2x20' },
+    { series: 'llmsoak_server_requests_running{model="m"}', values: '10x20 16x20' },
+  ], 10);
+  const f = findings(out);
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.cause, 'overload');
+  t.equal(f[0]?.evidence.running_max, 16);
+  t.ok(Number(f[0]?.evidence.waiting_second_half) > Number(f[0]?.evidence.waiting_first_half), 'queue growing');
+  const steady = await evalRule('overload', [
+    { series: 'llmsoak_server_requests_waiting{model="m"}', values: '1x40' },
+    { series: 'llmsoak_server_requests_running{model="m"}', values: '16x40' },
+  ], 10);
+  t.same(findings(steady), [], 'a short steady queue is not overload');
+  const refused = await evalRule('overload', [
+    { series: 'llmsoak_server_requests_waiting{model="m"}', values: '0x40' },
+    { series: 'llmsoak_request_errors_total{scenario="a",class="http_429"}', values: '0x20 0+3x20' },
+  ], 10);
+  t.equal(findings(refused)[0]?.cause, 'overload', '429s refused at admission are overload too');
+});
+
+t.test('network_client: client TTFT up, server TTFT flat', async (t) => {
+  const baseline = { capturedAt: START, samples: { ttft: Array(10).fill(0.12), itl: [], tpot: [] }, quality: {}, clientServerTtftGapSec: 0.02, serverTtftSec: 0.1 };
+  const client = (le: string, v: string) => ({ series: `llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="${le}"}`, values: v });
+  // Client TTFT from ~0.12 s to ~0.35 s (all in the 0.25–0.5 bucket), server mean flat at 0.1 s.
+  const slowPath = [client('0.25', '0+10x20 200x20'), client('0.5', '0+10x20 200+10x20'), client('+Inf', '0+10x20 200+10x20')];
+  const out = await evalRule('network_client', [
+    ...slowPath,
+    { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x40' },
+  ], 10, { baseline });
+  const f = findings(out);
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.cause, 'network_client');
+  t.ok(Number(f[0]?.evidence.gap_s) > 0.2, `gap ${f[0]?.evidence.gap_s} s`);
+  const serverSlow = await evalRule('network_client', [
+    ...slowPath,
+    { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x20 0.3x20' },
+  ], 10, { baseline });
+  t.same(findings(serverSlow), [], 'the server slowed down too: not the path');
+  const noBaseline = await evalRule('network_client', [...slowPath, { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x40' }], 10);
+  t.same(noBaseline, { status: 'insufficient data', missing: ['baseline (captured after warm-up)'] });
+});
+
 t.test('user rules from config: conditions, templates, insufficient data, config errors', async (t) => {
   const { userRule, checkUserRules } = await import('../src/analyzer/rules/user.js');
   const { loadConfig } = await import('../src/config/load.js');
