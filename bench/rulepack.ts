@@ -27,7 +27,9 @@ function series(): InputSeries[] {
   const les = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2', '5', '10', '+Inf'];
   for (const sc of scenarios) {
     for (const h of ['llmsoak_time_to_first_token_seconds', 'llmsoak_inter_token_latency_seconds', 'llmsoak_request_duration_seconds', 'llmsoak_schedule_lag_seconds']) {
-      les.forEach((le, i) => out.push({ series: `${h}_bucket{scenario="${sc}",le="${le}"}`, values: `0+${(i + 1) * 3}x${POINTS}` }));
+      les.forEach((le, i) => {
+        out.push({ series: `${h}_bucket{scenario="${sc}",le="${le}"}`, values: `0+${(i + 1) * 3}x${POINTS}` });
+      });
       out.push({ series: `${h}_count{scenario="${sc}"}`, values: `0+39x${POINTS}` });
       out.push({ series: `${h}_sum{scenario="${sc}"}`, values: `0+4x${POINTS}` });
     }

@@ -13,7 +13,7 @@ let filePassedInside = 0;
 let files = 0;
 for await (const line of rl) {
   process.stdout.write(line + '\n');
-  const inner = /^    (not ok|ok) \d+ /.exec(line);
+  const inner = /^ {4}(not ok|ok) \d+ /.exec(line);
   if (inner) {
     if (inner[1] === 'ok') filePassedInside++;
     else fileFailedInside++;

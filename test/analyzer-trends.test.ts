@@ -24,12 +24,18 @@ t.test('flat noisy series are stable (white and autocorrelated noise, 30 seeds)'
     verdicts.push(leakTrend(series(1440, 60, () => 4 * GB + g() * 40 * MB)).verdict);
     // AR(1), phi 0.9: slow wander that a naive slope test would call a trend
     let e = 0;
-    const ar = series(1440, 60, () => (e = 0.9 * e + g() * 20 * MB, 4 * GB + e));
+    const ar = series(1440, 60, () => {
+      e = 0.9 * e + g() * 20 * MB;
+      return 4 * GB + e;
+    });
     verdicts.push(leakTrend(ar).verdict);
     // noise large against the level (e.g. open fds ≈ 100 ± 10): the trend-test and R² gates must hold alone
     verdicts.push(leakTrend(series(1440, 60, () => 100 + g() * 10)).verdict);
     let f = 0;
-    verdicts.push(leakTrend(series(1440, 60, () => (f = 0.9 * f + g() * 5, 100 + f))).verdict);
+    verdicts.push(leakTrend(series(1440, 60, () => {
+      f = 0.9 * f + g() * 5;
+      return 100 + f;
+    })).verdict);
   }
   t.same([...new Set(verdicts)], ['stable'], `${verdicts.length} flat series, none fired`);
 });

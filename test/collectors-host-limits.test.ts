@@ -140,7 +140,9 @@ t.test('the real /proc: ports this test holds are counted; own fds come from pro
   const clients: Socket[] = await Promise.all(Array.from({ length: 20 }, () => new Promise<Socket>((r) => {
     const s = connect(port, '127.0.0.1', () => r(s));
   })));
-  t.teardown(() => clients.forEach((s) => s.destroy()));
+  t.teardown(() => {
+    for (const s of clients) s.destroy();
+  });
   const mine = new Set(clients.map((s) => s.localPort as number).filter((p) => range !== undefined && p >= range.low && p <= range.high));
   t.ok(mine.size >= 15, `${mine.size} of the clients' ports are ephemeral`);
   await c.collectOnce();

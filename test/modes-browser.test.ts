@@ -47,7 +47,7 @@ async function visit(browser: Browser, url: string): Promise<{ charts: ChartBox[
   });
   try {
     const res = await page.goto(url, { waitUntil: 'load' });
-    if (!res || res.status() !== 200) throw new Error(`${url}: ${res?.status()}`);
+    if (res?.status() !== 200) throw new Error(`${url}: ${res?.status()}`);
     const charts = (await page.evaluate(CHART_PROBE)) as ChartBox[];
     const text = (await page.evaluate('document.body.innerText')) as string;
     const links = (await page.evaluate(`[...document.querySelectorAll('a')].map((a) => a.getAttribute('href'))`)) as string[];

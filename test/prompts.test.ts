@@ -5,6 +5,7 @@ import { CORPUS } from '../src/traffic/corpus.js';
 import { createRng } from '../src/traffic/random.js';
 
 t.test('corpus: original plain ASCII prose of 3,000-5,000 words', async (t) => {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: tab, LF and CR are the allowed control characters
   t.notOk(/[^\x09\x0a\x0d\x20-\x7e]/.test(CORPUS), 'printable ASCII only');
   const words = CORPUS.split(/\s+/).filter(Boolean).length;
   t.ok(words >= 3000 && words <= 5000, `${words} words`);

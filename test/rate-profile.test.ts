@@ -113,7 +113,9 @@ t.test('arrivals per step follow the profile: constant exactly, poisson within 4
   // Poisson: sum over 5 seeds so each step's expected count is 5x larger.
   const seeds = 5;
   const pois = new Array<number>(24).fill(0);
-  for (let seed = 1; seed <= seeds; seed++) countSteps(offsets({ kind: 'poisson', rate: base, integrated: p.intensity(base, 0) }, 72 * S, seed)).forEach((n, i) => (pois[i] = (pois[i] as number) + n));
+  for (let seed = 1; seed <= seeds; seed++) countSteps(offsets({ kind: 'poisson', rate: base, integrated: p.intensity(base, 0) }, 72 * S, seed)).forEach((n, i) => {
+      pois[i] = (pois[i] as number) + n;
+    });
   const outside = pois.map((n, i) => {
     const expected = seeds * base * (DAY[i] as number) * 3;
     return Math.abs(n - expected) > 4 * Math.sqrt(expected) ? `hour ${i}: ${n} vs ${expected}` : '';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createRng } from '../src/traffic/random.js';
 import { ReplayArrivals, loadReplay, replayPeriodSec, type ReplayEntry } from '../src/traffic/replay.js';
 import { oversampleRare, quantileOf, replaySchedule } from '../src/traffic/replay-augment.js';
-import { ConfigError } from '../src/errors.js';
+import type { ConfigError } from '../src/errors.js';
 import { loadConfig } from '../src/config/load.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
@@ -77,9 +77,13 @@ t.test('deterministic under the seed; factor 1 or no augment leaves the recordin
   t.same(a.entries.map((e) => e.t), b.entries.map((e) => e.t), 'same seed, same schedule');
   t.not(JSON.stringify(a.entries.map((e) => e.t)), JSON.stringify(c.entries.map((e) => e.t)), 'another seed, other times');
   let called = false;
-  const plain = replaySchedule(entries, undefined, () => ((called = true), createRng(1)));
+  const rngCalled = () => {
+    called = true;
+    return createRng(1);
+  };
+  const plain = replaySchedule(entries, undefined, rngCalled);
   t.equal(plain.entries, entries);
-  t.equal(replaySchedule(entries, { oversample: { factor: 1, quantile: 0.9 } }, () => ((called = true), createRng(1))).entries, entries);
+  t.equal(replaySchedule(entries, { oversample: { factor: 1, quantile: 0.9 } }, rngCalled).entries, entries);
   t.notOk(called, 'no random draws unless oversampling (the run\'s other streams stay as they were)');
 });
 

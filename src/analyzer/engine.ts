@@ -11,7 +11,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Hint, Severity } from './hint.js';
 import { describeTransition, type HintTracker } from './tracker.js';
-import { type Baseline, type Rule, type RuleContext, type Thresholds } from './rule.js';
+import type { Baseline, Rule, RuleContext, Thresholds } from './rule.js';
 import type { SeriesSource } from './source.js';
 import { blockMedians } from './rules/trends.js';
 import { HintJournal } from './hint-journal.js';

@@ -328,7 +328,7 @@ export class SeriesStore {
     let fk = name;
     for (const k in labels) fk += `\u0000${k}\u0001${labels[k] as string | number}`;
     const fast = this.fastKey.get(fk);
-    if (fast !== undefined && fast.alive) return fast.id;
+    if (fast?.alive) return fast.id;
     const clean: Record<string, string> = {};
     for (const k in labels) if (k !== '__name__') clean[k] = String(labels[k]);
     const key = seriesKey(name, clean);
@@ -730,7 +730,7 @@ export class SeriesStore {
   static fromSnapshot(opts: SeriesStoreOptions, snap: { json: unknown; blobs: readonly Uint8Array[] }): SeriesStore {
     const store = new SeriesStore(opts);
     const j = snap.json as SeriesStoreSnapshot;
-    if (!j || j.v !== 1 || !Array.isArray(j.tiers) || !Array.isArray(j.series)) throw new RangeError('SeriesStore: not a store snapshot');
+    if (j?.v !== 1 || !Array.isArray(j.tiers) || !Array.isArray(j.series)) throw new RangeError('SeriesStore: not a store snapshot');
     if (j.stepSec !== store.stepSec || j.tiers.length !== store.tiers.length
       || j.tiers.some((t, k) => t.cap !== (store.tiers[k] as Tier).cap || t.resMs !== (store.tiers[k] as Tier).resMs)) {
       throw new RangeError('SeriesStore: the checkpoint was taken with another step, retention or tiers');

@@ -196,6 +196,7 @@ function select(a: Float64Array, k: number, lo: number, hi: number): number {
     const x = a[lo] as number;
     const y = a[mid] as number;
     const z = a[hi] as number;
+    // biome-ignore lint/complexity/useMathMinMax: a median of three, which Math.min/max would not express
     const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
     let i = lo;
     let j = hi;
@@ -265,7 +266,7 @@ export interface WeightedSample {
 
 /** Group raw values into a WeightedSample (NaN dropped). O(n log n). */
 export function toWeighted(values: ArrayLike<number>): WeightedSample {
-  const s = Float64Array.from(values as ArrayLike<number>).filter((v) => v === v).sort();
+  const s = Float64Array.from(values as ArrayLike<number>).filter((v) => !Number.isNaN(v)).sort();
   const vs: number[] = [];
   const ws: number[] = [];
   for (let i = 0; i < s.length; i++) {

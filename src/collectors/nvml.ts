@@ -328,7 +328,9 @@ export class NvmlBackend {
       buf.writeUInt32LE(GPM_METRICS.length, 4);
       buf.writeBigUInt64LE(g.samples[g.prevIdx], 8);
       buf.writeBigUInt64LE(cur, 16);
-      GPM_METRICS.forEach(([id], i) => buf.writeUInt32LE(id, GPM_HEADER_BYTES + i * GPM_METRIC_BYTES));
+      GPM_METRICS.forEach(([id], i) => {
+        buf.writeUInt32LE(id, GPM_HEADER_BYTES + i * GPM_METRIC_BYTES);
+      });
       if ((await callAsync(f.gpmMetrics, buf)) === NVML_SUCCESS) {
         GPM_METRICS.forEach(([, field], i) => {
           const off = GPM_HEADER_BYTES + i * GPM_METRIC_BYTES;

@@ -19,7 +19,7 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
  * text/plain;version=0.0.4;q=0.5,…`). A tie, or no Accept, keeps the default.
  */
 export function wantsOpenMetrics(accept: string | undefined): boolean {
-  if (!accept || !accept.includes('openmetrics')) return false;
+  if (!accept?.includes('openmetrics')) return false;
   let om = 0;
   let text = -1;
   for (const range of accept.split(',')) {
@@ -54,7 +54,7 @@ interface JsonFamily {
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary']);
 
 /** OpenMetrics escapes backslash, double quote and line feed, in HELP and label values alike. */
-function escape(s: string): string {
+function escapeLabelValue(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -70,7 +70,7 @@ function labelText(labels: Record<string, string | number>): string {
   for (const k in labels) {
     const v = labels[k];
     if (v === undefined) continue;
-    out += `${out ? ',' : ''}${k}="${escape(String(v))}"`;
+    out += `${out ? ',' : ''}${k}="${escapeLabelValue(String(v))}"`;
   }
   return out ? `{${out}}` : '';
 }
@@ -83,7 +83,7 @@ export async function renderOpenMetrics(registry: Registry): Promise<string> {
     const counter = f.type === 'counter';
     // A counter's family is named without `_total`; its sample is `<family>_total`.
     const family = counter ? f.name.replace(/_total$/, '') : f.name;
-    lines.push(`# HELP ${family} ${escape(f.help)}`, `# TYPE ${family} ${TYPES.has(f.type) ? f.type : 'unknown'}`);
+    lines.push(`# HELP ${family} ${escapeLabelValue(f.help)}`, `# TYPE ${family} ${TYPES.has(f.type) ? f.type : 'unknown'}`);
     for (const v of f.values) {
       const sample = counter ? `${family}_total` : (v.metricName ?? family);
       let line = `${sample}${labelText(v.labels)} ${num(v.value)}`;

@@ -264,7 +264,7 @@ const TIME_STEPS_MS = [
 
 /** A wall-clock axis over [fromMs, toMs] (UTC labels). */
 export function timeAxis(fromMs: number, toMs: number, count = 6): Axis {
-  let lo = fromMs;
+  const lo = fromMs;
   let hi = toMs;
   if (!(hi > lo)) hi = lo + 60e3;
   const span = hi - lo;

@@ -112,11 +112,26 @@ class Simulator implements SimContext {
     const method = req.method ?? 'GET';
     try {
       if (method === 'POST') {
-        if (path === '/v1/chat/completions') return this.readBody(req, res, (b, t) => this.generate('chat', b, t, res));
-        if (path === '/v1/completions') return this.readBody(req, res, (b, t) => this.generate('completions', b, t, res));
-        if (path === '/v1/embeddings') return this.readBody(req, res, (b, t) => this.embeddings(b, t, res));
-        if (path === '/v1/moderations') return this.readBody(req, res, (b, t) => this.moderations(b, t, res));
-        if (path === '/admin/faults') return this.readBody(req, res, (b) => this.adminSet(b, res));
+        if (path === '/v1/chat/completions') {
+          this.readBody(req, res, (b, t) => this.generate('chat', b, t, res));
+          return;
+        }
+        if (path === '/v1/completions') {
+          this.readBody(req, res, (b, t) => this.generate('completions', b, t, res));
+          return;
+        }
+        if (path === '/v1/embeddings') {
+          this.readBody(req, res, (b, t) => this.embeddings(b, t, res));
+          return;
+        }
+        if (path === '/v1/moderations') {
+          this.readBody(req, res, (b, t) => this.moderations(b, t, res));
+          return;
+        }
+        if (path === '/admin/faults') {
+          this.readBody(req, res, (b) => this.adminSet(b, res));
+          return;
+        }
       } else if (method === 'GET' || method === 'HEAD') {
         if (path === '/health') { res.writeHead(200, { 'content-length': 0 }); res.end(); return; }
         if (path === '/metrics') { this.sendMetrics(res); return; }

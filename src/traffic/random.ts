@@ -153,7 +153,7 @@ class Xoshiro128 implements Rng {
     if (shape < 1) {
       // Boost: G(a) = G(a+1) * U^(1/a).
       const g = this.gamma(shape + 1, 1);
-      return g * Math.pow(this.uniformPos(), 1 / shape) * scale;
+      return g * this.uniformPos() ** (1 / shape) * scale;
     }
     // Marsaglia & Tsang (2000).
     const d = shape - 1 / 3;

@@ -69,7 +69,7 @@ export function checkUserRules(rules: UserRuleConfig[], at = 'analyzer.rules', r
   return problems;
 }
 
-async function valueOf(ctx: RuleContext, p: ParsedExpr, w: number): Promise<number | undefined> {
+async function exprValue(ctx: RuleContext, p: ParsedExpr, w: number): Promise<number | undefined> {
   const { src, now } = ctx;
   switch (p.fn) {
     case 'quantile': {
@@ -120,14 +120,16 @@ export function userRule(cfg: UserRuleConfig): Rule {
       const values: number[] = [];
       const missing: string[] = [];
       for (const [i, p] of parsed.entries()) {
-        const v = p ? await valueOf(ctx, p, w) : undefined;
+        const v = p ? await exprValue(ctx, p, w) : undefined;
         if (v === undefined || Number.isNaN(v)) missing.push((cfg.when[i] as UserCondition).expr);
         values.push(v ?? NaN);
       }
       if (missing.length) return insufficient(...missing);
       if (!cfg.when.every((c, i) => holds(values[i] as number, c))) return ok();
       const evidence: Record<string, number | string> = { window_s: w };
-      cfg.when.forEach((c, i) => (evidence[c.expr] = r4(values[i] as number)));
+      cfg.when.forEach((c, i) => {
+        evidence[c.expr] = r4(values[i] as number);
+      });
       const finding: Finding = {
         rule: cfg.id, severity: cfg.severity, cause: cfg.cause,
         summary: render(cfg.summary, values, w), suggestion: render(cfg.suggestion, values, w),
