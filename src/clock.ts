@@ -14,6 +14,23 @@ export const systemClock: Clock = {
   wallMs: () => Date.now(),
 };
 
+/**
+ * Timers, injected where a loop's timing is logic worth testing (the analyzer's
+ * aligned evaluations): tests drive them with a fake clock instead of waiting.
+ */
+export interface TimerHandle {
+  unref?(): unknown;
+}
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const systemTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export const NS_PER_MS = 1_000_000n;
 export const NS_PER_S = 1_000_000_000n;
 

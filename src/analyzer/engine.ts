@@ -6,7 +6,7 @@
  * A failing rule is counted and reported, never stops the others.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Clock } from '../clock.js';
+import { systemTimers, type Clock, type TimerHandle, type Timers } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Hint, Severity } from './hint.js';
@@ -72,7 +72,7 @@ export class Analyzer {
   private readonly duration: Histogram<'rule'>;
   private readonly failures: Counter<'rule'>;
   private readonly insufficientGauge: Gauge<'rule'>;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private running = false;
   private evaluating: Promise<void> | undefined;
   private baselineValue: Baseline | undefined;
@@ -89,6 +89,8 @@ export class Analyzer {
     registry: Registry;
     logger: Logger;
     clock: Clock;
+    /** Timers of the evaluation loop (default: the system's; tests drive a fake clock). */
+    timers?: Timers;
     /** Start of the run, unix ms (warm-up counts from here). */
     runStartMs: number;
   }) {
@@ -132,18 +134,22 @@ export class Analyzer {
     const iv = this.o.cfg.intervalSec * 1000;
     const now = this.o.clock.wallMs();
     const delay = iv - (now % iv);
-    this.timer = setTimeout(() => {
+    this.timer = this.timers.setTimeout(() => {
       this.evaluating = this.evaluate(new Date(this.o.clock.wallMs())).finally(() => {
         this.evaluating = undefined;
         this.schedule();
       });
     }, delay);
-    this.timer.unref();
+    this.timer.unref?.();
+  }
+
+  private get timers(): Timers {
+    return this.o.timers ?? systemTimers;
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.timers.clearTimeout(this.timer);
     await this.evaluating;
   }
 
