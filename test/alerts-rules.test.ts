@@ -1,16 +1,17 @@
 /**
  * The shape of alerts/llmsoak-rules.yml as on-call needs it: every alert has a
  * severity (page or ticket), a summary, a description that shows the value
- * and labels, a runbook_url into the README whose anchor has a section in
- * the README's Runbook, and at least one promtool unit test where it fires.
+ * and labels, a runbook_url to its own file under alerts/runbooks/, and at
+ * least one promtool unit test where it fires. Every relative link of the
+ * runbooks, docs/ and the README resolves (the file, and its #anchor).
  */
 import t from 'tap';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './helpers.js';
 
-const RUNBOOK_BASE = 'https://github.com/llmsoak/llmsoak/blob/main/README.md#runbook-';
+const RUNBOOK_BASE = 'https://github.com/llmsoak/llmsoak/blob/main/alerts/runbooks/';
 const SEVERITIES = new Set(['page', 'ticket']);
 
 type Obj = Record<string, unknown>;
@@ -93,7 +94,7 @@ t.test('every alert carries severity, summary, description and runbook', async (
     t.ok(summary.length > 10, `${a.alert}: summary`);
     t.match(description, /\{\{ \$value[ |}]/, `${a.alert}: description shows {{ $value }}`);
     t.match(description, /\{\{ \$labels\.\w+ \}\}/, `${a.alert}: description names labels`);
-    t.equal(str(a.annotations, 'runbook_url'), RUNBOOK_BASE + a.alert.toLowerCase(), `${a.alert}: runbook_url`);
+    t.equal(str(a.annotations, 'runbook_url'), `${RUNBOOK_BASE}${a.alert}.md`, `${a.alert}: runbook_url`);
   }
 });
 
@@ -127,20 +128,58 @@ t.test('leak alerts extrapolate with predict_linear and wait with for', async (t
   }
 });
 
-t.test("every runbook_url anchor has a section in the README's Runbook", async (t) => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const anchors = new Set(readme.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => githubSlug(l.replace(/^#+ /, ''))));
-  const start = readme.indexOf('\n## Runbook\n');
-  t.ok(start >= 0, 'README has a "Runbook" section');
-  const next = readme.indexOf('\n## ', start + 1);
-  const md = readme.slice(start, next < 0 ? undefined : next);
-  const inSection = new Set(md.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => githubSlug(l.replace(/^#+ /, ''))));
+t.test('every alert has its runbook file, and every runbook file is an alert\'s', async (t) => {
+  const dir = join(ROOT, 'alerts', 'runbooks');
+  const files = new Set(readdirSync(dir).filter((f) => f !== 'README.md' && f.endsWith('.md')));
   for (const a of alerts) {
-    const anchor = (str(a.annotations, 'runbook_url') ?? '').split('#')[1] ?? '';
-    t.ok(inSection.has(anchor), `${a.alert}: the Runbook has a heading for #${anchor}`);
+    t.ok(files.has(`${a.alert}.md`), `${a.alert}: alerts/runbooks/${a.alert}.md exists`);
+    const text = files.has(`${a.alert}.md`) ? readFileSync(join(dir, `${a.alert}.md`), 'utf8') : '';
+    t.match(text, new RegExp(`^# Runbook: ${a.alert}\n`), `${a.alert}: its runbook is titled with the alert's name`);
   }
-  const links = [...md.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1] ?? '');
-  for (const l of links) t.ok(anchors.has(l), `internal link #${l} resolves`);
+  for (const f of files) t.ok(alerts.some((a) => `${a.alert}.md` === f), `${f} belongs to an alert`);
+  const index = readFileSync(join(dir, 'README.md'), 'utf8');
+  for (const a of alerts) t.ok(index.includes(`(${a.alert}.md)`), `the runbook index links ${a.alert}`);
+});
+
+/** Markdown files whose relative links are checked. */
+function markdownFiles(): string[] {
+  const out = ['README.md'];
+  for (const d of ['docs', join('alerts', 'runbooks')]) for (const f of readdirSync(join(ROOT, d))) if (f.endsWith('.md')) out.push(join(d, f));
+  return out;
+}
+
+function anchorsOf(file: string): Set<string> {
+  let fence = false;
+  const out = new Set<string>();
+  for (const l of readFileSync(join(ROOT, file), 'utf8').split('\n')) {
+    if (l.startsWith('```')) fence = !fence;
+    if (!fence && /^#{1,6} /.test(l)) out.add(githubSlug(l.replace(/^#+ /, '')));
+  }
+  return out;
+}
+
+t.test('every relative link in the README, docs/ and the runbooks resolves', async (t) => {
+  const broken: string[] = [];
+  let checked = 0;
+  for (const file of markdownFiles()) {
+    for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+      const link = m[1] ?? '';
+      if (/^[a-z]+:/.test(link)) continue;
+      checked++;
+      const [path, anchor] = link.split('#') as [string, string | undefined];
+      const target = path === '' ? file : join(dirname(file), path);
+      let exists = true;
+      try {
+        statSync(join(ROOT, target));
+      } catch {
+        exists = false;
+      }
+      if (!exists) broken.push(`${file}: ${link} (no such file)`);
+      else if (anchor !== undefined && target.endsWith('.md') && !anchorsOf(target).has(anchor)) broken.push(`${file}: ${link} (no heading #${anchor})`);
+    }
+  }
+  t.ok(checked > 50, `${checked} links checked`);
+  t.same(broken, [], 'no broken link');
 });
 
 t.test('every alert fires in at least one promtool unit test', async (t) => {

@@ -209,7 +209,7 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
     t.comment(`alerts after ${((Date.now() - injectedAt) / 1000).toFixed(1)} s: ${[...new Set(alerts.map((a) => a.labels.alertname))].join(', ')}`);
     const fromProm = alerts.find((a) => a.labels.alertname === 'LlmsoakRequestErrorsHigh');
     t.match(fromProm?.labels, { job: 'llmsoak', severity: 'ticket' }, 'LlmsoakRequestErrorsHigh: evaluated by Prometheus on the llmsoak job');
-    t.match(fromProm?.annotations.runbook_url, /README\.md#runbook-llmsoakrequesterrorshigh$/, 'with its runbook anchor');
+    t.match(fromProm?.annotations.runbook_url, /alerts\/runbooks\/LlmsoakRequestErrorsHigh\.md$/, 'with its runbook');
     const fromLlmsoak = alerts.filter((a) => a.labels.alertname === 'ErrorStorm');
     t.match(fromLlmsoak[0]?.labels, { rule: 'error_storm', cause: 'server_errors', class: 'http_5xx' }, "ErrorStorm: llmsoak's own hint");
 
