@@ -15,6 +15,7 @@ import {
 } from '../src/collectors/index.js';
 import { ConfigError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
+import { FakeClock } from './fake-clock.js';
 
 function captureLogger(): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
   const lines: string[] = [];
@@ -36,7 +37,6 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   return hit?.value;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 class Scripted extends PeriodicCollector {
   running = 0;
@@ -44,8 +44,8 @@ class Scripted extends PeriodicCollector {
   runs = 0;
   aborted = 0;
   constructor(reg: Registry, logger: pino.Logger, private readonly script: (n: number, signal: AbortSignal) => Promise<RunResult>,
-    intervalMs = 1000, timeoutMs = 1000) {
-    super('scripted', { intervalMs, timeoutMs, logger, clock: systemClock, registry: reg });
+    intervalMs = 1000, timeoutMs = 1000, clock?: FakeClock) {
+    super('scripted', { intervalMs, timeoutMs, logger, clock: clock ?? systemClock, ...(clock ? { timers: clock } : {}), registry: reg });
   }
   protected async collect(signal: AbortSignal): Promise<RunResult> {
     this.running++;
@@ -80,51 +80,71 @@ t.test('one line when failing starts, one when it recovers; throws are failures'
   await c.stop();
 });
 
-t.test('a run past its timeout is abandoned; no run starts while it still hangs', async (t) => {
+/** Waits `ms` on the fake clock (the collection's own work), honouring nothing: as a hung syscall would. */
+const fakeWork = (clock: FakeClock, ms: number): Promise<void> => new Promise((r) => void clock.setTimeout(r, ms));
+
+t.test('a run past its timeout is abandoned; no run starts while it still hangs (fake clock)', async (t) => {
   const reg = new Registry();
   const { logger, lines } = captureLogger();
+  const clock = new FakeClock(0);
   const c = new Scripted(reg, logger, async (n) => {
-    if (n === 0) await sleep(300); // ignores its signal on purpose
+    if (n === 0) await fakeWork(clock, 300); // ignores its signal on purpose
     return OK;
-  }, 1000, 50);
-  const t0 = Date.now();
-  await c.collectOnce();
-  t.ok(Date.now() - t0 < 250, 'collectOnce returns at the timeout');
-  t.equal(c.aborted, 1, 'the signal fired');
+  }, 1000, 50, clock);
+  const first = c.collectOnce();
+  await clock.advance(49);
+  t.equal(c.aborted, 0, 'not abandoned before its 50 ms timeout');
+  await clock.advance(1);
+  await first;
+  t.equal(c.aborted, 1, 'abandoned at exactly 50 ms: the signal fired');
   await c.collectOnce();
   t.equal(c.runs, 1, 'skipped while the abandoned run is still going');
   t.equal(await value(reg, 'llmsoak_collector_failures_total', { collector: 'scripted' }), 2);
   t.match(String(lines()[0]?.reason), /timed out after 50 ms/);
-  await sleep(320);
+  await clock.advance(249);
   await c.collectOnce();
-  t.equal(c.runs, 2);
+  t.equal(c.runs, 1, 'still skipped 299 ms in: the abandoned run has not settled');
+  await clock.advance(1);
+  await c.collectOnce();
+  t.equal(c.runs, 2, 'runs again once the abandoned run settled (300 ms)');
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'scripted' }), 1);
-  t.equal(lines().length, 2);
+  t.equal(lines().length, 2, 'one line failing, one recovered');
   await c.stop();
 });
 
-t.test('the loop: own interval, never overlapping, stop aborts and waits', async (t) => {
+t.test('the loop: own interval, never overlapping, stop aborts and waits (fake clock)', async (t) => {
   const reg = new Registry();
+  const clock = new FakeClock(0);
+  const startedAt: number[] = [];
+  // Each collection takes 15 ms (or until aborted); the interval is 5 ms, shorter than a run.
   const c = new Scripted(reg, silentLogger(), async (_n, signal) => {
+    startedAt.push(clock.wallMs());
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 15);
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      const h = clock.setTimeout(resolve, 15);
+      signal.addEventListener('abort', () => {
+        clock.clearTimeout(h);
+        resolve();
+      }, { once: true });
     });
     return OK;
-  }, 5, 1000);
+  }, 5, 1000, clock);
   c.start();
   c.start();
   const extra = [c.collectOnce(), c.collectOnce()];
-  await sleep(150);
+  await clock.advance(150);
   await Promise.all(extra);
   t.equal(c.maxRunning, 1, 'runs never overlap, collectOnce joins the run in flight');
-  t.ok(c.runs >= 4 && c.runs <= 12, `about one run per 15 ms (${c.runs})`);
-  await c.stop();
+  // A run longer than the interval: the next starts as the previous ends, every 15 ms from 0.
+  t.same(startedAt, [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150], 'one run every 15 ms, back to back');
+  const stopping = c.stop();
+  await clock.advance(0);
+  await stopping;
   const after = c.runs;
-  await sleep(40);
+  await clock.advance(100);
   t.equal(c.runs, after, 'nothing runs after stop');
   await c.collectOnce();
   t.equal(c.runs, after, 'collectOnce after stop is a no-op');
+  t.equal(clock.timersPending, 0, 'no timer left behind');
 });
 
 t.test('config schema: ajv defaults equal defaultCollectorsConfig(), unknown keys refused', async (t) => {

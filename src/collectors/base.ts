@@ -15,7 +15,7 @@
  *   ONE when it recovers; repeated failures log at debug only.
  */
 import type { Registry } from 'prom-client';
-import { nsToSeconds, type Clock } from '../clock.js';
+import { nsToSeconds, systemTimers, type Clock, type TimerHandle, type Timers } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CollectorHealth, type HealthHandle } from './health.js';
@@ -45,6 +45,8 @@ export interface PeriodicOptions {
   timeoutMs: number;
   logger: Logger;
   clock: Clock;
+  /** Timers of the loop and of the per-run timeout (default: the system's; tests drive a fake clock). */
+  timers?: Timers;
   registry: Registry;
 }
 
@@ -58,10 +60,11 @@ export abstract class PeriodicCollector implements Collector {
   readonly name: string;
   protected readonly log: Logger;
   protected readonly clock: Clock;
+  private readonly timers: Timers;
   protected readonly intervalMs: number;
   protected readonly timeoutMs: number;
   private readonly health: HealthHandle;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private started = false;
   private stopped = false;
   private current: Promise<RunResult> | undefined;
@@ -75,6 +78,7 @@ export abstract class PeriodicCollector implements Collector {
     this.intervalMs = opts.intervalMs;
     this.timeoutMs = opts.timeoutMs;
     this.clock = opts.clock;
+    this.timers = opts.timers ?? systemTimers;
     this.log = opts.logger.child({ component: 'collector', collector: name });
     this.health = CollectorHealth.for(opts.registry).bind(name);
   }
@@ -100,7 +104,7 @@ export abstract class PeriodicCollector implements Collector {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
     this.inflight?.abort(new Error('collector stopping'));
     if (this.current !== undefined) await this.current;
@@ -118,11 +122,11 @@ export abstract class PeriodicCollector implements Collector {
 
   private arm(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       void this.tick();
     }, Math.max(0, delayMs));
-    this.timer.unref();
+    this.timer.unref?.();
   }
 
   private async tick(): Promise<void> {
@@ -157,12 +161,12 @@ export abstract class PeriodicCollector implements Collector {
       const ac = new AbortController();
       this.inflight = ac;
       const work = this.collect(ac.signal).catch((err: unknown): RunResult => fail(errorMessage(err)));
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
+        timer = this.timers.setTimeout(() => resolve('timeout'), this.timeoutMs);
       });
       const raced = await Promise.race([work, timeout]);
-      clearTimeout(timer);
+      if (timer !== undefined) this.timers.clearTimeout(timer);
       this.inflight = undefined;
       if (raced === 'timeout') {
         ac.abort(new Error(`collection timed out after ${this.timeoutMs} ms`));
