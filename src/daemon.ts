@@ -57,6 +57,11 @@ import { maxModeUsers } from './modes/config.js';
 import { TargetChangeDetector, collectorIdentitySinks, observeServedModels } from './analyzer/target-changes.js';
 import { IncidentTracker } from './analyzer/incidents.js';
 import { ModelsCollector } from './collectors/models.js';
+import { runPreflight } from './preflight/run.js';
+import { applyMissingEndpointPolicy } from './preflight/policy.js';
+import type { PreflightResult } from './preflight/types.js';
+import { FailureSamples, DEFAULT_MAX_MESSAGES, DEFAULT_PER_GROUP } from './failures/samples.js';
+import { FailureAnnouncer } from './failures/announce.js';
 
 /** How long stop() waits for the final soak report before going on without it. */
 const FINAL_REPORT_TIMEOUT_MS = 10_000;
@@ -114,6 +119,10 @@ export class Daemon {
   /** Set once traffic exists: request a newly served model (target.changes.followModel). */
   private followServedModel: ((served: string[]) => void) | undefined;
   private incidents: IncidentTracker | undefined;
+  /** What the preflight found at start (absent: disabled, or not run yet). */
+  private preflightResult: PreflightResult | undefined;
+  /** The server's own words for every error, bounded (src/failures/). */
+  private failures: FailureSamples | undefined;
   private readonly idle: boolean;
   private readonly checkpoints: boolean;
   private readonly finalReport: boolean;
@@ -235,9 +244,9 @@ export class Daemon {
     for (const c of this.collectors) c.start();
 
     const url = new URL(baseUrl);
-    const t = cfg.traffic;
+    const configured = cfg.traffic;
     // Modes may switch between open and closed loop: enough connections for either, never a hidden queue in the pool.
-    const connections = Math.max(t.maxInFlight, t.mode === 'closed' ? t.users : 1, maxModeUsers(cfg));
+    const connections = Math.max(configured.maxInFlight, configured.mode === 'closed' ? configured.users : 1, maxModeUsers(cfg));
     this.pool = new Pool(url.origin, {
       connections,
       pipelining: 1,
@@ -248,26 +257,35 @@ export class Daemon {
       keepAliveTimeout: 60_000,
     });
     // Replicas with one seed must not send identical streams: each offsets it by its index.
-    const rng = createRng(t.seed !== undefined ? t.seed + t.replicas.index : (Date.now() ^ process.pid));
+    const rng = createRng(configured.seed !== undefined ? configured.seed + configured.replicas.index : (Date.now() ^ process.pid));
     const prompts = new PromptBuilder(rng);
     const basePath = url.pathname.replace(/\/+$/, '');
-    const replayCfg = t.replay;
+    const replayCfg = configured.replay;
     // Rare lengths oversampled across each lap when traffic.replay.augment asks (from the run's seed).
     const schedule = replayCfg ? replaySchedule(loadReplay(replayCfg.file), replayCfg.augment, () => rng.fork()) : undefined;
     if (schedule?.oversampled) this.log.info({ ...schedule.oversampled, perLap: schedule.entries.length }, 'replay: rare lengths oversampled');
     const replay = schedule?.entries;
     // The open-loop rate follows a daily curve (traffic.profile; the config refuses one with a replay).
-    const profiled = t.profile && !replay ? profileFromConfig(t.profile, resolveStartHour(t.profile.startHour, this.clock.wallMs())) : undefined;
-    if (profiled && t.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: t.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
+    const profiled = configured.profile && !replay ? profileFromConfig(configured.profile, resolveStartHour(configured.profile.startHour, this.clock.wallMs())) : undefined;
+    if (profiled && configured.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: configured.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
     const qualitySuites = cfg.quality.enabled ? loadSuites(cfg.quality) : [];
     // Shared prefixes and edge cases (the context length edge cases need, from the target when not configured).
-    const contextTokens = await resolveContextTokens(t.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
-    const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
+    const contextTokens = await resolveContextTokens(configured.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
+    const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: configured.sharedPrefix } : { sharedPrefix: configured.sharedPrefix, contextTokens };
+    // What works on this target, and the configured scenarios it can serve (preflight.onMissingEndpoint).
+    const t = await this.preflight({ baseUrl, metricsUrl, model, headers: apiHeaders, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text) });
+    if (this.stopping || this.stopRequested) return;
     const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath, workloadOpts);
     const scenarios = replay ? replayScenarios(replay) : t.scenarios;
     // Scale-out: this replica's share of the fleet's rate (and users).
     const share = { ...t, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
     if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
+    const announcer = new FailureAnnouncer(this.log, this.clock);
+    const failures = new FailureSamples({
+      clock: this.clock, perGroup: DEFAULT_PER_GROUP, maxMessages: DEFAULT_MAX_MESSAGES, scrub: (text) => secrets.scrub(text), onNew: (f) => announcer.announce(f),
+    });
+    this.failures = failures;
+    const onRecord = this.onRecord;
     this.requestLog = new RequestLog({ ...cfg.requestLog, file: resolvePath(cfg.run.dataDir, cfg.requestLog.file) }, { registry: this.registry, clock: this.clock, logger: this.log, scrub: (text) => secrets.scrub(text) });
     this.engine = new TrafficEngine({
       traffic: this.idle ? { ...share, mode: 'open', rate: 0 } : share,
@@ -280,7 +298,10 @@ export class Daemon {
       clock: this.clock,
       logger: this.log,
       model,
-      ...(this.onRecord ? { onRecord: this.onRecord } : {}),
+      onRecord: onRecord ? (r) => {
+        failures.observe(r);
+        onRecord(r);
+      } : (r) => failures.observe(r),
       requestLog: this.requestLog,
       client: {
         dispatcher: this.pool,
@@ -289,6 +310,7 @@ export class Daemon {
         totalTimeoutMs: cfg.target.timeouts.totalMs,
         maxBodyBytes: 8 * 1024 * 1024,
         countTokens: (s) => prompts.countTokens(s),
+        scrub: (text) => secrets.scrub(text),
       },
     });
     this.engine.start();
@@ -310,7 +332,8 @@ export class Daemon {
     this.startAnalyzer();
     // Modes, reports, the status page's history and the schedules.
     this.modes = new ModeController({
-      config: cfg, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
+      // The scenarios the preflight let through (modes build their requests from them too).
+      config: { ...cfg, traffic: t }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
       hints: () => this.analyzer?.snapshot().hints ?? [],
       target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
       // The fleet's soak load: a mode's host sends this replica's share of whatever it sets.
@@ -320,6 +343,7 @@ export class Daemon {
       makeWorkload: (sc) => new Workload(sc, this.target?.model ?? model, rng, prompts, basePath, workloadOpts),
       targetEvents: (fromMs, toMs) => this.targetChanges?.events(fromMs, toMs) ?? [],
       incidents: (fromMs, toMs) => this.incidents?.entries(fromMs, toMs) ?? [],
+      failures: (fromMs, toMs) => failures.snapshot(fromMs, toMs),
     });
     this.modes.start({ schedules: !this.idle, soak: !this.idle });
     // Golden prompts beside the soak, scored into llmsoak_quality_score{suite}.
@@ -378,6 +402,7 @@ export class Daemon {
       registry: this.registry, logger: this.log, clock: this.clock,
       // A resumed soak keeps its start: warm-up is not repeated, windows and trends span the restart.
       runStartMs: this.checkpointer?.runInfo.startedAtMs ?? this.clock.wallMs(),
+      ...(this.failures ? { failures: this.failures } : {}),
     });
     const analyzer = this.analyzer;
     this.checkpointer?.register({
@@ -404,6 +429,40 @@ export class Daemon {
       this.log.warn(`series store not resumed (${errorMessage(err)}); it starts empty`);
       return undefined;
     }
+  }
+
+  /**
+   * The preflight (src/preflight/), when enabled: probes the target, logs one
+   * line per problem, applies preflight.onMissingEndpoint and returns the
+   * traffic config with the scenarios to send. A fatal outcome (policy fail,
+   * or nothing left to send) throws: the daemon does not start.
+   */
+  private async preflight(p: { baseUrl: string; metricsUrl: string; model: string; headers: Record<string, string>; countTokens: (s: string) => number; scrub: (text: string) => string }): Promise<Config['traffic']> {
+    const cfg = this.config;
+    if (!cfg.preflight.enabled) return cfg.traffic;
+    const log = this.log.child({ component: 'preflight' });
+    const result = await runPreflight({
+      baseUrl: p.baseUrl, shownUrl: redactUrl(p.baseUrl), metricsUrl: p.metricsUrl, model: p.model, modelConfigured: cfg.target.model !== undefined,
+      headers: p.headers, scenarios: cfg.traffic.scenarios, timeoutMs: cfg.preflight.timeoutMs, connectTimeoutMs: cfg.target.timeouts.connectMs,
+      clock: this.clock, countTokens: p.countTokens, scrub: p.scrub,
+    });
+    const decided = applyMissingEndpointPolicy(result, cfg.traffic.scenarios, cfg.preflight.onMissingEndpoint);
+    this.preflightResult = result;
+    log.info({ durationMs: result.durationMs, ok: result.ok, problems: result.problems.length }, `preflight: ${result.scenarios.filter((s) => s.runnable).length} of ${result.scenarios.length} scenarios can run, ${result.problems.length} problem(s) (table in /api/status)`);
+    for (const line of result.problems) log.warn(`preflight: ${line}`);
+    if (decided.fatal !== undefined) throw new LlmsoakError('LLMSOAK_ERR_TARGET', decided.fatal, 'see the preflight table; preflight.onMissingEndpoint: skip leaves such scenarios out');
+    if (decided.skipped.length > 0) log.warn(`preflight: scenario${decided.skipped.length > 1 ? 's' : ''} ${decided.skipped.join(', ')} skipped: the target lacks ${decided.skipped.length > 1 ? 'their endpoints' : 'its endpoint'} (preflight.onMissingEndpoint: skip)`);
+    return decided.skipped.length > 0 ? { ...cfg.traffic, scenarios: decided.run } : cfg.traffic;
+  }
+
+  /** What the preflight found at start (undefined when disabled or not run). */
+  get preflightReport(): PreflightResult | undefined {
+    return this.preflightResult;
+  }
+
+  /** The server's own words for every error so far (src/failures/). */
+  get failureSamples(): FailureSamples | undefined {
+    return this.failures;
   }
 
   /** GET /v1/models until it answers (the target may still be starting); first id wins. */
@@ -442,6 +501,8 @@ export class Daemon {
       state: this.checkpointer?.status() ?? null,
       targetChanges: this.targetChanges?.events() ?? [],
       incidents: this.incidents?.entries() ?? [],
+      preflight: this.preflightResult ?? null,
+      failures: this.failures?.snapshot() ?? [],
     };
   }
 
