@@ -58,6 +58,7 @@ import { TargetChangeDetector, collectorIdentitySinks, observeServedModels } fro
 import { IncidentTracker } from './analyzer/incidents.js';
 import { ModelsCollector } from './collectors/models.js';
 import { runPreflight } from './preflight/run.js';
+import { renderPreflight } from './preflight/table.js';
 import { applyMissingEndpointPolicy } from './preflight/policy.js';
 import type { PreflightResult } from './preflight/types.js';
 import { FailureSamples, DEFAULT_MAX_MESSAGES, DEFAULT_PER_GROUP } from './failures/samples.js';
@@ -624,12 +625,19 @@ export async function runDaemon(config: Config, logger: Logger): Promise<number>
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // The preflight's table for people (stderr: stdout carries the log).
+  const showPreflight = () => {
+    const pf = daemon.preflightReport;
+    if (pf) process.stderr.write(renderPreflight(pf));
+  };
   try {
     await daemon.start();
   } catch (err) {
+    showPreflight();
     await daemon.stop('start failed');
     throw err;
   }
+  showPreflight();
   const st = daemon.status() as { target: ResolvedTarget | null };
   if (st.target) {
     const what = config.traffic.replay ? `replaying ${config.traffic.replay.file}` : config.traffic.mode === 'closed' ? `${config.traffic.users} users` : `${config.traffic.rate} req/s`;

@@ -70,7 +70,7 @@ export async function runPreflight(d: PreflightDeps): Promise<PreflightResult> {
     ]);
     const durationMs = Number((Number(d.clock.monoNs() - t0) / 1e6).toFixed(1));
     return judge({
-      at: new Date(d.clock.wallMs()).toISOString(), target: d.shownUrl, model: d.model, modelConfigured: d.modelConfigured, durationMs,
+      at: new Date(d.clock.wallMs()).toISOString(), target: d.shownUrl, model: d.scrub(d.model), modelConfigured: d.modelConfigured, durationMs,
       scenarios: d.scenarios, endpoints, models, metrics: { ...metrics, url: d.scrub(metrics.url) },
     });
   } finally {
