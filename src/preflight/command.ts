@@ -47,7 +47,7 @@ export async function runCheckTarget(cfg: Config, logger: Logger, opts: { json: 
       origin = new URL(baseUrl).origin;
       if (metricsUrl !== undefined) new URL(metricsUrl);
     } catch {
-      throw new UsageError(`not a URL: ${redactUrl(baseUrl)}`);
+      throw new UsageError(`not a URL: ${redactUrl(cfg.target.url ?? baseUrl)}`);
     }
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     if (cfg.target.apiKey) headers.authorization = `Bearer ${cfg.target.apiKey}`;
