@@ -345,6 +345,7 @@ export class Daemon {
       targetEvents: (fromMs, toMs) => this.targetChanges?.events(fromMs, toMs) ?? [],
       incidents: (fromMs, toMs) => this.incidents?.entries(fromMs, toMs) ?? [],
       failures: (fromMs, toMs) => failures.snapshot(fromMs, toMs),
+      scrub: (text) => secrets.scrub(text),
     });
     this.modes.start({ schedules: !this.idle, soak: !this.idle });
     // Golden prompts beside the soak, scored into llmsoak_quality_score{suite}.

@@ -49,6 +49,8 @@ export interface ControllerDeps {
   /** Target changes and incidents, for every report (src/analyzer/target-changes.ts, incidents.ts). */
   targetEvents?: (fromMs: number, toMs: number) => RunEvent[];
   incidents?: (fromMs: number, toMs: number) => IncidentEntry[];
+  /** Takes secrets out of the report files (the target may echo a key into a model id or an error). */
+  scrub?: (text: string) => string;
   /** Failures in the server's words seen in [fromMs, toMs] (src/failures/), for every report and the status page. */
   failures?: (fromMs: number, toMs: number) => FailureEntry[];
 }
@@ -158,7 +160,7 @@ export class ModeController {
     host.begin(pauseSoak);
     try {
       const report = await runMode(host, mode);
-      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report);
+      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report, this.d.scrub);
       this.log.info({ report: name, pass: report.verdict.pass, failures: report.verdict.failures, knee: report.knee }, `${label}: done, report ${files.html}`);
       return { report, name, files };
     } finally {
@@ -212,7 +214,7 @@ export class ModeController {
       report.timeseries.push(...analysis.timeseries);
     }
     report.events.push(...events);
-    const { name, html } = await writeReport(dir, report);
+    const { name, html } = await writeReport(dir, report, this.d.scrub);
     this.log.info({ report: name, pass: report.verdict.pass, requests: report.totals.requests }, `soak report ${html}`);
     return { report, name };
   }
