@@ -18,6 +18,10 @@ import { probePlan } from '../src/preflight/run.js';
 import { renderPreflight } from '../src/preflight/table.js';
 import type { EndpointProbe } from '../src/preflight/types.js';
 import { freePort, problemsOf, runCli } from './helpers.js';
+import { startHostileServer } from './hostile-server.js';
+import { runPreflight } from '../src/preflight/run.js';
+import { systemClock } from '../src/clock.js';
+import { MAX_ERROR_DETAIL_CHARS } from '../src/traffic/error-detail.js';
 
 function scenarios(): ScenarioConfig[] {
   return loadConfig({}).config.traffic.scenarios;
@@ -187,4 +191,25 @@ t.test('check-target on the built-in simulator exits 0', async (t) => {
   t.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.slice(0, 300)})`);
   t.match(r.stdout, /nothing found that will not work/);
   t.match(r.stdout, /scenarios: short_qa ok, long_summary ok, multi_turn_chat ok, completion_batch ok, embeddings ok/);
+});
+
+t.test('against hostile answers the preflight ends within its timeout, with one short line per failure', async (t) => {
+  // Every probe meets a behaviour that never ends by itself: silence, a stall, a drip, an endless stream.
+  const target = await startHostileServer({ mix: { no_headers: 1, stall: 1, drip: 1, endless: 1 }, seed: 5 });
+  t.teardown(() => target.stop());
+  const TIMEOUT_MS = 1500;
+  const t0 = Date.now();
+  const r = await runPreflight({
+    baseUrl: `${target.url}/v1`, shownUrl: `${target.url}/v1`, metricsUrl: `${target.url}/metrics`, model: 'hostile', modelConfigured: false,
+    headers: { 'content-type': 'application/json' }, scenarios: scenarios().filter((s) => s.endpoint === 'chat'), timeoutMs: TIMEOUT_MS, connectTimeoutMs: 1000,
+    clock: systemClock, countTokens: (x) => Math.ceil(x.length / 4), scrub: (x) => x,
+  });
+  const took = Date.now() - t0;
+  t.ok(took >= TIMEOUT_MS - 50 && took < TIMEOUT_MS + 1500, `ended in ${took} ms, bounded by the probe limit of ${TIMEOUT_MS} ms`);
+  t.equal(r.ok, false, 'the chat scenarios cannot run');
+  const failed = r.endpoints.filter((e) => e.outcome !== 'ok');
+  t.equal(failed.length, 2, 'both chat probes failed');
+  t.ok(failed.every((e) => e.message !== undefined && e.message.length <= MAX_ERROR_DETAIL_CHARS), 'each with a short message');
+  t.ok(r.scenarios.every((s) => !s.missing), 'a failing endpoint is not a missing one');
+  t.ok(r.problems.every((p) => !p.includes('\n')), 'one line per problem');
 });
