@@ -11,6 +11,7 @@ import { probeEndpoint, type ProbeTarget } from './endpoint-probe.js';
 import { probeModels } from './models-probe.js';
 import { probeMetrics } from './metrics-probe.js';
 import { judge } from './judge.js';
+import { redactUrl } from '../security/secrets.js';
 import type { EndpointProbe, PreflightResult } from './types.js';
 
 export interface PreflightDeps {
@@ -71,7 +72,7 @@ export async function runPreflight(d: PreflightDeps): Promise<PreflightResult> {
     const durationMs = Number((Number(d.clock.monoNs() - t0) / 1e6).toFixed(1));
     return judge({
       at: new Date(d.clock.wallMs()).toISOString(), target: d.shownUrl, model: d.scrub(d.model), modelConfigured: d.modelConfigured, durationMs,
-      scenarios: d.scenarios, endpoints, models, metrics: { ...metrics, url: d.scrub(metrics.url) },
+      scenarios: d.scenarios, endpoints, models, metrics: { ...metrics, url: redactUrl(metrics.url) },
     });
   } finally {
     await Promise.all([pool.destroy(), metricsAgent.destroy()]).catch(() => undefined);

@@ -10,7 +10,7 @@ import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../type
 import { SseParser } from './sse.js';
 import { newTraceContext } from '../tracing/trace-context.js';
 import { phasesOf, releaseRequest, watchRequest, type WireTimings } from '../tracing/wire-phases.js';
-import { bodyMessage, fallbackDetail, finishDetail, httpErrorLine } from './error-detail.js';
+import { BODY_PEEK_BYTES, bodyMessage, fallbackDetail, finishDetail, httpErrorLine } from './error-detail.js';
 
 export interface PreparedRequest {
   id: string;
@@ -305,7 +305,8 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       },
       onResponseEnd() {
         if (finished) return;
-        if (status < 200 || status >= 300) detail = httpErrorLine(status, reason, Buffer.concat(bodyParts), contentType);
+        // Only the start of an error body is read for its message (Buffer.concat with a length copies no more).
+        if (status < 200 || status >= 300) detail = httpErrorLine(status, reason, Buffer.concat(bodyParts, Math.min(bodyBytes, BODY_PEEK_BYTES)), contentType);
         if (status === 429) return finish('http_429');
         if (status >= 500) return finish('http_5xx');
         if (status >= 400) return finish('http_4xx');

@@ -10,7 +10,7 @@
 /** Longest detail kept per record, characters. */
 export const MAX_ERROR_DETAIL_CHARS = 300;
 /** Bytes of an error body looked at (the client may have read up to its body cap). */
-const BODY_PEEK_BYTES = 4096;
+export const BODY_PEEK_BYTES = 4096;
 
 /** One line: control characters and runs of blanks collapsed. */
 function oneLine(s: string): string {
