@@ -245,9 +245,9 @@ export class Daemon {
     for (const c of this.collectors) c.start();
 
     const url = new URL(baseUrl);
-    const configured = cfg.traffic;
+    const t = cfg.traffic;
     // Modes may switch between open and closed loop: enough connections for either, never a hidden queue in the pool.
-    const connections = Math.max(configured.maxInFlight, configured.mode === 'closed' ? configured.users : 1, maxModeUsers(cfg));
+    const connections = Math.max(t.maxInFlight, t.mode === 'closed' ? t.users : 1, maxModeUsers(cfg));
     this.pool = new Pool(url.origin, {
       connections,
       pipelining: 1,
@@ -258,28 +258,28 @@ export class Daemon {
       keepAliveTimeout: 60_000,
     });
     // Replicas with one seed must not send identical streams: each offsets it by its index.
-    const rng = createRng(configured.seed !== undefined ? configured.seed + configured.replicas.index : (Date.now() ^ process.pid));
+    const rng = createRng(t.seed !== undefined ? t.seed + t.replicas.index : (Date.now() ^ process.pid));
     const prompts = new PromptBuilder(rng);
     const basePath = url.pathname.replace(/\/+$/, '');
-    const replayCfg = configured.replay;
+    const replayCfg = t.replay;
     // Rare lengths oversampled across each lap when traffic.replay.augment asks (from the run's seed).
     const schedule = replayCfg ? replaySchedule(loadReplay(replayCfg.file), replayCfg.augment, () => rng.fork()) : undefined;
     if (schedule?.oversampled) this.log.info({ ...schedule.oversampled, perLap: schedule.entries.length }, 'replay: rare lengths oversampled');
     const replay = schedule?.entries;
     // The open-loop rate follows a daily curve (traffic.profile; the config refuses one with a replay).
-    const profiled = configured.profile && !replay ? profileFromConfig(configured.profile, resolveStartHour(configured.profile.startHour, this.clock.wallMs())) : undefined;
-    if (profiled && configured.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: configured.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
+    const profiled = t.profile && !replay ? profileFromConfig(t.profile, resolveStartHour(t.profile.startHour, this.clock.wallMs())) : undefined;
+    if (profiled && t.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: t.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
     const qualitySuites = cfg.quality.enabled ? loadSuites(cfg.quality) : [];
     // Shared prefixes and edge cases (the context length edge cases need, from the target when not configured).
-    const contextTokens = await resolveContextTokens(configured.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
-    const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: configured.sharedPrefix } : { sharedPrefix: configured.sharedPrefix, contextTokens };
+    const contextTokens = await resolveContextTokens(t.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
+    const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
     // What works on this target, and the configured scenarios it can serve (preflight.onMissingEndpoint).
-    const t = await this.preflight({ baseUrl, metricsUrl, model, headers: apiHeaders, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text) });
+    const traffic = await this.preflight({ baseUrl, metricsUrl, model, headers: apiHeaders, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text) });
     if (this.stopping || this.stopRequested) return;
-    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath, workloadOpts);
-    const scenarios = replay ? replayScenarios(replay) : t.scenarios;
+    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(traffic.scenarios, model, rng, prompts, basePath, workloadOpts);
+    const scenarios = replay ? replayScenarios(replay) : traffic.scenarios;
     // Scale-out: this replica's share of the fleet's rate (and users).
-    const share = { ...t, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
+    const share = { ...traffic, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
     if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
     const announcer = new FailureAnnouncer(this.log, this.clock);
     const failures = new FailureSamples({
@@ -327,14 +327,14 @@ export class Daemon {
         this.log.warn(`the target serves ${JSON.stringify(next)} now, not ${JSON.stringify(this.target.model)}: requesting it from here on (target.changes.followModel)`);
         this.target = { ...this.target, model: next };
         engine.setModel(next);
-        engine.setWorkload(new Workload(t.scenarios, next, rng, prompts, basePath, workloadOpts), t.scenarios);
+        engine.setWorkload(new Workload(traffic.scenarios, next, rng, prompts, basePath, workloadOpts), traffic.scenarios);
       };
     }
     this.startAnalyzer();
     // Modes, reports, the status page's history and the schedules.
     this.modes = new ModeController({
       // The scenarios the preflight let through (modes build their requests from them too).
-      config: { ...cfg, traffic: t }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
+      config: { ...cfg, traffic }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
       hints: () => this.analyzer?.snapshot().hints ?? [],
       target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
       // The fleet's soak load: a mode's host sends this replica's share of whatever it sets.
@@ -452,7 +452,10 @@ export class Daemon {
     this.preflightResult = result;
     log.info({ durationMs: result.durationMs, ok: result.ok, problems: result.problems.length }, `preflight: ${result.scenarios.filter((s) => s.runnable).length} of ${result.scenarios.length} scenarios can run, ${result.problems.length} problem(s) (table in /api/status)`);
     for (const line of result.problems) log.warn(`preflight: ${line}`);
-    if (decided.fatal !== undefined) throw new LlmsoakError('LLMSOAK_ERR_TARGET', decided.fatal, 'see the preflight table; preflight.onMissingEndpoint: skip leaves such scenarios out');
+    if (decided.fatal !== undefined) {
+      const hint = cfg.preflight.onMissingEndpoint === 'fail' ? 'see the preflight table; preflight.onMissingEndpoint: skip leaves such scenarios out' : 'see the preflight table; configure scenarios whose endpoints the target serves';
+      throw new LlmsoakError('LLMSOAK_ERR_TARGET', decided.fatal, hint);
+    }
     if (decided.skipped.length > 0) log.warn(`preflight: scenario${decided.skipped.length > 1 ? 's' : ''} ${decided.skipped.join(', ')} skipped: the target lacks ${decided.skipped.length > 1 ? 'their endpoints' : 'its endpoint'} (preflight.onMissingEndpoint: skip)`);
     return decided.skipped.length > 0 ? { ...cfg.traffic, scenarios: decided.run } : cfg.traffic;
   }
