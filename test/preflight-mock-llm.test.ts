@@ -37,6 +37,12 @@ t.test('check-target names what mock-llm lacks and exits 1', async (t) => {
   t.match(out, /scenarios: .*completion_batch SKIPPED.*embeddings SKIPPED/, 'the skipped scenarios are named');
   t.match(out, /will not work: streams ignore stream_options\.include_usage/);
   t.match(out, /llmsoak run would skip completion_batch, embeddings/);
+  const json = await runCli(['check-target', '--target', mock.url, '--json'], { timeoutMs: 30_000 });
+  t.equal(json.code, 1);
+  const result = JSON.parse(json.stdout) as { ok: boolean; scenarios: { name: string; missing: boolean }[]; endpoints: { path: string; message?: string }[] };
+  t.equal(result.ok, false, '--json: the same result as an object');
+  t.same(result.scenarios.filter((s) => s.missing).map((s) => s.name), ['completion_batch', 'embeddings']);
+  t.equal(result.endpoints.find((e) => e.path === '/v1/embeddings')?.message, '404 Not Found: Cannot POST /v1/embeddings');
 });
 
 t.test('the soak against mock-llm: scenarios skipped, and the server\'s own words for its 500s everywhere', async (t) => {
