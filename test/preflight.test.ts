@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
-import { DEFAULT_SCENARIOS } from '../src/config/schema.js';
 import type { ScenarioConfig } from '../src/config/types.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
@@ -17,7 +16,7 @@ import { applyMissingEndpointPolicy } from '../src/preflight/policy.js';
 import { probePlan } from '../src/preflight/run.js';
 import { renderPreflight } from '../src/preflight/table.js';
 import type { EndpointProbe } from '../src/preflight/types.js';
-import { freePort, problemsOf, runCli } from './helpers.js';
+import { freePort, runCli } from './helpers.js';
 import { startHostileServer } from './hostile-server.js';
 import { runPreflight } from '../src/preflight/run.js';
 import { systemClock } from '../src/clock.js';
@@ -126,16 +125,6 @@ t.test('onMissingEndpoint: skip, fail, keep', async (t) => {
   const only = scenarios().filter((s) => s.name === 'completion_batch');
   const none = judge(input([missing('completions')], { scenarios: only }));
   t.match(applyMissingEndpointPolicy(none, only, 'skip').fatal, /no scenario can run on this target/, 'skipping everything is not a soak');
-});
-
-t.test('config: preflight defaults and bad values', async (t) => {
-  const { config } = loadConfig({});
-  t.same(config.preflight, { enabled: true, timeoutMs: 10000, onMissingEndpoint: 'skip' });
-  t.same(problemsOf(() => loadConfig({ document: { preflight: { onMissingEndpoint: 'ignore' } } })), ['preflight.onMissingEndpoint: must be one of fail, skip, keep']);
-  t.same(problemsOf(() => loadConfig({ document: { preflight: { timeoutMs: 5 } } })), ['preflight.timeoutMs: must be >= 100']);
-  t.same(problemsOf(() => loadConfig({ document: { preflight: { extra: 1 } } })), ['preflight.extra: unknown key']);
-  t.equal(loadConfig({ env: { LLMSOAK_PREFLIGHT__ON_MISSING_ENDPOINT: 'fail' } }).config.preflight.onMissingEndpoint, 'fail', 'from the environment too');
-  t.equal(DEFAULT_SCENARIOS.length, scenarios().length);
 });
 
 t.test('check-target: bad input is exit 2 with one clear line', async (t) => {
