@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `llmsoak` command: run (the daemon), simulate (the built-in target),
- * check-config. Parses flags, loads config, hands over; no logic of its own.
+ * check-config, check-target. Parses flags, loads config, hands over; no logic of its own.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, ExitCode, LlmsoakError, UsageError, errorMessage } from './errors.js';
@@ -147,6 +147,33 @@ Exit codes: 0 no figure worse, 1 a regression, 2 bad input (missing file, not a 
         process.stderr.write(`llmsoak compare: ${err.message}\n`);
         return ExitCode.badConfig;
       }
+    },
+  },
+  'check-target': {
+    summary: 'probe the target as llmsoak run would at start: what works, what will not (exit 0 every scenario can run, 1 not, 2 bad input)',
+    usage: 'llmsoak check-target [--config FILE] [--target URL] [--model NAME] [--json]',
+    options: {
+      config: configFlag,
+      target: { type: 'string' },
+      model: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    help: `  --config FILE  YAML config (also LLMSOAK_CONFIG): its scenarios say which endpoints are probed
+  --target URL   OpenAI base URL, e.g. http://127.0.0.1:8000/v1 (absent: the built-in simulator)
+  --model NAME   model to request (absent: first of GET /v1/models)
+  --json         print the result as JSON (the same object as /api/status's preflight)
+Exit codes: 0 every scenario can run, 1 one cannot, 2 bad configuration, URL or usage.`,
+    async main(values) {
+      const flags: ConfigFlags = {};
+      if (typeof values.target === 'string') flags.target = values.target;
+      if (typeof values.model === 'string') flags.model = values.model;
+      const file = typeof values.config === 'string' ? values.config : process.env.LLMSOAK_CONFIG;
+      const { config, warnings } = loadConfig({ ...(file ? { file } : {}), env: process.env, flags });
+      // Logs to stderr: stdout carries the table. Nothing listens here: warnings about llmsoak's own server do not apply.
+      const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level, process.stderr, configSecrets(config));
+      for (const w of warnings) if (!w.startsWith('server.')) logger.warn(`config: ${w}`);
+      const { runCheckTarget } = await import('./preflight/command.js');
+      return runCheckTarget(config, logger, { json: values.json === true });
     },
   },
   'check-config': {

@@ -57,6 +57,12 @@ import { maxModeUsers } from './modes/config.js';
 import { TargetChangeDetector, collectorIdentitySinks, observeServedModels } from './analyzer/target-changes.js';
 import { IncidentTracker } from './analyzer/incidents.js';
 import { ModelsCollector } from './collectors/models.js';
+import { runPreflight } from './preflight/run.js';
+import { renderPreflight } from './preflight/table.js';
+import { applyMissingEndpointPolicy } from './preflight/policy.js';
+import type { PreflightResult } from './preflight/types.js';
+import { FailureSamples, DEFAULT_MAX_MESSAGES, DEFAULT_PER_GROUP } from './failures/samples.js';
+import { FailureAnnouncer } from './failures/announce.js';
 
 /** How long stop() waits for the final soak report before going on without it. */
 const FINAL_REPORT_TIMEOUT_MS = 10_000;
@@ -114,6 +120,10 @@ export class Daemon {
   /** Set once traffic exists: request a newly served model (target.changes.followModel). */
   private followServedModel: ((served: string[]) => void) | undefined;
   private incidents: IncidentTracker | undefined;
+  /** What the preflight found at start (absent: disabled, or not run yet). */
+  private preflightResult: PreflightResult | undefined;
+  /** The server's own words for every error, bounded (src/failures/). */
+  private failures: FailureSamples | undefined;
   private readonly idle: boolean;
   private readonly checkpoints: boolean;
   private readonly finalReport: boolean;
@@ -263,11 +273,20 @@ export class Daemon {
     // Shared prefixes and edge cases (the context length edge cases need, from the target when not configured).
     const contextTokens = await resolveContextTokens(t.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
     const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
-    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(t.scenarios, model, rng, prompts, basePath, workloadOpts);
-    const scenarios = replay ? replayScenarios(replay) : t.scenarios;
+    // What works on this target, and the configured scenarios it can serve (preflight.onMissingEndpoint).
+    const traffic = await this.preflight({ baseUrl, metricsUrl, model, headers: apiHeaders, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text) });
+    if (this.stopping || this.stopRequested) return;
+    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(traffic.scenarios, model, rng, prompts, basePath, workloadOpts);
+    const scenarios = replay ? replayScenarios(replay) : traffic.scenarios;
     // Scale-out: this replica's share of the fleet's rate (and users).
-    const share = { ...t, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
+    const share = { ...traffic, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
     if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
+    const announcer = new FailureAnnouncer(this.log, this.clock);
+    const failures = new FailureSamples({
+      clock: this.clock, perGroup: DEFAULT_PER_GROUP, maxMessages: DEFAULT_MAX_MESSAGES, scrub: (text) => secrets.scrub(text), onNew: (f) => announcer.announce(f),
+    });
+    this.failures = failures;
+    const onRecord = this.onRecord;
     this.requestLog = new RequestLog({ ...cfg.requestLog, file: resolvePath(cfg.run.dataDir, cfg.requestLog.file) }, { registry: this.registry, clock: this.clock, logger: this.log, scrub: (text) => secrets.scrub(text) });
     this.engine = new TrafficEngine({
       traffic: this.idle ? { ...share, mode: 'open', rate: 0 } : share,
@@ -280,7 +299,10 @@ export class Daemon {
       clock: this.clock,
       logger: this.log,
       model,
-      ...(this.onRecord ? { onRecord: this.onRecord } : {}),
+      onRecord: onRecord ? (r) => {
+        failures.observe(r);
+        onRecord(r);
+      } : (r) => failures.observe(r),
       requestLog: this.requestLog,
       client: {
         dispatcher: this.pool,
@@ -289,6 +311,7 @@ export class Daemon {
         totalTimeoutMs: cfg.target.timeouts.totalMs,
         maxBodyBytes: 8 * 1024 * 1024,
         countTokens: (s) => prompts.countTokens(s),
+        scrub: (text) => secrets.scrub(text),
       },
     });
     this.engine.start();
@@ -304,13 +327,14 @@ export class Daemon {
         this.log.warn(`the target serves ${JSON.stringify(next)} now, not ${JSON.stringify(this.target.model)}: requesting it from here on (target.changes.followModel)`);
         this.target = { ...this.target, model: next };
         engine.setModel(next);
-        engine.setWorkload(new Workload(t.scenarios, next, rng, prompts, basePath, workloadOpts), t.scenarios);
+        engine.setWorkload(new Workload(traffic.scenarios, next, rng, prompts, basePath, workloadOpts), traffic.scenarios);
       };
     }
     this.startAnalyzer();
     // Modes, reports, the status page's history and the schedules.
     this.modes = new ModeController({
-      config: cfg, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
+      // The scenarios the preflight let through (modes build their requests from them too).
+      config: { ...cfg, traffic }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
       hints: () => this.analyzer?.snapshot().hints ?? [],
       target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
       // The fleet's soak load: a mode's host sends this replica's share of whatever it sets.
@@ -320,6 +344,8 @@ export class Daemon {
       makeWorkload: (sc) => new Workload(sc, this.target?.model ?? model, rng, prompts, basePath, workloadOpts),
       targetEvents: (fromMs, toMs) => this.targetChanges?.events(fromMs, toMs) ?? [],
       incidents: (fromMs, toMs) => this.incidents?.entries(fromMs, toMs) ?? [],
+      failures: (fromMs, toMs) => failures.snapshot(fromMs, toMs),
+      scrub: (text) => secrets.scrub(text),
     });
     this.modes.start({ schedules: !this.idle, soak: !this.idle });
     // Golden prompts beside the soak, scored into llmsoak_quality_score{suite}.
@@ -378,6 +404,7 @@ export class Daemon {
       registry: this.registry, logger: this.log, clock: this.clock,
       // A resumed soak keeps its start: warm-up is not repeated, windows and trends span the restart.
       runStartMs: this.checkpointer?.runInfo.startedAtMs ?? this.clock.wallMs(),
+      ...(this.failures ? { failures: this.failures } : {}),
     });
     const analyzer = this.analyzer;
     this.checkpointer?.register({
@@ -404,6 +431,43 @@ export class Daemon {
       this.log.warn(`series store not resumed (${errorMessage(err)}); it starts empty`);
       return undefined;
     }
+  }
+
+  /**
+   * The preflight (src/preflight/), when enabled: probes the target, logs one
+   * line per problem, applies preflight.onMissingEndpoint and returns the
+   * traffic config with the scenarios to send. A fatal outcome (policy fail,
+   * or nothing left to send) throws: the daemon does not start.
+   */
+  private async preflight(p: { baseUrl: string; metricsUrl: string; model: string; headers: Record<string, string>; countTokens: (s: string) => number; scrub: (text: string) => string }): Promise<Config['traffic']> {
+    const cfg = this.config;
+    if (!cfg.preflight.enabled) return cfg.traffic;
+    const log = this.log.child({ component: 'preflight' });
+    const result = await runPreflight({
+      baseUrl: p.baseUrl, shownUrl: redactUrl(p.baseUrl), metricsUrl: p.metricsUrl, model: p.model, modelConfigured: cfg.target.model !== undefined,
+      headers: p.headers, scenarios: cfg.traffic.scenarios, timeoutMs: cfg.preflight.timeoutMs, connectTimeoutMs: cfg.target.timeouts.connectMs,
+      clock: this.clock, countTokens: p.countTokens, scrub: p.scrub,
+    });
+    const decided = applyMissingEndpointPolicy(result, cfg.traffic.scenarios, cfg.preflight.onMissingEndpoint);
+    this.preflightResult = result;
+    log.info({ durationMs: result.durationMs, ok: result.ok, problems: result.problems.length }, `preflight: ${result.scenarios.filter((s) => s.runnable).length} of ${result.scenarios.length} scenarios can run, ${result.problems.length} problem(s) (table in /api/status)`);
+    for (const line of result.problems) log.warn(`preflight: ${line}`);
+    if (decided.fatal !== undefined) {
+      const hint = cfg.preflight.onMissingEndpoint === 'fail' ? 'see the preflight table; preflight.onMissingEndpoint: skip leaves such scenarios out' : 'see the preflight table; configure scenarios whose endpoints the target serves';
+      throw new LlmsoakError('LLMSOAK_ERR_TARGET', decided.fatal, hint);
+    }
+    if (decided.skipped.length > 0) log.warn(`preflight: scenario${decided.skipped.length > 1 ? 's' : ''} ${decided.skipped.join(', ')} skipped: the target lacks ${decided.skipped.length > 1 ? 'their endpoints' : 'its endpoint'} (preflight.onMissingEndpoint: skip)`);
+    return decided.skipped.length > 0 ? { ...cfg.traffic, scenarios: decided.run } : cfg.traffic;
+  }
+
+  /** What the preflight found at start (undefined when disabled or not run). */
+  get preflightReport(): PreflightResult | undefined {
+    return this.preflightResult;
+  }
+
+  /** The server's own words for every error so far (src/failures/). */
+  get failureSamples(): FailureSamples | undefined {
+    return this.failures;
   }
 
   /** GET /v1/models until it answers (the target may still be starting); first id wins. */
@@ -442,6 +506,8 @@ export class Daemon {
       state: this.checkpointer?.status() ?? null,
       targetChanges: this.targetChanges?.events() ?? [],
       incidents: this.incidents?.entries() ?? [],
+      preflight: this.preflightResult ?? null,
+      failures: this.failures?.snapshot() ?? [],
     };
   }
 
@@ -563,12 +629,19 @@ export async function runDaemon(config: Config, logger: Logger): Promise<number>
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // The preflight's table for people (stderr: stdout carries the log).
+  const showPreflight = () => {
+    const pf = daemon.preflightReport;
+    if (pf) process.stderr.write(renderPreflight(pf));
+  };
   try {
     await daemon.start();
   } catch (err) {
+    showPreflight();
     await daemon.stop('start failed');
     throw err;
   }
+  showPreflight();
   const st = daemon.status() as { target: ResolvedTarget | null };
   if (st.target) {
     const what = config.traffic.replay ? `replaying ${config.traffic.replay.file}` : config.traffic.mode === 'closed' ? `${config.traffic.users} users` : `${config.traffic.rate} req/s`;

@@ -65,6 +65,12 @@ export interface RequestRecord {
   tokenizerOutputTokens?: number;
   outcome: Outcome;
   httpStatus?: number;
+  /**
+   * A failure in the server's own words (status line and the start of the
+   * body) or the transport's (the error's message); secrets scrubbed, at most
+   * 300 characters (src/traffic/error-detail.ts). Absent when ok.
+   */
+  errorDetail?: string;
   /** Server-reported timings when the target sends them (the simulator does). */
   serverTimings?: ServerTimings;
   /** W3C trace id (32 hex) of the `traceparent` this request carried. */

@@ -104,3 +104,12 @@ t.test('llmsoak check-config exits 2 listing every problem, 0 when valid', async
   t.equal(help.code, 0);
   t.match(help.stdout, /--target URL/);
 });
+
+t.test('preflight: defaults and bad values', async (t) => {
+  const { config } = loadConfig({});
+  t.same(config.preflight, { enabled: true, timeoutMs: 10000, onMissingEndpoint: 'skip' });
+  t.same(problemsOf(() => loadConfig({ document: { preflight: { onMissingEndpoint: 'ignore' } } })), ['preflight.onMissingEndpoint: must be one of fail, skip, keep']);
+  t.same(problemsOf(() => loadConfig({ document: { preflight: { timeoutMs: 5 } } })), ['preflight.timeoutMs: must be >= 100']);
+  t.same(problemsOf(() => loadConfig({ document: { preflight: { extra: 1 } } })), ['preflight.extra: unknown key']);
+  t.equal(loadConfig({ env: { LLMSOAK_PREFLIGHT__ON_MISSING_ENDPOINT: 'fail' } }).config.preflight.onMissingEndpoint, 'fail', 'from the environment too');
+});

@@ -53,6 +53,8 @@ function daemonConfig(url: string, rate: number) {
         scenarios: [{ name: 'hostile_chat', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 16 }, output: { dist: 'fixed', value: 8 } }],
       },
       run: { drainMs: 500 },
+      // The preflight's own requests would reach the handlers without being soak records (test/preflight.test.ts covers it against these behaviours).
+      preflight: { enabled: false },
       collectors: { gpu: { enabled: false } },
       analyzer: { stepSec: 1, intervalSec: 2, windowSec: 10, warmupSec: 2, baselineSec: 5 },
       log: { level: 'info' },
@@ -219,6 +221,8 @@ t.test('model discovery survives an endless /v1/models body (cut at 1 MB, retrie
   const port = (server.address() as { port: number }).port;
   const { config } = loadConfig({ document: {
     target: { url: `http://127.0.0.1:${port}/v1` }, server: { listen: '127.0.0.1:0' }, traffic: { rate: 1 },
+    // Model discovery's calls are counted: the preflight's GET /models would add to them.
+    preflight: { enabled: false },
     collectors: { gpu: { enabled: false } }, analyzer: { enabled: false }, log: { level: 'info' },
   } });
   const log = capture();

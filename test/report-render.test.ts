@@ -324,3 +324,45 @@ t.test('writeReport + listReports round trip', async (t) => {
   t.same(await listReports(join(dir, 'missing')), [], 'a missing directory lists nothing');
   t.equal(reportBaseName({ kind: 'soak', startedAt: 'not a date/../x' }), 'soak-notadatex');
 });
+
+t.test('failures in the server\'s words: a table in Markdown, HTML and the status page, escaped; absent when none', async (t) => {
+  const r = sampleRampReport();
+  const evil = '<script>alert(1)</script> | `tick`';
+  r.failures = [
+    { scenario: 'short_qa', class: 'http_5xx', message: '500 Internal Server Error: Bad control character in string literal in JSON at position 162', count: 164, firstAt: r.startedAt, lastAt: r.endedAt },
+    { scenario: 'short_qa', class: 'http_4xx', message: `400 Bad Request: ${evil}`, count: 3, firstAt: r.startedAt, lastAt: r.startedAt },
+  ];
+  const md = renderMarkdown(r);
+  t.match(md, /## Failures/);
+  t.match(md, /\| `short_qa` \| `http_5xx` \| 164 \| .* \| `500 Internal Server Error: Bad control character in string literal in JSON at position 162` \|/, 'one row per message, the server\'s words in a code span');
+  const row = md.split('\n').find((l) => l.includes('http_4xx')) as string;
+  t.equal(row.split(' | ').length, 6, 'pipes and backticks in a message cannot break the row');
+  const html = renderHtml(r);
+  t.match(html, /<h2>Failures<\/h2>/);
+  t.notOk(html.includes('<script'), 'escaped in HTML');
+  t.match(html, /<code>400 Bad Request: &lt;script&gt;alert\(1\)&lt;\/script&gt; \| `tick`<\/code>/);
+  const status = { ...sampleStatusInput(), failures: r.failures };
+  const page = renderStatusPage(status);
+  t.match(page, /Failures in the server&#39;s words|Failures in the server's words/);
+  t.match(page, /<td>164<\/td>/);
+  t.notOk(page.includes('<script'), 'escaped on the status page');
+  const none = sampleRampReport();
+  t.notMatch(renderMarkdown(none), /## Failures/, 'no failures, no section');
+  t.notMatch(renderHtml(none), /<h2>Failures<\/h2>/);
+  t.notMatch(renderStatusPage(sampleStatusInput()), /server's words|server&#39;s words/);
+});
+
+t.test('writeReport scrubs secrets out of every file it writes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'llmsoak-rep-scrub-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const KEY = 'sk-REPORT-SENTINEL-1234';
+  const r = sampleRampReport();
+  r.target = { ...r.target, model: `model-of-${KEY}` };
+  const files = await writeReport(dir, r, (text) => text.split(KEY).join('[redacted]'));
+  for (const f of [files.json, files.markdown, files.html]) {
+    const text = await readFile(f, 'utf8');
+    t.notOk(text.includes(KEY), `not in ${f}`);
+    t.ok(text.includes('model-of-[redacted]'), `scrubbed in ${f}`);
+  }
+  t.equal((JSON.parse(await readFile(files.json, 'utf8')) as Report).target.model, 'model-of-[redacted]', 'the JSON still parses');
+});

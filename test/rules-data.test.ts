@@ -10,6 +10,7 @@ import { loadSeries, type InputSeries } from '../src/analyzer/series-notation.js
 import { DEFAULT_THRESHOLDS, type Rule, type RuleContext, type RuleOutcome } from '../src/analyzer/rule.js';
 import { builtInRules } from '../src/analyzer/rules/index.js';
 import { HintTracker } from '../src/analyzer/tracker.js';
+import type { ErrorClass } from '../src/types.js';
 
 const STEP = 15;
 const START = Date.UTC(2026, 0, 1);
@@ -85,6 +86,28 @@ t.test('error_storm: the dominant class names the cause', async (t) => {
   ], 10);
   t.same(findings(few), [], 'below minRequests nothing is concluded');
   t.same(await evalRule('error_storm', [], 10), { status: 'insufficient data', missing: ['llmsoak_requests_total'] });
+});
+
+t.test('error_storm quotes the server\'s own words for the dominant class, seen within the window', async (t) => {
+  const series: InputSeries[] = [
+    { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+90x40' },
+    { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0+10x40' },
+    { series: 'llmsoak_request_errors_total{scenario="a",class="http_5xx"}', values: '0+10x40' },
+  ];
+  const asked: { cls: string; sinceMs: number }[] = [];
+  const failures = {
+    top(cls: ErrorClass, sinceMs: number) {
+      asked.push({ cls, sinceMs });
+      return cls === 'http_5xx' ? { scenario: 'a', message: '500 Internal Server Error: Bad control character in string literal in JSON at position 162', count: 40 } : undefined;
+    },
+  };
+  const f = findings(await evalRule('error_storm', series, 10, { failures }));
+  t.equal(f[0]?.evidence.top_message, 'a: 500 Internal Server Error: Bad control character in string literal in JSON at position 162');
+  t.match(f[0]?.summary, /mostly http_5xx .*; the server says: 500 Internal Server Error: Bad control character/);
+  t.same(asked, [{ cls: 'http_5xx', sinceMs: START + 10 * 60_000 - 300_000 }], 'asked for the dominant class, over the rule\'s window');
+  const silent = findings(await evalRule('error_storm', series, 10, { failures: { top: () => undefined } }));
+  t.equal(silent[0]?.evidence.top_message, undefined, 'no message seen: no quote, the hint stands on its figures');
+  t.notMatch(silent[0]?.summary, /the server says/);
 });
 
 t.test('generator_bound: a sustained share of late sends, not one hiccup', async (t) => {

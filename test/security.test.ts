@@ -251,7 +251,7 @@ t.test('a planted sentinel key never appears in any output', async (t) => {
   let logs = '';
   const stream = new Writable({ write(c: Buffer, _e, cb) { logs += c.toString(); cb(); } });
   const logger = createLogger('trace', stream, configSecrets(config));
-  const daemon = new Daemon(config, { logger, checkpoints: true });
+  const daemon = new Daemon(config, { logger, checkpoints: true, finalReport: true });
   await daemon.start();
   await sleep(3500);
   const base = daemon.listenUrl;
@@ -291,6 +291,15 @@ t.test('a planted sentinel key never appears in any output', async (t) => {
   t.match(outputs['/metrics'], /model="\[redacted\]"/, 'the key echoed as a label value by the target is scrubbed from /metrics');
   t.match(outputs['/api/status'], /model-of-\[redacted\]/, 'the key echoed in the model id is scrubbed from /api/status');
   t.match(outputs['/api/status'], /http:\/\/\[redacted\]@127\.0\.0\.1/, 'the URL credentials are left out of /api/status');
+  // The failures (the server's own words) and the preflight were exercised: the key the target echoed in error bodies is scrubbed there too.
+  const status = JSON.parse(outputs['/api/status'] as string) as { failures: { message: string }[]; preflight: { models: { ids: string[] } } | null };
+  t.ok(status.failures.some((f) => f.message === '401 Unauthorized: invalid api key: Bearer [redacted]'), 'the 401 body echoing the key, scrubbed in the failures');
+  t.ok(status.failures.some((f) => f.message.startsWith('error event mid-stream: Bearer [redacted]')), 'the mid-stream error echoing the key, scrubbed');
+  t.same(status.preflight?.models.ids, ['model-of-[redacted]'], 'the preflight ran, its model ids scrubbed');
+  t.match(outputs['/'], /invalid api key: Bearer \[redacted\]/, 'the status page shows the failures, scrubbed');
+  const report = Object.keys(everything).find((k) => k.endsWith('.md') && k.includes('reports'));
+  t.ok(report, 'a final report was written and searched');
+  t.match(everything[report as string], /invalid api key: Bearer \[redacted\]/, 'the report\'s failures table, scrubbed');
 });
 
 t.test('the scrubber itself', async (t) => {

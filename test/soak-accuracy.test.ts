@@ -51,6 +51,8 @@ t.test(`a ${SOAK_SEC} s soak at ${RATE} req/s: /metrics agrees with the wire`, a
         ],
       },
       collectors: { gpu: { enabled: false } },
+      // Compared with the simulator's own counts: the preflight's requests reach it without being soak records.
+      preflight: { enabled: false },
       run: { drainMs: 20000 },
     },
   });

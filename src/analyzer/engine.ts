@@ -11,7 +11,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Hint, Severity } from './hint.js';
 import { describeTransition, type HintTracker } from './tracker.js';
-import type { Baseline, Rule, RuleContext, Thresholds } from './rule.js';
+import type { Baseline, FailureMessages, Rule, RuleContext, Thresholds } from './rule.js';
 import type { SeriesSource } from './source.js';
 import { blockMedians } from './rules/trends.js';
 import { HintJournal } from './hint-journal.js';
@@ -93,6 +93,8 @@ export class Analyzer {
     timers?: Timers;
     /** Start of the run, unix ms (warm-up counts from here). */
     runStartMs: number;
+    /** The server's own words for failures (the error-storm hint quotes the top one). */
+    failures?: FailureMessages;
   }) {
     this.log = o.logger.child({ component: 'analyzer' });
     const registers = [o.registry];
@@ -163,6 +165,7 @@ export class Analyzer {
     const ctx: RuleContext = {
       src: this.o.src, now, windowSec: Math.min(cfg.windowSec, sinceWarmupSec), leakWindowSec: cfg.leakWindowSec,
       runStartMs: this.o.runStartMs, warmupSec: cfg.warmupSec, thresholds: cfg.thresholds, baseline: this.baselineValue,
+      ...(this.o.failures ? { failures: this.o.failures } : {}),
     };
     for (const rule of this.o.rules) {
       const h = this.health.get(rule.id) as RuleHealth;

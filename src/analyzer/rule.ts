@@ -6,6 +6,7 @@
  */
 import type { Finding, Severity } from './hint.js';
 import type { SeriesSource } from './source.js';
+import type { ErrorClass } from '../types.js';
 
 /** Thresholds of the built-in rule pack (config `analyzer.thresholds`). */
 export interface Thresholds {
@@ -75,6 +76,12 @@ export interface Baseline {
 /** E2E is left out on purpose: it follows the output-length mix, not the server; TPOT is length-normalised. */
 export type BaselineFigure = 'ttft' | 'itl' | 'tpot';
 
+/** The server's own words for failures (src/failures/samples.ts), read by the error-storm rule as evidence. */
+export interface FailureMessages {
+  /** The most frequent message of a class among those seen since `sinceMs` (unix ms). */
+  top(cls: ErrorClass, sinceMs: number): { scenario: string; message: string; count: number } | undefined;
+}
+
 export interface RuleContext {
   src: SeriesSource;
   now: Date;
@@ -88,6 +95,8 @@ export interface RuleContext {
   thresholds: Thresholds;
   /** Undefined until captured after warm-up. */
   baseline: Baseline | undefined;
+  /** Failure messages, when this process sends the traffic (absent: rules go without them). */
+  failures?: FailureMessages;
   /** Host memory total, bytes, when known (projections). */
 }
 

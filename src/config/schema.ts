@@ -16,6 +16,7 @@ import { compareConfigSchema } from '../compare/config.js';
 import { DEFAULT_THRESHOLDS } from '../analyzer/rule.js';
 import { targetChangesConfigSchema } from '../analyzer/target-changes.js';
 import { incidentsConfigSchema } from '../analyzer/incidents.js';
+import { preflightConfigSchema } from '../preflight/config.js';
 
 const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
   type: 'object',
@@ -468,5 +469,7 @@ export const configSchema = {
     collectors: { ...collectorsConfigSchema, default: {} },
     /** Sampled request log and exemplars (see README "Request phases, traces and the request log"). */
     requestLog: requestLogConfigSchema,
+    /** Checks of the target at start and in `llmsoak check-target` (see README "Preflight"); src/preflight/config.ts documents each field. */
+    preflight: preflightConfigSchema,
   },
 } as const;

@@ -14,6 +14,7 @@ import type { UserRuleConfig } from '../analyzer/rules/user.js';
 import type { PrometheusSourceConfig } from '../analyzer/prometheus-source.js';
 import type { TargetChangesConfig } from '../analyzer/target-changes.js';
 import type { IncidentsConfig } from '../analyzer/incidents.js';
+import type { PreflightConfig } from '../preflight/config.js';
 
 /** One weighted kind of request. See schema.ts for field docs. */
 export interface ScenarioConfig {
@@ -130,4 +131,6 @@ export interface Config {
   quality: QualityConfig;
   /** Sampled request log (src/tracing/); its requests carry exemplars. */
   requestLog: RequestLogConfig;
+  /** Checks of the target before the soak (src/preflight/). */
+  preflight: PreflightConfig;
 }

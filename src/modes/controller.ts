@@ -13,7 +13,7 @@ import type { Hint } from '../analyzer/hint.js';
 import type { Meter, Recorder } from '../metrics/recorder.js';
 import type { TrafficEngine } from '../traffic/engine.js';
 import type { WorkloadSource } from '../traffic/workload.js';
-import type { IncidentEntry, Plot, Report, RunEvent } from '../report/model.js';
+import type { FailureEntry, IncidentEntry, Plot, Report, RunEvent } from '../report/model.js';
 import { join } from 'node:path';
 import { listReports, writeReport, type ReportListing } from '../report/write.js';
 import { LiveHistory, statusInput } from '../report/live.js';
@@ -49,6 +49,10 @@ export interface ControllerDeps {
   /** Target changes and incidents, for every report (src/analyzer/target-changes.ts, incidents.ts). */
   targetEvents?: (fromMs: number, toMs: number) => RunEvent[];
   incidents?: (fromMs: number, toMs: number) => IncidentEntry[];
+  /** Takes secrets out of the report files (the target may echo a key into a model id or an error). */
+  scrub?: (text: string) => string;
+  /** Failures in the server's words seen in [fromMs, toMs] (src/failures/), for every report and the status page. */
+  failures?: (fromMs: number, toMs: number) => FailureEntry[];
 }
 
 export interface RunOptions {
@@ -125,6 +129,7 @@ export class ModeController {
       target: this.d.target,
       ...(this.d.targetEvents ? { targetEvents: this.d.targetEvents } : {}),
       ...(this.d.incidents ? { incidents: this.d.incidents } : {}),
+      ...(this.d.failures ? { failures: this.d.failures } : {}),
       slo: cfg.slo,
       logger: this.d.logger,
       clock: this.d.clock,
@@ -155,7 +160,7 @@ export class ModeController {
     host.begin(pauseSoak);
     try {
       const report = await runMode(host, mode);
-      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report);
+      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report, this.d.scrub);
       this.log.info({ report: name, pass: report.verdict.pass, failures: report.verdict.failures, knee: report.knee }, `${label}: done, report ${files.html}`);
       return { report, name, files };
     } finally {
@@ -209,7 +214,7 @@ export class ModeController {
       report.timeseries.push(...analysis.timeseries);
     }
     report.events.push(...events);
-    const { name, html } = await writeReport(dir, report);
+    const { name, html } = await writeReport(dir, report, this.d.scrub);
     this.log.info({ report: name, pass: report.verdict.pass, requests: report.totals.requests }, `soak report ${html}`);
     return { report, name };
   }
@@ -271,6 +276,7 @@ export class ModeController {
         hints: this.d.hints(),
         reports: await this.reports(),
         history: this.live.history(),
+        failures: this.d.failures?.(-Infinity, Infinity) ?? [],
       }),
     );
   }

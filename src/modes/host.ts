@@ -14,7 +14,7 @@ import type { Meter, Recorder } from '../metrics/recorder.js';
 import type { TrafficEngine } from '../traffic/engine.js';
 import type { WorkloadSource } from '../traffic/workload.js';
 import type { ModeHost, ServerGauges, SloLimits } from './runner.js';
-import type { IncidentEntry, RunEvent } from '../report/model.js';
+import type { FailureEntry, IncidentEntry, RunEvent } from '../report/model.js';
 import type { SoakAnalysis } from './soak-analysis.js';
 import { replicaRate, replicaUsers } from '../config/load.js';
 
@@ -41,6 +41,7 @@ export interface HostDeps {
   /** Target changes and incidents for reports (absent: none are detected). */
   targetEvents?: (fromMs: number, toMs: number) => RunEvent[];
   incidents?: (fromMs: number, toMs: number) => IncidentEntry[];
+  failures?: (fromMs: number, toMs: number) => FailureEntry[];
 }
 
 type Saved = { load: TrafficEngine['load']; work: TrafficEngine['workloadState']; profile: TrafficEngine['rateProfile'] };
@@ -193,5 +194,9 @@ export class DaemonModeHost implements ModeHost {
 
   incidents(fromMs: number, toMs: number): IncidentEntry[] {
     return this.d.incidents?.(fromMs, toMs) ?? [];
+  }
+
+  failures(fromMs: number, toMs: number): FailureEntry[] {
+    return this.d.failures?.(fromMs, toMs) ?? [];
   }
 }

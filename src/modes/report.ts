@@ -6,7 +6,7 @@
  */
 import type { Hint } from '../analyzer/hint.js';
 import type { Meter } from '../metrics/recorder.js';
-import type { HintEntry, IncidentEntry, Knee, Plot, Report, RunEvent, RunKind, Spike, StepResult, Surface, TrendEntry } from '../report/model.js';
+import type { FailureEntry, HintEntry, IncidentEntry, Knee, Plot, Report, RunEvent, RunKind, Spike, StepResult, Surface, TrendEntry } from '../report/model.js';
 import { VERSION } from '../version.js';
 import { hintEntry } from '../report/live.js';
 import { errorsOf, figuresOf, type ModeHost } from './runner.js';
@@ -74,6 +74,7 @@ export function buildReport(host: ModeHost, r: ReportInput): Report {
     hints: r.hints ?? hintEntries(host.hints(), r.startedAtMs, r.endedAtMs),
     events: [...(r.events ?? []), ...(host.targetEvents?.(r.startedAtMs, r.endedAtMs) ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)),
     ...incidentsOf(host, r.startedAtMs, r.endedAtMs),
+    ...failuresOf(host, r.startedAtMs, r.endedAtMs),
     timeseries: r.timeseries ?? [],
     verdict: { pass: r.failures.length === 0, failures: r.failures },
     histograms,
@@ -84,6 +85,12 @@ export function buildReport(host: ModeHost, r: ReportInput): Report {
 function incidentsOf(host: ModeHost, fromMs: number, toMs: number): { incidents?: IncidentEntry[] } {
   const list = host.incidents?.(fromMs, toMs) ?? [];
   return list.length > 0 ? { incidents: list } : {};
+}
+
+/** The failures seen in [fromMs, toMs], as an optional report field (absent when none). */
+function failuresOf(host: ModeHost, fromMs: number, toMs: number): { failures?: FailureEntry[] } {
+  const list = host.failures?.(fromMs, toMs) ?? [];
+  return list.length > 0 ? { failures: list } : {};
 }
 
 /** Steps in load order (the charts read them as one increasing axis), each keeping its measurement index. */

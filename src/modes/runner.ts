@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import type { HdrTotal } from '../metrics/hdr-window.js';
 import type { Meter, RecorderTotals } from '../metrics/recorder.js';
 import type { Hint } from '../analyzer/hint.js';
-import type { Figures, IncidentEntry, RunEvent, StepResult } from '../report/model.js';
+import type { FailureEntry, Figures, IncidentEntry, RunEvent, StepResult } from '../report/model.js';
 import type { StepTiming } from './config.js';
 import type { SoakAnalysis } from './soak-analysis.js';
 
@@ -76,6 +76,8 @@ export interface ModeHost {
   targetEvents?(fromMs: number, toMs: number): RunEvent[];
   /** Incidents (error storm, target down, latency excursion) overlapping [fromMs, toMs]. */
   incidents?(fromMs: number, toMs: number): IncidentEntry[];
+  /** Failures in the server's own words seen in [fromMs, toMs] (src/failures/). */
+  failures?(fromMs: number, toMs: number): FailureEntry[];
   /**
    * Scale-out: this process is replica `index` of `count`. The rates and users
    * a mode sets (and soakLoad) are the fleet's; the host sends this replica's

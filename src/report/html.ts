@@ -19,6 +19,9 @@ import {
   hasPeriods,
   INCIDENT_HEAD,
   incidentRow,
+  FAILURE_HEAD,
+  FAILURE_NOTE,
+  failureRow,
   headlines,
   hintTime,
   loadAxis,
@@ -563,6 +566,11 @@ export function renderHtml(r: Report): string {
   if (r.incidents !== undefined && r.incidents.length > 0) {
     parts.push('<h2>Incidents</h2>');
     parts.push(htmlTable(INCIDENT_HEAD, r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? `<code>${esc(c)}</code>` : esc(c)))), { left: [0, 1, 2, 5] }));
+  }
+  if (r.failures !== undefined && r.failures.length > 0) {
+    parts.push('<h2>Failures</h2>');
+    parts.push(htmlTable(FAILURE_HEAD, r.failures.map((f) => failureRow(f, r.startedAt).map((c, ci) => (ci < 2 || ci === 5 ? `<code>${esc(c)}</code>` : esc(c)))), { left: [0, 1, 3, 4, 5] }));
+    parts.push(`<p class="muted">${esc(FAILURE_NOTE)}</p>`);
   }
 
   // Totals, overall latency, setup.

@@ -10,7 +10,7 @@ import type { Meter, Recorder } from '../metrics/recorder.js';
 import type { HdrSnapshot } from '../metrics/hdr-window.js';
 import type { ReportListing } from './write.js';
 import type { StatusInput, WindowFigure, WindowFigures } from './status-page.js';
-import type { HintEntry } from './model.js';
+import type { FailureEntry, HintEntry } from './model.js';
 
 export interface HistoryPoint {
   t: number;
@@ -99,6 +99,8 @@ export function statusInput(p: {
   hints: Hint[];
   reports: ReportListing[];
   history: HistoryPoint[];
+  /** Failures in the server's own words (src/failures/). */
+  failures?: FailureEntry[];
 }): StatusInput {
   const snap = p.recorder.snapshot();
   const window = {} as Record<WindowFigure, WindowFigures>;
@@ -123,5 +125,6 @@ export function statusInput(p: {
     hints: p.hints.filter((h) => h.state !== 'resolved').map(hintEntry),
     reports: p.reports.slice(0, 20).map((r) => ({ name: r.name, kind: r.kind, startedAt: r.startedAt, pass: r.verdict.pass })),
     history: p.history,
+    ...(p.failures !== undefined && p.failures.length > 0 ? { failures: p.failures } : {}),
   };
 }

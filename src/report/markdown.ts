@@ -7,7 +7,8 @@
  * Also exports the small, renderer-neutral helpers the HTML renderer shares
  * (safe parameters, headline sentences, the load axis of the steps).
  */
-import type { Figures, HintEntry, IncidentEntry, PeriodFigures, Report, RunEvent, StepResult, Surface, TrendEntry } from './model.js';
+import type { FailureEntry, Figures, HintEntry, IncidentEntry, PeriodFigures, Report, RunEvent, StepResult, Surface, TrendEntry } from './model.js';
+import { DEFAULT_MAX_MESSAGES, DEFAULT_PER_GROUP } from '../failures/samples.js';
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtOffset, fmtPct, fmtRate, fmtSlope, fmtTime, fmtValue, num } from './svg.js';
 
 // ---------------------------------------------------------------------------
@@ -299,6 +300,15 @@ export function incidentRow(i: IncidentEntry, startedAt: string): string[] {
 
 export const INCIDENT_HEAD = ['Kind', 'Cause', 'Onset', 'Detected after', 'Recovered after', 'Measured'];
 
+/** Failures in the server's own words: scenario, class, count, first and last seen, message. */
+export const FAILURE_HEAD = ['Scenario', 'Class', 'Count', 'First', 'Last', "The server's words"];
+/** Shown after the failures table. */
+export const FAILURE_NOTE = `Counts are since llmsoak started; messages that differ only in numbers or ids are counted as one (the first wording is shown); secrets scrubbed; at most ${DEFAULT_PER_GROUP} messages per scenario and class, ${DEFAULT_MAX_MESSAGES} in all.`;
+
+export function failureRow(f: FailureEntry, startedAt: string): string[] {
+  return [f.scenario, f.class, fmtInt(f.count), `${fmtTime(f.firstAt)} (${fmtOffset(f.firstAt, startedAt)})`, `${fmtTime(f.lastAt)} (${fmtOffset(f.lastAt, startedAt)})`, f.message];
+}
+
 export function mdEscape(s: string): string {
   return s
     .replace(/\r?\n|\r/g, ' ')
@@ -467,6 +477,12 @@ export function renderMarkdown(r: Report): string {
   if (r.incidents !== undefined && r.incidents.length > 0) {
     out.push('', '## Incidents', '');
     out.push(table(INCIDENT_HEAD, r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? code(c) : mdEscape(c)))), ['l', 'l', 'l', 'r', 'r', 'l']));
+  }
+
+  if (r.failures !== undefined && r.failures.length > 0) {
+    out.push('', '## Failures', '');
+    out.push(table(FAILURE_HEAD, r.failures.map((f) => failureRow(f, r.startedAt).map((c, ci) => (ci < 2 || ci === 5 ? code(c) : mdEscape(c)))), ['l', 'l', 'r', 'l', 'l', 'l']));
+    out.push('', mdEscape(FAILURE_NOTE));
   }
 
   out.push('');

@@ -164,6 +164,23 @@ export interface IncidentEntry {
   detail: string;
 }
 
+/**
+ * A failure in the server's own words (src/failures/samples.ts): per scenario
+ * and error class, the first distinct messages, scrubbed and cut short.
+ */
+export interface FailureEntry {
+  scenario: string;
+  class: string;
+  /** Status line and start of the body, or the transport's message. */
+  message: string;
+  /** Failures with this message since llmsoak started. */
+  count: number;
+  firstAt: string;
+  lastAt: string;
+  /** The line counting failures whose message was not kept (caps reached). */
+  other?: true;
+}
+
 export interface Report {
   kind: RunKind;
   version: string;
@@ -185,6 +202,8 @@ export interface Report {
   events: RunEvent[];
   /** Incidents in the run (absent in older reports). */
   incidents?: IncidentEntry[];
+  /** Failures by scenario, class and message, seen during the run (absent in older reports and when none failed). */
+  failures?: FailureEntry[];
   timeseries: Plot[];
   /** Pass/fail against the SLOs, for pipelines (`llmsoak bench` exits 1 when false). */
   verdict: { pass: boolean; failures: string[] };

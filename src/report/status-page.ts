@@ -4,9 +4,9 @@
  * showing the load, rolling-window percentiles, totals, active hints, recent
  * reports and sparklines of recent history. Everything from outside escaped.
  */
-import type { HintEntry, RunKind } from './model.js';
+import type { FailureEntry, HintEntry, RunKind } from './model.js';
 import { BASE_CSS } from './html.js';
-import { fmtEvidence, hintTime, sortedHints } from './markdown.js';
+import { FAILURE_HEAD, FAILURE_NOTE, failureRow, fmtEvidence, hintTime, sortedHints } from './markdown.js';
 import { COLORS, esc, fmtDuration, fmtInt, fmtPct, fmtRate, fmtTime, num, sparkline } from './svg.js';
 
 /** Rolling-window figures of one latency, seconds. */
@@ -46,6 +46,8 @@ export interface StatusInput {
   history: { t: number; rps: number; p99TtftSec: number; errorRate: number }[];
   /** Time of the snapshot, ISO 8601 (defaults to now). */
   now?: string;
+  /** Failures in the server's own words, most frequent first (src/failures/). */
+  failures?: FailureEntry[];
 }
 
 const WINDOW_NAMES: [WindowFigure, string][] = [
@@ -137,6 +139,15 @@ export function renderStatusPage(s: StatusInput): string {
       `<h3>Errors by class</h3><div class="tablewrap"><table><thead><tr><th class="l">Class</th><th>Count</th><th>Share of requests</th></tr></thead><tbody>${errClasses
         .map(([k, n]) => `<tr><td class="l"><code>${esc(k)}</code></td><td>${esc(fmtInt(n))}</td><td>${esc(t.requests > 0 ? fmtPct(n / t.requests) : '—')}</td></tr>`)
         .join('')}</tbody></table></div>`,
+    );
+  }
+
+  // The server's own words for the errors.
+  if (s.failures !== undefined && s.failures.length > 0) {
+    parts.push(
+      `<h3>Failures in the server's words</h3><div class="tablewrap"><table><thead><tr>${FAILURE_HEAD.map((h, i) => `<th${i === 2 ? '' : ' class="l"'}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.failures
+        .map((f) => `<tr>${failureRow(f, s.startedAt).map((c, i) => (i === 2 ? `<td>${esc(c)}</td>` : `<td class="l">${i < 2 || i === 5 ? `<code>${esc(c)}</code>` : esc(c)}</td>`)).join('')}</tr>`)
+        .join('')}</tbody></table></div><p class="muted">${esc(FAILURE_NOTE)}</p>`,
     );
   }
 

@@ -70,13 +70,16 @@ async function freeFor(base: string, id: string): Promise<boolean> {
   return !(await exists(`${base}.md`)) && !(await exists(`${base}.html`));
 }
 
-/** Write the three files; returns their paths and the base name they got (the API serves `<name>.html`). */
-export async function writeReport(dir: string, r: Report): Promise<{ name: string; json: string; markdown: string; html: string }> {
+/**
+ * Write the three files; returns their paths and the base name they got (the API serves `<name>.html`).
+ * `scrub` takes secrets out of each file's text (a model id or an error the target echoed a key into).
+ */
+export async function writeReport(dir: string, r: Report, scrub: (text: string) => string = (text) => text): Promise<{ name: string; json: string; markdown: string; html: string }> {
   await mkdir(dir, { recursive: true });
   // Render everything first: a renderer failure leaves no partial set behind.
-  const json = `${JSON.stringify(r, null, 2)}\n`;
-  const md = renderMarkdown(r);
-  const html = renderHtml(r);
+  const json = scrub(`${JSON.stringify(r, null, 2)}\n`);
+  const md = scrub(renderMarkdown(r));
+  const html = scrub(renderHtml(r));
   const id = identity(r);
   const first = reportBaseName(r);
   let name = first;

@@ -10,6 +10,7 @@ import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../type
 import { SseParser } from './sse.js';
 import { newTraceContext } from '../tracing/trace-context.js';
 import { phasesOf, releaseRequest, watchRequest, type WireTimings } from '../tracing/wire-phases.js';
+import { BODY_PEEK_BYTES, bodyMessage, fallbackDetail, finishDetail, httpErrorLine } from './error-detail.js';
 
 export interface PreparedRequest {
   id: string;
@@ -49,6 +50,10 @@ export interface ClientOptions {
    */
   maxTextChars?: number;
   countTokens: (text: string) => number;
+  /** Replaces secrets in a failure's detail before it is cut (src/security/secrets.ts); absent: kept as is. */
+  scrub?: (text: string) => string;
+  /** Sees every parsed API object (each SSE event's data, or the whole body); the preflight reads delta kinds here. Absent on the soak's path. */
+  observe?: (obj: unknown) => void;
 }
 
 export interface RequestResult {
@@ -153,6 +158,10 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     let finished = false;
     let chunkAt = 0n;
     let wire: WireTimings | undefined;
+    /** Why it failed, in the server's words or the transport's (record.errorDetail). */
+    let detail: string | undefined;
+    let reason: string | undefined;
+    let contentType = '';
 
     const finish = (outcome: ErrorClass | 'ok') => {
       if (finished) return;
@@ -162,6 +171,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       record.endedAt = clock.monoNs();
       record.outcome = outcome;
       if (status) record.httpStatus = status;
+      if (outcome !== 'ok') record.errorDetail = finishDetail(detail ?? fallbackDetail(outcome, status), opts.scrub);
       if (wire) {
         releaseRequest(wire);
         record.phases = phasesOf(wire, record.sentAt, record.firstTokenAt, record.lastTokenAt, record.endedAt);
@@ -185,6 +195,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     };
 
     const abort = (cls: ErrorClass, why: string) => {
+      detail ??= why;
       if (controller && !controller.aborted) controller.abort(new AbortReason(cls, why));
       else finish(cls);
     };
@@ -241,12 +252,13 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         obj = JSON.parse(ev.data) as ApiObject;
       } catch {
         streamError = 'malformed';
-        abort('malformed', 'unparsable SSE data');
+        abort('malformed', `unparsable SSE data: ${ev.data.slice(0, 120)}`);
         return;
       }
+      opts.observe?.(obj);
       if (ev.event === 'error' || (obj && typeof obj === 'object' && obj.error !== undefined && obj.error !== null)) {
         streamError = 'stream_cut';
-        abort('stream_cut', 'error event mid-stream');
+        abort('stream_cut', `error event mid-stream: ${bodyMessage(ev.data)}`);
         return;
       }
       if (!obj || typeof obj !== 'object') {
@@ -265,36 +277,50 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       onRequestStart(c) {
         controller = c;
       },
-      onResponseStart(_c, statusCode, headers) {
+      onResponseStart(_c, statusCode, headers, statusMessage) {
         responseStarted = true;
         status = statusCode;
+        reason = statusMessage;
         const ct = String(headers['content-type'] ?? '');
+        contentType = ct;
         if (statusCode === 200 && ct.includes('text/event-stream')) sse = new SseParser(onEvent);
       },
       onResponseData(c, chunk) {
         chunkAt = clock.monoNs();
         if (sse) {
           sse.push(chunk);
-          if (sse.pendingBytes > maxEvent && !finished) c.abort(new AbortReason('malformed', `SSE event over ${maxEvent} bytes`));
+          if (sse.pendingBytes > maxEvent && !finished) {
+            detail ??= `SSE event over ${maxEvent} bytes`;
+            c.abort(new AbortReason('malformed', detail));
+          }
           return;
         }
         bodyBytes += chunk.length;
         if (bodyBytes > opts.maxBodyBytes) {
-          c.abort(new AbortReason('malformed', `response body over ${opts.maxBodyBytes} bytes`));
+          detail ??= `${status} response body over ${opts.maxBodyBytes} bytes`;
+          c.abort(new AbortReason('malformed', detail));
           return;
         }
         bodyParts.push(chunk);
       },
       onResponseEnd() {
         if (finished) return;
+        // Only the start of an error body is read for its message (Buffer.concat with a length copies no more).
+        if (status < 200 || status >= 300) detail = httpErrorLine(status, reason, Buffer.concat(bodyParts, Math.min(bodyBytes, BODY_PEEK_BYTES)), contentType);
         if (status === 429) return finish('http_429');
         if (status >= 500) return finish('http_5xx');
         if (status >= 400) return finish('http_4xx');
         if (status < 200 || status >= 300) return finish('malformed');
         if (sse) {
           if (streamError) return finish(streamError);
-          if (record.contentChunks === 0 && usageCompletion === undefined && !sawDone && !sawFinish) return finish('empty');
-          if (!sawDone && !sawFinish) return finish('stream_cut');
+          if (record.contentChunks === 0 && usageCompletion === undefined && !sawDone && !sawFinish) {
+            detail = `${status} stream closed with no event`;
+            return finish('empty');
+          }
+          if (!sawDone && !sawFinish) {
+            detail = 'stream closed without [DONE] or a finish_reason';
+            return finish('stream_cut');
+          }
           return finish('ok');
         }
         finish(parseBody());
@@ -303,6 +329,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         if (finished) return;
         if (err instanceof AbortReason) return finish(err.cls);
         const code = (err as { code?: string }).code ?? '';
+        detail = code !== '' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
         if (code === 'UND_ERR_CONNECT_TIMEOUT') return finish('timeout_connect');
         if (code === 'UND_ERR_HEADERS_TIMEOUT') return finish('timeout_headers');
         if (code === 'UND_ERR_BODY_TIMEOUT') return finish('timeout_idle');
@@ -316,12 +343,15 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     const parseBody = (): ErrorClass | 'ok' => {
       if (bodyBytes === 0) return 'empty';
       let obj: ApiObject;
+      const text = Buffer.concat(bodyParts).toString('utf8');
       try {
-        obj = JSON.parse(Buffer.concat(bodyParts).toString('utf8')) as ApiObject;
+        obj = JSON.parse(text) as ApiObject;
       } catch {
+        detail = `${status} body is not JSON: ${bodyMessage(text, contentType)}`;
         return 'malformed';
       }
       if (!obj || typeof obj !== 'object') return 'malformed';
+      opts.observe?.(obj);
       takeUsage(obj);
       if (req.endpoint === 'embeddings') {
         if (!Array.isArray(obj.data) || obj.data.length === 0) return 'empty';

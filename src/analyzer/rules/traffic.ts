@@ -45,11 +45,14 @@ export const errorStorm: Rule = {
     evidence.error_ratio = r4(ratio);
     if (!top || ratio <= th.errorRatio) return ok();
     const c = ERROR_CAUSES[top.cls];
+    // The server's own words for the dominant class, seen within the window.
+    const said = ctx.failures?.top(top.cls, now.getTime() - w * 1000);
+    if (said !== undefined) evidence.top_message = `${said.scenario}: ${said.message}`;
     return ok([{
       rule: 'error_storm',
       severity: ratio > 5 * th.errorRatio ? 'critical' : 'warning',
       cause: c.cause,
-      summary: `${(ratio * 100).toFixed(1)}% of requests failed in the last ${w} s, mostly ${top.cls} (${Math.round(top.n)} of ${Math.round(errors)})`,
+      summary: `${(ratio * 100).toFixed(1)}% of requests failed in the last ${w} s, mostly ${top.cls} (${Math.round(top.n)} of ${Math.round(errors)})${said !== undefined ? `; the server says: ${said.message}` : ''}`,
       suggestion: c.suggestion,
       confidence: Math.min(1, 0.6 + top.n / errors * 0.4),
       evidence,

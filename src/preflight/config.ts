@@ -1,0 +1,31 @@
+/** `preflight:` config: what llmsoak checks of the target before it soaks it, and what it does about scenarios the target cannot serve. */
+
+/**
+ * What to do with a scenario whose endpoint the target does not have
+ * (404, 405 or 501 to the preflight's request):
+ * - skip: leave it out of the workload mix, one warning naming it (default);
+ * - fail: do not start (exit 1, one line naming the scenarios);
+ * - keep: send it anyway (its failures are measured as errors).
+ */
+export type MissingEndpointPolicy = 'fail' | 'skip' | 'keep';
+
+export interface PreflightConfig {
+  enabled: boolean;
+  /** Each probe's limit, ms (the probes run at once, so this bounds the whole preflight too). */
+  timeoutMs: number;
+  onMissingEndpoint: MissingEndpointPolicy;
+}
+
+export const preflightConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    /** Probe the target at start (one small request per endpoint the scenarios use, GET /models, /metrics). */
+    enabled: { type: 'boolean', default: true },
+    /** Each probe's limit, ms; the probes run at once. */
+    timeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+    /** A scenario whose endpoint the target lacks: skip it (one warning), fail the start, or keep sending it. */
+    onMissingEndpoint: { type: 'string', enum: ['fail', 'skip', 'keep'], default: 'skip' },
+  },
+} as const;
