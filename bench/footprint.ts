@@ -3,12 +3,15 @@
  * figures, asserts nothing.
  *
  *   node --expose-gc dist/bench/footprint.js [--only=daemon,holders,store] [--minutes=10] [--series=1000] [--hours=24] [--step-sec=5]
+ *     [--node-flags="--max-semi-space-size=2"] [--env=MALLOC_ARENA_MAX=2]
  *
  * - daemon: `llmsoak run` exactly as `npm start` runs it (default config, the
  *   embedded simulator in its own process), in its own process, listening on
  *   an ephemeral loopback port, in a scratch directory. Its RSS (/proc),
  *   V8 heap used/total, external and array buffers and the series store's
  *   bytes (its /metrics) at start, after 1 min and after --minutes.
+ *   --node-flags and --env (NAME=VALUE,…) try V8 or allocator settings on
+ *   the daemon's process only.
  * - holders: the large holders built alone in this process, each measured as
  *   the V8 heap + array buffers it adds (after a forced GC; --expose-gc) and,
  *   where it has one, by its own byte counter.
@@ -32,14 +35,17 @@ import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config/load.js';
 
 const args = new Map(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k as string, v ?? 'true'] as const;
+  const kv = a.replace(/^--/, '');
+  const eq = kv.indexOf('=');
+  return eq < 0 ? [kv, 'true'] as const : [kv.slice(0, eq), kv.slice(eq + 1)] as const;
 }));
 const only = new Set((args.get('only') ?? 'holders,store,daemon').split(','));
 const MINUTES = Number(args.get('minutes') ?? 10);
 const SERIES = Number(args.get('series') ?? 1000);
 const HOURS = Number(args.get('hours') ?? 24);
 const STEP_SEC = Number(args.get('step-sec') ?? 5);
+const NODE_FLAGS = (args.get('node-flags') ?? '').split(' ').filter((x) => x !== '');
+const EXTRA_ENV = Object.fromEntries((args.get('env') ?? '').split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const MB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -90,9 +96,9 @@ async function daemonPoint(label: string, pid: number, url: string): Promise<Dae
 /** Run `llmsoak run` as `npm start` does, in a scratch directory, and read its memory over time. */
 async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
   const dir = mkdtempSync(join(tmpdir(), 'llmsoak-footprint-'));
-  const child = spawn(process.execPath, [CLI, 'run', '--listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'run', '--listen', '127.0.0.1:0'], {
     cwd: dir,
-    env: { ...process.env, LLMSOAK_SIMULATOR__PORT: '0', LLMSOAK_LOG__LEVEL: 'warn' },
+    env: { ...process.env, ...EXTRA_ENV, LLMSOAK_SIMULATOR__PORT: '0', LLMSOAK_LOG__LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {
@@ -175,34 +181,38 @@ async function benchHolders(): Promise<(string | number)[][]> {
 interface FilledStore { store: SeriesStore; samples: number; appendNsPerValue: number }
 
 /**
- * A store of about `series` series (70 % gauges that wander around a level,
- * 10 % counters, 20 % histogram buckets of latency histograms), filled with
- * `hours` of samples at `stepSec`. Values like the daemon's own: gauges are
- * rounded like byte or ratio readings, counters climb by whole requests.
+ * A store of `series` series in the mix of the daemon's own registry
+ * (measured on `npm start`'s /metrics: 75 % histogram buckets, 8 % histogram
+ * _sum/_count, 5 % counters, 12 % gauges), filled with `hours` of samples at
+ * `stepSec`, with values like the daemon's: buckets climb by a few requests
+ * (the narrow ones rarely), sums by latencies (full-precision floats),
+ * counters by whole numbers; half the gauges are byte counts (pages of 4 KiB
+ * that wander), half ratios computed from two readings (full precision).
  */
 function fillStore(o: { series: number; hours: number; stepSec: number }): FilledStore {
   const store = new SeriesStore({ stepSec: o.stepSec, maxSeries: Math.max(20_000, o.series) });
   const rand = seededRandom(7);
   const g = gaussian(rand);
-  const nGauges = Math.round(o.series * 0.7);
-  const nCounters = Math.round(o.series * 0.1);
-  const nBuckets = o.series - nGauges - nCounters;
+  type Kind = 'bucket' | 'sum' | 'count' | 'counter' | 'bytes' | 'ratio';
+  const mix: [Kind, number][] = [['bucket', 0.75], ['sum', 0.04], ['count', 0.04], ['counter', 0.05], ['bytes', 0.06], ['ratio', 0.06]];
   const ids: number[] = [];
-  const kinds: ('level' | 'ratio' | 'counter' | 'bucket')[] = [];
-  for (let i = 0; i < nGauges; i++) {
-    ids.push(store.ref(`bench_gauge_${i % 50}`, { i: String(i) }, 'gauge'));
-    kinds.push(i % 2 === 0 ? 'level' : 'ratio');
-  }
-  for (let i = 0; i < nCounters; i++) {
-    ids.push(store.ref(`bench_counter_${i % 10}_total`, { i: String(i) }, 'counter'));
-    kinds.push('counter');
-  }
-  for (let i = 0; i < nBuckets; i++) {
-    ids.push(store.ref(`bench_latency_${Math.floor(i / 16)}_seconds_bucket`, { le: String(0.05 * 2 ** (i % 16)) }, 'counter'));
-    kinds.push('bucket');
+  const kinds: Kind[] = [];
+  const chance: number[] = [];
+  for (const [kind, share] of mix) {
+    const n = Math.round(o.series * share);
+    for (let i = 0; i < n; i++) {
+      const hist = Math.floor(i / 16);
+      const name = kind === 'bucket' ? `bench_latency_${hist}_seconds_bucket` : kind === 'sum' ? `bench_latency_${i}_seconds_sum`
+        : kind === 'count' ? `bench_latency_${i}_seconds_count` : kind === 'counter' ? `bench_counter_${i % 10}_total` : `bench_${kind}_${i % 50}`;
+      const labels: Record<string, string> = kind === 'bucket' ? { le: String(0.005 * 2 ** (i % 16)) } : { i: String(i) };
+      ids.push(store.ref(name, labels, kind === 'bytes' || kind === 'ratio' ? 'gauge' : 'counter'));
+      kinds.push(kind);
+      // A narrow bucket (small le) takes an observation less often than a wide one.
+      chance.push(kind === 'bucket' ? Math.min(1, ((i % 16) + 1) / 12) : 1);
+    }
   }
   const state = new Float64Array(ids.length);
-  for (let j = 0; j < ids.length; j++) state[j] = kinds[j] === 'level' ? 1e8 * (1 + (j % 7)) : 0;
+  for (let j = 0; j < ids.length; j++) state[j] = kinds[j] === 'bytes' ? 4096 * Math.round(2e4 * (1 + (j % 7))) : 0;
   const steps = Math.round((o.hours * 3600) / o.stepSec);
   const t0 = Date.UTC(2025, 0, 1);
   let ns = 0;
@@ -210,10 +220,11 @@ function fillStore(o: { series: number; hours: number; stepSec: number }): Fille
     for (let j = 0; j < ids.length; j++) {
       const x = state[j] as number;
       switch (kinds[j]) {
-        case 'level': state[j] = Math.round(x + g() * 4096); break; // bytes: whole numbers that wander
-        case 'ratio': state[j] = Math.round((0.5 + 0.2 * Math.sin(s / 100) + 0.01 * g()) * 1000) / 1000; break;
-        case 'counter': state[j] = x + Math.floor(rand() * 20); break;
-        case 'bucket': state[j] = x + (rand() < 0.3 ? Math.floor(rand() * 10) : 0); break;
+        case 'bucket': if (rand() < (chance[j] as number) * 0.5) state[j] = x + 1 + Math.floor(rand() * 10); break;
+        case 'sum': state[j] = x + rand() * 20; break;
+        case 'count': case 'counter': state[j] = x + Math.floor(rand() * 20); break;
+        case 'bytes': if (rand() < 0.5) state[j] = x + 4096 * Math.round(g() * 8); break;
+        case 'ratio': state[j] = (0.5 + 0.2 * Math.sin(s / 100) + 0.01 * g()) / (1 + rand()); break;
       }
     }
     const a = process.hrtime.bigint();
@@ -252,11 +263,11 @@ function benchStore(): (string | number)[][] {
     }
     return xs.sort((a, b) => a - b)[2] as number;
   };
-  const range1h = timed(() => src.rangeSync('bench_gauge_0', 3600, end.getTime()));
-  const range24h = timed(() => src.rangeSync('bench_gauge_0', 24 * 3600, end.getTime()));
+  const range1h = timed(() => src.rangeSync('bench_bytes_0', 3600, end.getTime()));
+  const range24h = timed(() => src.rangeSync('bench_bytes_0', 24 * 3600, end.getTime()));
   const rate1h = timed(() => void src.rate('bench_counter_0_total', 3600, end));
   const quantile5m = timed(() => void src.quantile(0.99, 'bench_latency_0_seconds', 300, end));
-  const perName = store.select('bench_gauge_0').length;
+  const perName = store.select('bench_bytes_0').length;
   return [
     ['series × hours at step', `${SERIES} × ${HOURS} h at ${STEP_SEC} s`],
     ['store bytes (own count)', `${mb(bytes)} MB`],
@@ -282,7 +293,8 @@ async function main(): Promise<void> {
     console.log(table(['figure', 'value'], benchStore()) + '\n');
   }
   if (only.has('daemon')) {
-    console.log(`## \`llmsoak run\` as \`npm start\` (default config, embedded simulator in its own process), ${MINUTES} min\n`);
+    const extra = [...NODE_FLAGS, ...Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`)].join(' ');
+    console.log(`## \`llmsoak run\` as \`npm start\` (default config, embedded simulator in its own process), ${MINUTES} min${extra ? `, with ${extra}` : ''}\n`);
     const points = await benchDaemon(MINUTES);
     console.log(table(['when', 'RSS MB', 'heap used MB', 'heap total MB', 'external MB', 'array buffers MB', 'store MB', 'store series'],
       points.map((p) => [p.label, mb(p.rss), mb(p.heapUsed), mb(p.heapTotal), mb(p.external), mb(p.arrayBuffers), mb(p.storeBytes), p.storeSeries])) + '\n');
