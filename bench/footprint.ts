@@ -10,8 +10,9 @@
  *   an ephemeral loopback port, in a scratch directory. Its RSS (/proc),
  *   V8 heap used/total, external and array buffers and the series store's
  *   bytes (its /metrics) at start, after 1 min and after --minutes.
- *   --node-flags and --env (NAME=VALUE,…) try V8 or allocator settings on
- *   the daemon's process only.
+ *   Its node flags and environment settings are those of package.json's
+ *   `start` script; --node-flags and --env (NAME=VALUE,…; empty for none)
+ *   replace them, to try V8 or allocator settings on the daemon only.
  * - holders: the large holders built alone in this process, each measured as
  *   the V8 heap + array buffers it adds (after a forced GC; --expose-gc) and,
  *   where it has one, by its own byte counter.
@@ -44,8 +45,20 @@ const MINUTES = Number(args.get('minutes') ?? 10);
 const SERIES = Number(args.get('series') ?? 1000);
 const HOURS = Number(args.get('hours') ?? 24);
 const STEP_SEC = Number(args.get('step-sec') ?? 5);
-const NODE_FLAGS = (args.get('node-flags') ?? '').split(' ').filter((x) => x !== '');
-const EXTRA_ENV = Object.fromEntries((args.get('env') ?? '').split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+
+/** The environment settings and node flags of package.json's `start` script (`NAME=VALUE … node --flag … dist/src/cli.js run`). */
+function startScript(): { env: Record<string, string>; flags: string[] } {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts?: Record<string, string> };
+  const m = /^((?:\w+=\S+\s+)*)node\s+((?:--\S+\s+)*)dist\/src\/cli\.js run/.exec(pkg.scripts?.start ?? '');
+  if (!m) throw new Error('package.json: the start script is not `[NAME=VALUE …] node [--flag …] dist/src/cli.js run`; the bench would not run what npm start runs');
+  const env = Object.fromEntries((m[1] ?? '').trim().split(/\s+/).filter((x) => x !== '').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return { env, flags: (m[2] ?? '').trim().split(/\s+/).filter((x) => x !== '') };
+}
+const START = args.has('node-flags') && args.has('env') ? undefined : startScript();
+const NODE_FLAGS = args.has('node-flags') ? (args.get('node-flags') as string).split(' ').filter((x) => x !== '') : START?.flags ?? [];
+const EXTRA_ENV = args.has('env')
+  ? Object.fromEntries((args.get('env') as string).split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  : START?.env ?? {};
 const MB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -64,7 +77,12 @@ function table(headers: string[], rows: (string | number)[][]): string {
 
 // ------------------------------------------------------------------ daemon
 
-interface DaemonPoint { label: string; rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; storeBytes: number; storeSeries: number }
+interface DaemonPoint {
+  label: string;
+  /** RSS read from /proc every 5 s over the minute before this point: median and max (a single reading moves with GC by ±20 MB). */
+  rssMedian: number;
+  rssMax: number;
+  rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; storeBytes: number; storeSeries: number }
 
 /** `name value` lines of a Prometheus text exposition, first value of each unlabelled name. */
 function metricValues(text: string): Map<string, number> {
@@ -87,7 +105,7 @@ async function daemonPoint(label: string, pid: number, url: string): Promise<Dae
   const m = metricValues(await res.body.text());
   const v = (name: string) => m.get(name) ?? NaN;
   return {
-    label, rss: rssOf(pid), heapUsed: v('nodejs_heap_size_used_bytes'), heapTotal: v('nodejs_heap_size_total_bytes'),
+    label, rssMedian: NaN, rssMax: NaN, rss: rssOf(pid), heapUsed: v('nodejs_heap_size_used_bytes'), heapTotal: v('nodejs_heap_size_total_bytes'),
     external: v('nodejs_external_memory_bytes'), arrayBuffers: v('llmsoak_process_array_buffers_bytes'),
     storeBytes: v('llmsoak_analyzer_store_bytes'), storeSeries: v('llmsoak_analyzer_store_series'),
   };
@@ -116,10 +134,19 @@ async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
     const points = [await daemonPoint('start', pid, url)];
     const t0 = nowMs();
     const marks = [...new Set([1, Math.max(1, minutes)])];
+    const readings: { t: number; rss: number }[] = [];
     for (const m of marks) {
-      await sleep(Math.max(0, t0 + m * 60_000 - nowMs()));
-      points.push(await daemonPoint(`${m} min`, pid, url));
-      process.stderr.write(`daemon: ${m} min, RSS ${mb(points[points.length - 1]?.rss ?? NaN)} MB\n`);
+      const due = t0 + m * 60_000;
+      while (nowMs() < due) {
+        await sleep(Math.min(5000, Math.max(0, due - nowMs())));
+        readings.push({ t: nowMs(), rss: rssOf(pid) });
+      }
+      const p = await daemonPoint(`${m} min`, pid, url);
+      const lastMinute = readings.filter((r) => r.t > due - 60_000).map((r) => r.rss).sort((a, b) => a - b);
+      p.rssMedian = lastMinute[Math.floor(lastMinute.length / 2)] ?? NaN;
+      p.rssMax = lastMinute[lastMinute.length - 1] ?? NaN;
+      points.push(p);
+      process.stderr.write(`daemon: ${m} min, RSS ${mb(p.rss)} MB (median of the minute before ${mb(p.rssMedian)} MB)\n`);
     }
     return points;
   } finally {
@@ -296,8 +323,8 @@ async function main(): Promise<void> {
     const extra = [...NODE_FLAGS, ...Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`)].join(' ');
     console.log(`## \`llmsoak run\` as \`npm start\` (default config, embedded simulator in its own process), ${MINUTES} min${extra ? `, with ${extra}` : ''}\n`);
     const points = await benchDaemon(MINUTES);
-    console.log(table(['when', 'RSS MB', 'heap used MB', 'heap total MB', 'external MB', 'array buffers MB', 'store MB', 'store series'],
-      points.map((p) => [p.label, mb(p.rss), mb(p.heapUsed), mb(p.heapTotal), mb(p.external), mb(p.arrayBuffers), mb(p.storeBytes), p.storeSeries])) + '\n');
+    console.log(table(['when', 'RSS MB', 'RSS median, max of the minute before', 'heap used MB', 'heap total MB', 'external MB', 'array buffers MB', 'store MB', 'store series'],
+      points.map((p) => [p.label, mb(p.rss), Number.isFinite(p.rssMedian) ? `${mb(p.rssMedian)}, ${mb(p.rssMax)}` : '-', mb(p.heapUsed), mb(p.heapTotal), mb(p.external), mb(p.arrayBuffers), mb(p.storeBytes), p.storeSeries])) + '\n');
   }
 }
 

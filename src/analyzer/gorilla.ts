@@ -98,18 +98,15 @@ export class BitReader {
   }
   /** The next `n` bits (n in 0..32) as a uint32. Reading past the end gives zero bits. */
   read(n: number): number {
-    let out = 0;
-    let left = n;
-    while (left > 0) {
-      const avail = 8 - (this.pos & 7);
-      const take = left < avail ? left : avail;
-      const byte = this.bytes[this.pos >>> 3] ?? 0;
-      const bits = (byte >>> (avail - take)) & mask(take);
-      out = ((out << take) | bits) >>> 0;
-      this.pos += take;
-      left -= take;
-    }
-    return out >>> 0;
+    if (n === 0) return 0;
+    // The 32 bits from the current position, from (at most) five bytes; a missing byte reads as 0.
+    const b = this.bytes;
+    const i = this.pos >>> 3;
+    const off = this.pos & 7;
+    let w = (((b[i] ?? 0) << 24) | ((b[i + 1] ?? 0) << 16) | ((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0)) >>> 0;
+    if (off !== 0) w = ((w << off) | ((b[i + 4] ?? 0) >>> (8 - off))) >>> 0;
+    this.pos += n;
+    return n === 32 ? w : w >>> (32 - n);
   }
 }
 
