@@ -35,7 +35,7 @@
  *   A read decodes the blocks it touches from their start.
  *
  * Memory: about 1–2 bytes a stored value for the daemon's series (constant
- * ones 1 bit), plus ~0.9 KB a series (record, key, labels, head encoders)
+ * ones 1 bit), plus ~1.5 KB a series (record, key, labels, head encoders)
  * and the timestamp rings. The bound (`boundBytes`): every series at the cap
  * holding incompressible values (9.6 B each, XOR's worst case). Beyond the
  * cap new series are refused and counted (`refused`); a series absent for
@@ -149,8 +149,8 @@ const DEFAULT_TIERS: TierSpec[] = [{ resolutionSec: 60, retentionSec: 72 * 3600 
 const DEFAULT_MAX_SERIES = 10_000;
 /** Samples per compressed block (Prometheus' chunk size: 120 samples). */
 export const BLOCK_SAMPLES = 120;
-/** Rough per-series overhead of the record object, its key, labels and map entries (bytes). */
-const OVERHEAD_PER_SERIES = 512;
+/** Per-series overhead of the record object, its key, labels and map entries, bytes (calibrated on the heap a series takes: bench/footprint.ts holders). */
+const OVERHEAD_PER_SERIES = 1024;
 /** Rough overhead of one head encoder (its objects and typed array), bytes. */
 const OVERHEAD_PER_HEAD = 200;
 /** Rough overhead of one closed block's objects, bytes. */
