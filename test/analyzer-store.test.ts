@@ -228,3 +228,21 @@ t.test('a reused series id reads nothing of the evicted series, in closed blocks
   t.same(s.points(id, 0, tt).map((p) => p.v), [5]);
   t.equal(s.instant(id, tt - 1000, 600_000)?.v, 5);
 });
+
+t.test('a snapshot whose blocks do not line up is refused, not misread', async (t) => {
+  const opts = { stepSec: 1, rawRetentionSec: 300, tiers: [] };
+  const s = new SeriesStore(opts);
+  for (let i = 0; i < 250; i++) {
+    s.beginSample(T0 + i * 1000);
+    s.set('g', {}, i % 7);
+    s.commitSample();
+  }
+  const snap = s.toSnapshot();
+  const back = SeriesStore.fromSnapshot(opts, snap);
+  const id = (back.select('g')[0] as { id: number }).id;
+  t.same(back.points(id, T0, T0 + 250_000), s.points(id, T0, T0 + 250_000), 'a faithful snapshot reads back the same');
+  const shifted = structuredClone(snap.json);
+  (shifted.tiers[0] as { blocks: number[] }).blocks[0] = 7;
+  t.throws(() => SeriesStore.fromSnapshot(opts, { json: shifted, blobs: snap.blobs }), /inconsistent/);
+  t.throws(() => SeriesStore.fromSnapshot(opts, { json: { ...snap.json, v: 1 }, blobs: snap.blobs }), /older store format/);
+});

@@ -193,6 +193,7 @@ export class XorEncoder {
     if (state.length !== 7 || !Number.isInteger(bitLen) || (((bitLen as number) + 7) >>> 3) !== bytes.length || !((capacity as number) >= bytes.length)) {
       throw new RangeError('XorEncoder: state does not match the bytes');
     }
+    // A head holds at most one block (120 values ≤ 1.2 KB): a corrupt state cannot make it allocate more than 1 MiB.
     const e = new XorEncoder(Math.min(capacity as number, 1 << 20));
     e.writer.bytes.set(bytes);
     e.writer.bitLen = bitLen as number;

@@ -921,6 +921,7 @@ export class SeriesStore {
       tier.headFirst = t.headFirst;
       tier.headLen = t.headLen;
       for (const firstSeq of t.blocks) tier.blocks.push({ firstSeq, data: next().slice(), offsets: u32(next()) });
+      checkTier(tier);
     });
     const nDown = store.tiers.length - 1;
     for (const s of j.series) {
@@ -946,6 +947,16 @@ export class SeriesStore {
     store.sampleCount = j.counters.samples;
     return store;
   }
+}
+
+/** Reads rely on these (blocks contiguous up to the head, offsets inside their data): a snapshot that breaks them is refused. */
+function checkTier(t: Tier): void {
+  const ok = Number.isInteger(t.total) && Number.isInteger(t.count) && t.count >= 0 && t.count <= t.cap && t.count <= t.total
+    && t.headFirst % BLOCK_SAMPLES === 0 && t.headLen >= 0 && t.headLen < BLOCK_SAMPLES && t.headFirst + t.headLen <= t.total
+    && t.blocks.every((b, i) => b.firstSeq === t.headFirst - (t.blocks.length - i) * BLOCK_SAMPLES
+      && b.offsets.length > 0 && b.offsets.every((o, j) => o <= b.data.byteLength && (j === 0 || o >= (b.offsets[j - 1] as number))))
+    && (t.blocks.length === 0 ? t.headFirst <= t.total - t.count : (t.blocks[0] as Block).firstSeq <= t.total - t.count);
+  if (!ok) throw new RangeError('SeriesStore: the snapshot\'s blocks are inconsistent');
 }
 
 /** One series in a store snapshot. */
