@@ -13,7 +13,6 @@ type Words = [number, number];
 function roundTrip(values: readonly Words[]): { back: Words[]; bytes: number } {
   const enc = new XorEncoder();
   for (const [hi, lo] of values) enc.appendWords(hi, lo);
-  t.equal(enc.count, values.length);
   const dec = new XorDecoder();
   dec.reset(enc.writer.bytes.slice(0, enc.writer.byteLen));
   const back: Words[] = [];
