@@ -221,7 +221,7 @@ export async function benchAnalyzer(opts: AnalyzerBenchOptions = {}): Promise<An
     stepSec,
     fillSec,
     storeBytes: store.footprintBytes(),
-    bytesPerSeries: store.bytesPerSeries,
+    bytesPerSeries: store.stats().bytesPerSeries,
     cycles,
     cycleMedianMs: pct(sorted, 0.5),
     cycleP99Ms: pct(sorted, 0.99),

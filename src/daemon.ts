@@ -380,7 +380,7 @@ export class Daemon {
       this.checkpointer?.register({ name: 'store', save: () => store.toSnapshot(), restore: () => undefined });
       // The store's own size: it is bounded, and this shows by how much (and what llmsoak's RSS is made of).
       new Gauge({ name: 'llmsoak_analyzer_store_series', help: 'Series held in the analyzer\'s local store.', registers: [this.registry], collect() { this.set(store.stats().series); } });
-      new Gauge({ name: 'llmsoak_analyzer_store_bytes', help: 'Bytes the analyzer\'s local store holds (every tier of every series, allocated up front per series).', registers: [this.registry], collect() { this.set(store.footprintBytes()); } });
+      new Gauge({ name: 'llmsoak_analyzer_store_bytes', help: 'Bytes the analyzer\'s local store holds (compressed blocks, head blocks, timestamp rings and per-series overhead).', registers: [this.registry], collect() { this.set(store.footprintBytes()); } });
       const log = this.log.child({ component: 'sampler' });
       this.sampler = new Sampler({ registry: this.registry, store, clock: this.clock, stepSec: a.stepSec, onError: (err) => log.warn({ err }, 'sample failed') });
       src = new LocalSource(store);

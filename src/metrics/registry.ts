@@ -15,6 +15,15 @@ export function createRegistry(): Registry {
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(name);
   }
+  // prom-client reports heap and external memory but not array buffers (typed arrays, Buffers): part of RSS V8's heap does not show.
+  new Gauge({
+    name: 'llmsoak_process_array_buffers_bytes',
+    help: 'Bytes of ArrayBuffers and Buffers of this process (process.memoryUsage().arrayBuffers).',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage().arrayBuffers);
+    },
+  });
   const info = new Gauge({
     name: 'llmsoak_build_info',
     help: 'llmsoak build information; always 1.',
