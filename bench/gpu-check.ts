@@ -61,4 +61,7 @@ main().then((code) => {
 }, (err: unknown) => {
   process.stderr.write(`gpu-check: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 2;
+}).finally(() => {
+  // on a lent GPU machine every second counts: a child or native handle left open must not hold the exit
+  setTimeout(() => process.exit(), 5000).unref();
 });

@@ -284,8 +284,10 @@ export function compare(input: CompareInput): Comparison {
   for (const name of input.defined) {
     if (!covered.has(name)) rows.push(row(name, { against: '–', tolerance: '–', verdict: 'FAIL', note: 'defined by the collector but not compared by this check' }));
   }
-  const failures = rows.filter((r) => r.verdict === 'FAIL').map((r) =>
-    `FAIL ${r.series}${r.detail ? ` [${r.detail}]` : ''}: ${r.note || `llmsoak ${fmt(r.llmsoak)} vs ${fmt(r.reference)} (${r.against}), diff ${fmt(r.diff)} > ${r.tolerance}`}`);
+  const failures = rows.filter((r) => r.verdict === 'FAIL').map((r) => {
+    const what = r.diff === undefined ? r.note : `llmsoak ${fmt(r.llmsoak)} vs ${fmt(r.reference)} (${r.against}), diff ${fmt(r.diff)} > ${r.tolerance}${r.note ? `; ${r.note}` : ''}`;
+    return `FAIL ${r.series}${r.detail ? ` [${r.detail}]` : ''}: ${what}`;
+  });
   const warnings = rows.filter((r) => r.verdict === 'WARN').map((r) => `WARN ${r.series}${r.detail ? ` [${r.detail}]` : ''}: ${r.note}`);
   return { device, rows, failures, warnings };
 }

@@ -68,6 +68,17 @@ function lineChild(cmd: string, args: readonly string[], onLine: (line: string) 
   return { child, stderr: () => err };
 }
 
+/** `p`, or 'timeout' after `ms`; the timer is cleared either way, so it never keeps the process alive. */
+async function orTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  const ac = new AbortController();
+  const timer = sleep(ms, 'timeout' as const, { signal: ac.signal }).catch(() => 'timeout' as const);
+  try {
+    return await Promise.race([p, timer]);
+  } finally {
+    ac.abort();
+  }
+}
+
 function exited(child: Child): Promise<number | null> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
@@ -78,7 +89,7 @@ function exited(child: Child): Promise<number | null> {
 async function stop(child: Child): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  await Promise.race([exited(child), sleep(3000).then(() => child.kill('SIGKILL'))]);
+  if ((await orTimeout(exited(child), 3000)) === 'timeout') child.kill('SIGKILL');
 }
 
 /** dmon with GPM, or without it when this driver or machine refuses GPM (noted). */
@@ -88,8 +99,8 @@ async function startDmon(gpu: string, lines: string[], notes: string[]): Promise
     lines.push(`${Date.now()} ${l}`);
   };
   const withGpm = lineChild('nvidia-smi', [...base, '--gpm-metrics', DMON_GPM_IDS.join(',')], push);
-  const early = await Promise.race([exited(withGpm.child), sleep(3000).then(() => 'running' as const)]);
-  if (early === 'running') return withGpm.child;
+  const early = await orTimeout(exited(withGpm.child), 3000);
+  if (early === 'timeout') return withGpm.child;
   notes.push(`nvidia-smi dmon --gpm-metrics exited (${String(early)}): ${withGpm.stderr().trim().split('\n')[0] ?? ''}; dmon runs without GPM`);
   lines.length = 0;
   return lineChild('nvidia-smi', base, push).child;
@@ -158,7 +169,7 @@ export async function record(o: LiveOptions): Promise<RunRecord> {
     }
   }, { ...process.env, PYTHONUNBUFFERED: '1' });
   const budgetMs = (s.idle + s.matmul + s.copy + s.idle2 + 120) * 1000;
-  const code = await Promise.race([exited(load.child), sleep(budgetMs).then(() => 'timeout' as const)]);
+  const code = await orTimeout(exited(load.child), budgetMs);
   if (code === 'timeout') await stop(load.child);
   await sleep(2000); // two more collections after the last phase
   collecting = false;
