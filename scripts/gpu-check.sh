@@ -9,7 +9,8 @@
 # every rule reads its phase; 1: a FAIL line (or something needed is missing).
 # Node, the compiled check and its npm packages come from .gpucheck/ (made by
 # scripts/gpu-check-pack.sh) when it is there, else from PATH and ./dist.
-# GPUCHECK_SECONDS=a,b,c,d shortens the four phases (a dry run over fakes).
+# GPUCHECK_SECONDS=a,b,c,d shortens the four phases and GPUCHECK_NO_PACK=1 ignores
+# .gpucheck (the dry run over fakes in test/gpu-check-dry-run.test.ts).
 set -uo pipefail
 out=${1:?usage: scripts/gpu-check.sh OUTDIR}
 cd "$(dirname "$0")/.." || exit 1
@@ -35,7 +36,7 @@ log "torch $torch"
 
 # --- Node: carried (.gpucheck/node.xz) or from PATH
 node=""
-if [ -f .gpucheck/node.xz ]; then
+if [ -f .gpucheck/node.xz ] && [ -z "${GPUCHECK_NO_PACK:-}" ]; then
   node=/tmp/llmsoak-gpucheck-node
   if command -v xz >/dev/null; then xz -dc .gpucheck/node.xz > "$node"
   else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' .gpucheck/node.xz "$node"
@@ -54,7 +55,7 @@ fi
 "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || fail "Node $("$node" --version) is older than 20"
 
 # --- the compiled check and its packages
-if [ -f .gpucheck/dist/bench/gpu-check.js ]; then entry=.gpucheck/dist/bench/gpu-check.js
+if [ -f .gpucheck/dist/bench/gpu-check.js ] && [ -z "${GPUCHECK_NO_PACK:-}" ]; then entry=.gpucheck/dist/bench/gpu-check.js
 elif [ -f dist/bench/gpu-check.js ] && [ -d node_modules/koffi ]; then entry=dist/bench/gpu-check.js
 else fail "no compiled check: carry .gpucheck (scripts/gpu-check-pack.sh) or dist and node_modules"
 fi
