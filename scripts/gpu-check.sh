@@ -71,12 +71,12 @@ fi
 log "NVML library $lib"
 
 # --- the run: bounded, output kept in check.log
-timeout -k 10 420 "$node" "$entry" --out "$out" --library "$lib" --load scripts/gpu-load.py --dashboards grafana/dashboards --seconds "${GPUCHECK_SECONDS:-15,25,25,15}" 2>&1 | tee "$out/check.log"
+timeout -k 10 360 "$node" "$entry" --out "$out" --library "$lib" --load scripts/gpu-load.py --dashboards grafana/dashboards --seconds "${GPUCHECK_SECONDS:-15,25,25,15}" 2>&1 | tee "$out/check.log"
 rc=${PIPESTATUS[0]}
 case $rc in
   0) log "gpu-check: PASS" ;;
   1) log "gpu-check: FAIL (the FAIL lines above, and $out/table.md)" ;;
-  124|137) log "gpu-check: FAIL the check ran past 420 s and was stopped" ;;
+  124|137) log "gpu-check: FAIL the check ran past 360 s and was stopped" ;;
   *) log "gpu-check: FAIL the check could not run (exit $rc; see $out/check.log)" ;;
 esac
 [ "$rc" = 0 ]

@@ -1,9 +1,11 @@
 /**
- * scripts/gpu-check.sh end to end without a GPU: fake nvidia-smi and python3
- * (test/fixtures/gpu-check/bin) and the fake libnvidia-ml.so.1 of the NVML
- * test, so the device run's plumbing (prerequisite checks, the collector
- * through koffi, the nvidia-smi children, the phased load, the files written,
- * the exit code) is exercised here; what the readings mean needs a real GPU.
+ * scripts/gpu-check.sh end to end without a GPU: a fake nvidia-smi
+ * (test/fixtures/gpu-check/bin), a fake torch module under the real
+ * scripts/gpu-load.py (test/fixtures/gpu-check/torch) and the fake
+ * libnvidia-ml.so.1 of the NVML test, so the device run's plumbing
+ * (prerequisite checks, the collector through koffi, the nvidia-smi children,
+ * the phased load, the files written, the exit code) is exercised here; what
+ * the readings mean needs a real GPU.
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { ROOT } from './helpers.js';
 
 const FAKES = join(ROOT, 'test', 'fixtures', 'gpu-check', 'bin');
+const FAKE_TORCH = join(ROOT, 'test', 'fixtures', 'gpu-check');
 const tmp = mkdtempSync(join(tmpdir(), 'llmsoak-gpucheck-dry-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -25,7 +28,7 @@ function fakeNvml(): string {
 
 function runCheck(out: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(ROOT, 'scripts', 'gpu-check.sh'), out], { cwd: ROOT, env: { ...process.env, GPUCHECK_NO_PACK: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [join(ROOT, 'scripts', 'gpu-check.sh'), out], { cwd: ROOT, env: { ...process.env, GPUCHECK_NO_PACK: '1', PYTHONPATH: FAKE_TORCH, PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (b: Buffer) => { output += b.toString('utf8'); });
     child.stderr.on('data', (b: Buffer) => { output += b.toString('utf8'); });
@@ -49,7 +52,7 @@ t.test('no nvidia-smi: one clear FAIL line, exit 1', async (t) => {
 t.test('torch without CUDA: one clear FAIL line, exit 1', async (t) => {
   const r = await runCheck(join(tmp, 'no-cuda'), { PATH: `${FAKES}:${process.env.PATH ?? ''}`, FAKE_TORCH_CUDA: 'False' });
   t.equal(r.code, 1);
-  t.match(r.output, /^torch 2\.11\.0\+fake False$/m);
+  t.match(r.output, /^torch 2\.11\.0\+fake False$/m, 'the torch probe ran');
   t.match(r.output, /^gpu-check: FAIL torch sees no CUDA device$/m);
 });
 
@@ -64,14 +67,16 @@ t.test('a whole dry run over the fakes: every part runs, the files are written, 
   t.match(env, /^node v\d+\.\d+\.\d+ \(from PATH/m);
   t.match(env, /^gpu-check: FAIL \(the FAIL lines above/m);
   t.match(r.output, /^collector: NVML, 2 GPU\(s\)$/m);
+  t.match(r.output, /^load: \{"phase": "matmul", "event": "end", "tflops": [\d.]+, "tMs": [\d.]+\}$/m, 'scripts/gpu-load.py ran its phases');
 
   const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { phases: Array<{ name: string; startMs: number; endMs: number }>; problems: string[] };
   t.same(run.phases.map((p) => p.name), ['idle', 'matmul', 'copy', 'idle2']);
   t.same(run.problems, []);
   const secs = (run.phases.at(-1)!.endMs - run.phases[0]!.startMs) / 1000;
   const collections = readFileSync(join(out, 'collector.jsonl'), 'utf8').trim().split('\n').length;
-  t.ok(collections >= secs - 2 && collections <= secs + 8, `${collections} collections over ${secs.toFixed(0)} s of load`);
-  t.ok(readFileSync(join(out, 'nvidia-smi-query.csv'), 'utf8').trim().split('\n').length >= secs - 2, 'a query line a second');
+  // one a second; generous bounds, the machine may be busy with other tests
+  t.ok(collections >= secs * 0.7 && collections <= secs + 8, `${collections} collections over ${secs.toFixed(0)} s of load`);
+  t.ok(readFileSync(join(out, 'nvidia-smi-query.csv'), 'utf8').trim().split('\n').length >= secs * 0.7, 'about a query line a second');
 
   const table = readFileSync(join(out, 'table.md'), 'utf8');
   // fake NVML and fake nvidia-smi give the same GPU 0 readings: these rows agree
