@@ -82,6 +82,31 @@ t.test('a wrong clock-event bit: the reasons disagree with nvidia-smi\'s named f
   t.match(text, /^FAIL llmsoak_gpu_clock_event_active \[hw_slowdown\]:/m);
 });
 
+t.test('readings that cannot be paired in time are FAILs, not silent passes', async (t) => {
+  const run = await recordedRun();
+  /** A stored query line with nvidia-smi's timestamp field (and, if asked, the arrival time) moved by `ms`. */
+  const shifted = (line: string, ms: number, arrivalToo: boolean): string => {
+    const [arrival, stamp, ...rest] = line.split(',');
+    const d = new Date(Date.parse(`${stamp!.trim().replace(/\//g, '-').replace(' ', 'T')}Z`) + ms).toISOString();
+    const smi = `${d.slice(0, 10).replace(/-/g, '/')} ${d.slice(11, 23)}`;
+    return [String(Number(arrival) + (arrivalToo ? ms : 0)), smi, ...rest].join(',');
+  };
+  t.equal(shifted(run.queryLines[5]!, 0, false), run.queryLines[5], 'the helper writes nvidia-smi\'s timestamp format');
+  // nvidia-smi's lines an hour late (a clock slip in both its timestamp and their arrival)
+  const hour = 3_600_000;
+  const late = run.queryLines.map((l) => shifted(l, hour, true));
+  const { result } = await analyse({ ...run, queryLines: late }, DASHBOARDS);
+  const text = result.failures.join('\n');
+  t.match(text, /^FAIL llmsoak_gpu_power_watts: only 0 of 48 values paired with a nvidia-smi query reading within 1000 ms$/m);
+  t.match(text, /^FAIL llmsoak_gpu_energy_joules_total: unverified/m);
+  t.match(text, /^FAIL llmsoak_gpu_clock_event_active \[sw_power_cap\]: unverified/m);
+
+  // only the timestamp field off (nvidia-smi ignored TZ): the arrival time is used and all agrees
+  const tzSlip = run.queryLines.map((l) => shifted(l, 5 * hour, false));
+  t.not(tzSlip[0], run.queryLines[0]);
+  t.same((await analyse({ ...run, queryLines: tzSlip }, DASHBOARDS)).result.failures, []);
+});
+
 t.test('the raw files a device run writes are judged the same when read back', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'llmsoak-gpucheck-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

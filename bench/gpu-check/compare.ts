@@ -136,8 +136,12 @@ function pointRow(c: PointCheck, input: CompareInput): Row {
   if (points.length === 0) return row(c.series, { against: c.against, tolerance: tol, verdict: 'FAIL', note: 'missing: llmsoak exported no value' });
   const ps = pairs(points, refs, c.field);
   const llm = median(points.map((p) => p.v));
-  if (ps.length === 0) {
-    return row(c.series, { against: c.against, tolerance: tol, verdict: 'WARN', llmsoak: llm, note: `no ${c.source === 'query' ? 'nvidia-smi query' : 'nvidia-smi dmon'} reading to compare with` });
+  if (ps.length < points.length / 2) {
+    // the query loop is the reference of the check: unpaired there is unverified (FAIL); dmon may lack a group (WARN)
+    return row(c.series, {
+      against: c.against, tolerance: tol, verdict: c.source === 'query' ? 'FAIL' : 'WARN', pairs: ps.length, llmsoak: llm,
+      note: `only ${ps.length} of ${points.length} values paired with a ${c.source === 'query' ? 'nvidia-smi query' : 'nvidia-smi dmon'} reading within ${MAX_PAIR_MS} ms`,
+    });
   }
   const d = ps.map(([a, b]) => Math.abs(a - b));
   const diff = median(d) as number;
@@ -182,7 +186,7 @@ function energyRow(input: CompareInput): Row {
   const last = inside[inside.length - 1];
   const ref = first !== undefined && last !== undefined && last.tMs > first.tMs ? integratePower(input.query, first.tMs, last.tMs) : undefined;
   if (first === undefined || last === undefined || ref === undefined || ref <= 0) {
-    return row(name, { against, tolerance: tol, verdict: 'WARN', note: 'no power.draw readings spanning two energy values' });
+    return row(name, { against, tolerance: tol, verdict: 'FAIL', note: 'unverified: no power.draw readings spanning two energy values' });
   }
   const inc = last.v - first.v;
   const rel = Math.abs(inc - ref) / ref;
@@ -207,8 +211,11 @@ function eventRows(input: CompareInput): Row[] {
       return active === undefined ? [] : [[p.v, active ? 1 : 0] as const];
     });
     const against = `clocks_event_reasons (Active = 1)`;
-    if (matched.length === 0) {
-      return row(name, { detail: reason, against, tolerance: tol, verdict: 'WARN', llmsoak: mean(pts.map((p) => p.v)), note: 'nvidia-smi gave no reading of this reason' });
+    if (matched.length < pts.length / 2) {
+      return row(name, {
+        detail: reason, against, tolerance: tol, verdict: 'FAIL', pairs: matched.length, llmsoak: mean(pts.map((p) => p.v)),
+        note: `unverified: only ${matched.length} of ${pts.length} values paired with nvidia-smi's reading of this reason`,
+      });
     }
     const agree = matched.filter(([a, b]) => a === b).length / matched.length;
     return row(name, {

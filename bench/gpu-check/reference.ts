@@ -99,6 +99,15 @@ function smiTimestamp(v: string | undefined): number | undefined {
 }
 
 /**
+ * nvidia-smi's own timestamp is the better sample time (the line may sit in a
+ * pipe buffer), unless it is off from the arrival by more than a clock or
+ * time-zone slip allows: then the arrival time.
+ */
+function sampleTime(stamp: number | undefined, arrivalMs: number): number {
+  return stamp !== undefined && Math.abs(stamp - arrivalMs) <= 5000 ? stamp : arrivalMs;
+}
+
+/**
  * One stored query line (`<arrival ms>,<csv>`) → a reference sample, or
  * undefined for a line that is not one (an error message). `fields` is the
  * field list the loop ran with.
@@ -124,7 +133,7 @@ export function parseQueryLine(stored: string, fields: readonly string[] = QUERY
     if (v === 'Active' || v === 'Not Active') reasons[label] = v === 'Active';
   }
   const r: RefSample = {
-    tMs: smiTimestamp(col('timestamp')) ?? arrival,
+    tMs: sampleTime(smiTimestamp(col('timestamp')), arrival),
     source: 'query',
     index,
     uuid: col('uuid'),
