@@ -11,9 +11,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError, errorMessage } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { FILES, analyse, readRecord, writeRecord, type RunRecord } from './gpu-check/analyse.js';
-import { GpuCheckError, record } from './gpu-check/live.js';
+import { record } from './gpu-check/live.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -34,13 +35,13 @@ async function main(): Promise<number> {
     dir = values.analyse;
     rec = readRecord(dir);
   } else {
-    if (values.out === undefined) throw new GpuCheckError('give --out DIR (or --analyse DIR)');
+    if (values.out === undefined) throw new UsageError('give --out DIR (or --analyse DIR)');
     dir = values.out;
     mkdirSync(dir, { recursive: true });
     const secs = values.seconds.split(',').map(Number);
-    if (secs.length !== 4 || !secs.every((x) => Number.isFinite(x) && x > 0)) throw new GpuCheckError(`--seconds takes four positive numbers, got ${values.seconds}`);
+    if (secs.length !== 4 || !secs.every((x) => Number.isFinite(x) && x > 0)) throw new UsageError(`--seconds takes four positive numbers, got ${values.seconds}`);
     const [idle, matmul, copy, idle2] = secs as [number, number, number, number];
-    if (!existsSync(values.load)) throw new GpuCheckError(`load script ${values.load} not found`);
+    if (!existsSync(values.load)) throw new UsageError(`load script ${values.load} not found`);
     rec = await record({
       gpu: values.gpu, libraryPath: values.library, python: values.python, loadScript: values.load,
       seconds: { idle, matmul, copy, idle2 }, logger: createLogger('info', process.stderr),
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
 main().then((code) => {
   process.exitCode = code;
 }, (err: unknown) => {
-  process.stderr.write(`gpu-check: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`gpu-check: ${errorMessage(err)}\n`);
   process.exitCode = 2;
 }).finally(() => {
   // on a lent GPU machine every second counts: a child or native handle left open must not hold the exit

@@ -1,8 +1,8 @@
 /**
  * From a recorded run (what the check wrote to its folder, or a fixture) to
- * the verdict: comparison with nvidia-smi, rule replay, dashboard names.
- * Pure apart from reading the dashboards; the device run and the tests both
- * come through here.
+ * the verdict: comparison with nvidia-smi, rule replay, dashboard names; and
+ * the record's files. The device run, `--analyse DIR` and the tests all come
+ * through analyse(), which reads nothing but the dashboards.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
