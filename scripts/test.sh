@@ -35,7 +35,8 @@ trap 'rm -rf "$image"' EXIT
 if ! npx tsc -p tsconfig.build.json --outDir "$image/dist"; then
   echo "build failed (tsc -p tsconfig.build.json)"; echo "0 passed, 1 failed"; exit 1
 fi
-export LLMSOAK_IMAGE_DIST="$image/dist"
+# (Not an LLMSOAK_ name: those are config overrides, read by every daemon the tests start.)
+export NPM_TEST_IMAGE_DIST="$image/dist"
 
 # Tests whose claims are about CPU time or timing accuracy run alone, after the
 # rest, so that no other test file takes the cores they measure.

@@ -290,8 +290,8 @@ t.test('the built output the image runs', async (t) => {
   const app = join(mkdtempSync(join(tmpdir(), 'llmsoak-image-')), 'app');
   t.teardown(() => rmSync(dirname(app), { recursive: true, force: true }));
   mkdirSync(app);
-  // npm test runs the image's build step once (LLMSOAK_IMAGE_DIST); run alone, this test runs it itself.
-  const prebuilt = process.env.LLMSOAK_IMAGE_DIST;
+  // npm test runs the image's build step once (NPM_TEST_IMAGE_DIST); run alone, this test runs it itself.
+  const prebuilt = process.env.NPM_TEST_IMAGE_DIST;
   if (prebuilt !== undefined && prebuilt !== '') {
     t.ok(existsSync(join(prebuilt, 'src', 'cli.js')), `tsc -p tsconfig.build.json (the image's build step) built ${prebuilt}`);
     cpSync(prebuilt, join(app, 'dist'), { recursive: true });

@@ -33,6 +33,9 @@ function num(v: string | undefined): number | undefined {
 }
 
 /** One CSV line of the query above → a reading (undefined when it is not one). */
+/** Lines of one nvidia-smi loop come back to back: this long without a new GPU ends a first read, ms. */
+const QUIET_MS = 50;
+
 export function parseSmiLine(line: string): GpuReading | undefined {
   const f = line.split(',').map((s) => s.trim());
   if (f.length < COMMON_FIELDS.length + 1) return undefined;
@@ -176,6 +179,16 @@ export class NvidiaSmiBackend {
           break;
         }
       }
+      // The first lines arrived: nvidia-smi writes one line per GPU back to back, and they can reach us in several
+      // reads. Wait until they stop coming (a quiet QUIET_MS) so that a first collection holds every GPU, not the first.
+      let seen = this.latest.size;
+      const settleUntil = Date.now() + 10 * QUIET_MS;
+      while (out.length > 0 && !signal.aborted && Date.now() < settleUntil) {
+        await this.waitForData(QUIET_MS, signal);
+        if (this.latest.size === seen) break;
+        seen = this.latest.size;
+      }
+      out = fresh();
     }
     if (out.length === 0) throw new Error(this.lastExit ?? 'no output from nvidia-smi');
     return out;
