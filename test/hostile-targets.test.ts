@@ -218,7 +218,9 @@ t.test('model discovery survives an endless /v1/models body (cut at 1 MB, retrie
   });
   const port = (server.address() as { port: number }).port;
   const { config } = loadConfig({ document: {
-    target: { url: `http://127.0.0.1:${port}/v1` }, server: { listen: '127.0.0.1:0' }, traffic: { rate: 1 },
+    // Traffic in the main thread: a worker's own heap would count in the RSS measured here, and its start would let
+    // the models poller (target.changes) call /models before the count below is read.
+    target: { url: `http://127.0.0.1:${port}/v1` }, server: { listen: '127.0.0.1:0' }, traffic: { rate: 1, workers: 0 },
     collectors: { gpu: { enabled: false } }, analyzer: { enabled: false }, log: { level: 'info' },
   } });
   const log = capture();
