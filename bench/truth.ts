@@ -118,14 +118,31 @@ function stats(xs: number[]): Stats {
 const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const fmt = (s: Stats) => `mean ${f(s.mean)}  p50 ${f(s.p50)}  p99 ${f(s.p99)}  max ${f(s.max)}  min ${f(s.min)} ms (n ${s.n})`;
 
-/** Pacing error of request starts against the grid t0 + i/rate (t0 puts the median error at 0), ms. */
+/** The rate the wire shows in the steady state: least-squares slope of request starts against their index, per second. */
+function fittedRate(startsNs: number[]): number {
+  const sorted = [...startsNs].sort((a, b) => a - b);
+  const s = sorted.filter((t) => t >= (sorted[0] ?? 0) + STEADY_AFTER_S * 1e9);
+  const n = s.length;
+  const mx = (n - 1) / 2;
+  const my = s.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  s.forEach((y, i) => {
+    sxy += (i - mx) * (y - my);
+    sxx += (i - mx) * (i - mx);
+  });
+  return 1e9 / (sxy / sxx);
+}
+
+/** Pacing error of request starts against the grid t0 + i/rate (t0 puts the median error at 0), steady state, ms. */
 function pacingErrors(startsNs: number[], rate: number): number[] {
   const s = [...startsNs].sort((a, b) => a - b);
   const gap = 1e9 / rate;
-  const offsets = s.map((t, i) => t - i * gap);
-  const t0 = [...offsets].sort((a, b) => a - b)[Math.floor(offsets.length / 2)] ?? 0;
   const steadyFrom = (s[0] ?? 0) + STEADY_AFTER_S * 1e9;
-  return offsets.map((o, i) => ({ o, t: s[i] as number })).filter((x) => x.t >= steadyFrom).map((x) => Math.abs(x.o - t0) / 1e6);
+  // The grid's phase from the steady state only: a slow start (cold code, first connections) is not the grid.
+  const offsets = s.map((t, i) => t - i * gap).filter((_, i) => (s[i] as number) >= steadyFrom);
+  const t0 = [...offsets].sort((a, b) => a - b)[Math.floor(offsets.length / 2)] ?? 0;
+  return offsets.map((o) => Math.abs(o - t0) / 1e6);
 }
 
 async function runOne(rate: number): Promise<void> {
@@ -199,7 +216,7 @@ async function runOne(rate: number): Promise<void> {
     const starts = packets.filter((p) => p.dstPort === simPort && p.payload.subarray(0, 5).toString('latin1') === 'POST ').map((p) => p.timeNs);
     const span = starts.length > 1 ? ((starts[starts.length - 1] as number) - (starts[0] as number)) / 1e9 : 0;
     console.log(`  wire: ${starts.length} requests, ${f((starts.length - 1) / Math.max(span, 1e-9), 1)}/s delivered`);
-    console.log(`  wire pacing error: ${fmt(stats(pacingErrors(starts, rate)))}`);
+    console.log(`  wire pacing error: ${fmt(stats(pacingErrors(starts, rate)))}; fitted rate ${f(fittedRate(starts), 3)}/s`);
   } else {
     const streams = reassemble(packets);
     const byKey = new Map(streams.map((s) => [s.key, s]));
@@ -211,6 +228,8 @@ async function runOne(rate: number): Promise<void> {
       const back = byKey.get(`${s.dstPort}>${s.srcPort}`);
       const resps = back ? parseResponses(back) : [];
       reqs.forEach((r, i) => {
+        // The traffic only: the collectors' GET /metrics and /v1/models go to the same port.
+        if (r.method !== 'POST') return;
         starts.push(r.startNs);
         const res = resps[i];
         if (r.traceId) wire.set(r.traceId, { startNs: r.startNs, ...(res?.firstContentNs !== undefined ? { firstNs: res.firstContentNs } : {}), ...(res?.lastContentNs !== undefined ? { lastNs: res.lastContentNs } : {}) });
@@ -235,7 +254,7 @@ async function runOne(rate: number): Promise<void> {
     console.log(`  TTFT on the wire:   ${fmt(stats(wireTtft))}`);
     console.log(`  TTFT client - wire: ${fmt(stats(ttft))}`);
     console.log(`  E2E  client - wire: ${fmt(stats(e2e))}`);
-    console.log(`  wire pacing error: ${fmt(stats(pacingErrors(starts, rate)))}`);
+    console.log(`  wire pacing error: ${fmt(stats(pacingErrors(starts, rate)))}; fitted rate ${f(fittedRate(starts), 3)}/s`);
   }
   console.log('');
   rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@
 import { timeAt, type TcpStream } from './pcap.js';
 
 export interface WireRequest {
+  method: string;
   startNs: number;
   traceId?: string;
 }
@@ -34,7 +35,7 @@ export function parseRequests(s: TcpStream): WireRequest[] {
     const head = s.bytes.toString('latin1', at, he);
     const tp = headerValue(head, 'traceparent');
     const len = Number(headerValue(head, 'content-length') ?? 0);
-    const req: WireRequest = { startNs: timeAt(s, at) };
+    const req: WireRequest = { method: head.slice(0, head.indexOf(' ')), startNs: timeAt(s, at) };
     const id = tp?.split('-')[1];
     if (id) req.traceId = id;
     out.push(req);
