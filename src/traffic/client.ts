@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../types.js';
-import { SseParser } from './sse.js';
+import { SseParser, isDone, type SseEvent } from './sse.js';
 import { newTraceContext } from '../tracing/trace-context.js';
 import { phasesOf, releaseRequest, watchRequest, type WireTimings } from '../tracing/wire-phases.js';
 
@@ -104,6 +104,47 @@ function contentOf(choice: Choice | undefined, stream: boolean): string | undefi
   }
   if (nonEmpty(choice.text)) return choice.text as string;
   return undefined;
+}
+
+const DELTA_CONTENT = '"delta":{"content":"';
+
+/** Index of the quote that ends the JSON string whose first character is at `from`; -1 when it does not end. */
+function stringEnd(s: string, from: number): number {
+  for (let q = s.indexOf('"', from); q >= 0; q = s.indexOf('"', q + 1)) {
+    let backslashes = 0;
+    for (let i = q - 1; i >= from && s.charCodeAt(i) === 0x5c; i--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
+  return -1;
+}
+
+/**
+ * The content of a plain streamed chat delta, read from the event's text
+ * without parsing it: `{... "choices":[{... "delta":{"content":"…"…}…}]…}`
+ * with exactly one delta, a non-empty content string, and no usage, timings,
+ * error, reasoning or tool call anywhere. Anything else (undefined) goes through
+ * JSON.parse. A key cannot appear inside a JSON string (its quotes would be
+ * escaped), so finding the literal keys is exact.
+ */
+export function contentDelta(data: string): { text: string; finished: boolean } | undefined {
+  if (data.charCodeAt(0) !== 0x7b) return undefined;
+  const at = data.indexOf(DELTA_CONTENT);
+  if (at < 0 || data.indexOf('"delta"', at + 1) >= 0 || data.lastIndexOf('"delta"', at - 1) >= 0) return undefined;
+  const from = at + DELTA_CONTENT.length;
+  if (data.charCodeAt(from) === 0x22) return undefined; // empty content
+  const end = stringEnd(data, from);
+  if (end < 0) return undefined;
+  if (data.includes('"usage"') || data.includes('"timings"') || data.includes('"error"') || data.includes('"tool_calls"') || data.includes('"reasoning')) return undefined;
+  const raw = data.slice(from, end);
+  let text = raw;
+  if (raw.includes('\\')) {
+    try {
+      text = JSON.parse(`"${raw}"`) as string;
+    } catch {
+      return undefined;
+    }
+  }
+  return { text, finished: data.includes('"finish_reason":"') };
 }
 
 /** Inter-chunk gaps kept per request at most (ITL of longer streams is sampled from their first gaps). */
@@ -230,10 +271,23 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       if (o.timings && typeof o.timings === 'object') record.serverTimings = o.timings;
     };
 
-    const onEvent = (ev: { event: string; data: string }) => {
+    const onEvent = (ev: SseEvent) => {
       if (finished || streamError) return;
-      if (ev.data === '[DONE]') {
+      if (isDone(ev)) {
         sawDone = true;
+        return;
+      }
+      // An `event: error` is the server giving up mid-stream, whatever its data says (JSON or not).
+      if (ev.event === 'error') {
+        streamError = 'stream_cut';
+        abort('stream_cut', 'error event mid-stream');
+        return;
+      }
+      // Most events are one content delta: found from the text, no JSON.parse (see contentDelta).
+      const fast = contentDelta(ev.data);
+      if (fast !== undefined) {
+        contentArrived(fast.text);
+        if (fast.finished) sawFinish = true;
         return;
       }
       let obj: ApiObject;
@@ -244,7 +298,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         abort('malformed', 'unparsable SSE data');
         return;
       }
-      if (ev.event === 'error' || (obj && typeof obj === 'object' && obj.error !== undefined && obj.error !== null)) {
+      if (obj && typeof obj === 'object' && obj.error !== undefined && obj.error !== null) {
         streamError = 'stream_cut';
         abort('stream_cut', 'error event mid-stream');
         return;

@@ -28,7 +28,6 @@ class BatchSink implements TrafficSink<number> {
   private tokens = new Map<number, number>();
   private droppedIdx: number[] = [];
   private records: BatchRecord[] = [];
-  private targetRate: number | undefined;
   private lastInFlight = -1;
   private lastSent = -1;
 
@@ -45,9 +44,8 @@ class BatchSink implements TrafficSink<number> {
     return idx;
   }
 
-  setTargetRate(rps: number): void {
-    this.targetRate = rps;
-  }
+  /** The main thread keeps the asked-rate gauge itself (TrafficWorkers), right the moment a rate is set. */
+  setTargetRate(): void {}
 
   started(): void {
     this.startedCount++;
@@ -71,14 +69,13 @@ class BatchSink implements TrafficSink<number> {
   /** Post what accumulated (nothing when nothing changed). */
   flush(inFlight: number, sent: number): void {
     const changed = this.series.length > 0 || this.startedCount > 0 || this.tokens.size > 0 || this.droppedIdx.length > 0
-      || this.records.length > 0 || this.targetRate !== undefined || inFlight !== this.lastInFlight || sent !== this.lastSent;
+      || this.records.length > 0 || inFlight !== this.lastInFlight || sent !== this.lastSent;
     if (!changed) return;
     const tokens: number[] = [];
     for (const [s, n] of this.tokens) tokens.push(s, n);
     const batch: Batch = {
       type: 'batch', series: this.series, started: this.startedCount, tokens, dropped: this.droppedIdx, records: this.records,
       inFlight: inFlight < 0 ? this.lastInFlight : inFlight, sent: sent < 0 ? this.lastSent : sent,
-      ...(this.targetRate !== undefined ? { targetRate: this.targetRate } : {}),
     };
     this.post(batch);
     if (inFlight >= 0) this.lastInFlight = inFlight;
@@ -88,7 +85,6 @@ class BatchSink implements TrafficSink<number> {
     this.tokens = new Map();
     this.droppedIdx = [];
     this.records = [];
-    this.targetRate = undefined;
   }
 }
 

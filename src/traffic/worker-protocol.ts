@@ -72,7 +72,6 @@ export interface Batch {
   /** Series index of each dropped arrival. */
   dropped: number[];
   records: BatchRecord[];
-  targetRate?: number;
   inFlight: number;
   sent: number;
 }

@@ -27,6 +27,8 @@ const RESTART_WINDOW_MS = 60_000;
 const RESTART_DELAY_MS = 500;
 /** stop() waits this long past the drain deadline for a worker to answer, then terminates it. */
 const STOP_GRACE_MS = 5_000;
+/** With a rate profile, llmsoak_target_request_rate is refreshed this often, ms (as the in-process engine does). */
+const PROFILE_GAUGE_MS = 250;
 
 export interface TrafficWorkersDeps {
   count: number;
@@ -71,6 +73,9 @@ export class TrafficWorkers implements Traffic {
   private running = false;
   private stopping = false;
   private readonly readiness: Promise<void>[];
+  /** The gauge of the asked rate is kept here (not from batches), so it is right the moment a rate is set. */
+  private profileOriginMs: number | undefined;
+  private profileGauge: NodeJS.Timeout | undefined;
   /** Sent by workers that were replaced (their counters start again at 0). */
   private sentBefore = 0;
 
@@ -178,14 +183,15 @@ export class TrafficWorkers implements Traffic {
       rec.record(s, x.r, x.live);
       this.d.onRecord?.(x.r);
     }
-    if (b.targetRate !== undefined) rec.setTargetRate(this.targetRateOf(b.targetRate));
     if (b.inFlight >= 0) slot.inFlight = b.inFlight;
     if (b.sent >= 0) slot.sent = b.sent;
   }
 
-  /** Each worker reports its share of the target rate; the gauge shows the whole. */
-  private targetRateOf(share: number): number {
-    return share * this.slots.length;
+  /** The open-loop rate asked for now (the gauge), as the in-process engine computes it: rate times the profile's multiple. */
+  private publishTargetRate(): void {
+    let rate = this.loadNow.rate;
+    if (this.profile && this.spec.kind !== 'replay' && this.profileOriginMs !== undefined) rate *= this.profile.multipleAt((performance.now() - this.profileOriginMs) / 1000);
+    this.d.recorder.setTargetRate(rate);
   }
 
   /** A worker's pino line, written by the main thread's logger. */
@@ -224,6 +230,12 @@ export class TrafficWorkers implements Traffic {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.profileOriginMs ??= performance.now();
+    this.publishTargetRate();
+    this.profileGauge = setInterval(() => {
+      if (this.profile) this.publishTargetRate();
+    }, PROFILE_GAUGE_MS);
+    this.profileGauge.unref();
     this.each(() => ({ type: 'start' }));
   }
 
@@ -233,6 +245,7 @@ export class TrafficWorkers implements Traffic {
 
   setRate(rps: number): void {
     this.loadNow.rate = rps;
+    this.publishTargetRate();
     const n = this.slots.length;
     this.each(() => ({ type: 'setRate', rps: rps / n }));
   }
@@ -251,6 +264,7 @@ export class TrafficWorkers implements Traffic {
   setProfile(profile: RateProfile | undefined): void {
     if (profile === this.profile) return;
     this.profile = profile;
+    this.publishTargetRate();
     this.each(() => ({ type: 'setProfile', profile: profile ? profileSpec(profile) : null }));
   }
 
@@ -279,6 +293,7 @@ export class TrafficWorkers implements Traffic {
   async stop(drainMs: number): Promise<{ drained: number; cancelled: number }> {
     this.stopping = true;
     this.running = false;
+    if (this.profileGauge) clearInterval(this.profileGauge);
     const results = await Promise.all(this.slots.map((slot) => new Promise<{ drained: number; cancelled: number }>((resolve) => {
       const w = slot.worker;
       if (!w) return resolve({ drained: 0, cancelled: 0 });
