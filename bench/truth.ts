@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { startSimChild, processCpuSeconds } from './sim-child.js';
+import { startSimChild, processCpuSeconds, threadCpuSeconds } from './sim-child.js';
 import { readPcap, reassemble } from './pcap.js';
 import { parseRequests, parseResponses } from './wire-http.js';
 import type { RequestLogLine } from '../src/tracing/request-log.js';
@@ -190,10 +190,12 @@ async function runOne(rate: number): Promise<void> {
   })();
   await sleep(STEADY_AFTER_S * 1000 - (Date.now() - startMs));
   const cpu0 = await processCpuSeconds(daemon.pid as number);
+  const wcpu0 = await threadCpuSeconds(daemon.pid as number, 'llmsoak-traf');
   const tok0 = await outputTokens(metricsUrl);
   const t0 = Date.now();
   await sleep((SECONDS - STEADY_AFTER_S) * 1000);
   const cpu1 = await processCpuSeconds(daemon.pid as number);
+  const wcpu1 = await threadCpuSeconds(daemon.pid as number, 'llmsoak-traf');
   const tok1 = await outputTokens(metricsUrl);
   const wallS = (Date.now() - t0) / 1000;
   scraping = false;
@@ -210,6 +212,8 @@ async function runOne(rate: number): Promise<void> {
   console.log(`## ${rate}/s for ${SECONDS} s (steady state after ${STEADY_AFTER_S} s)${requestsOnly ? ', simulator timeScale 0, requests-only capture' : ''}`);
   console.log(`  capture: ${dropped === 0 ? '0 packets dropped by kernel' : `VOID: ${dropped < 0 ? 'drop count unknown' : `${dropped} packets dropped by kernel`}`}`);
   console.log(`  daemon CPU: ${f(cpuS / wallS, 2)} core; ${f(chunks / Math.max(cpuS, 1e-9), 0)} content chunks per CPU-second (${chunks} chunks, ${f(cpuS, 2)} CPU-s over ${f(wallS, 1)} s)`);
+  const wcpuS = wcpu1 - wcpu0;
+  if (wcpuS > 0) console.log(`  traffic worker thread(s): ${f(wcpuS / wallS, 2)} core; ${f(chunks / wcpuS, 0)} content chunks per CPU-second of the worker`);
 
   const packets = readPcap(pcap);
   if (requestsOnly) {

@@ -11,7 +11,7 @@ import { createArrivals, type ArrivalProcess } from './arrivals.js';
 import type { RateProfile } from './rate-profile.js';
 import { sendRequest, type ClientOptions } from './client.js';
 import type { Rng } from './random.js';
-import type { WorkloadSource } from './workload.js';
+import type { Prepared, WorkloadSource } from './workload.js';
 import type { BuiltWorkload, WorkloadSpec } from './workload-spec.js';
 import type { Traffic, TrafficLoad, TrafficSink } from './traffic.js';
 import type { RequestRecord } from '../types.js';
@@ -75,6 +75,8 @@ export class TrafficEngine<S> implements Traffic {
   /** Time 0 of the profile: the first start. A rate change restarts arrivals, never the profile's day. */
   private profileOriginNs: bigint | undefined;
   private profileGauge: NodeJS.Timeout | undefined;
+  /** The next open-loop request, built ahead of its fire time (from `workload`: a swap makes it stale). */
+  private ahead: { sc: ScenarioConfig; s: S; prepared: Prepared; workload: WorkloadSource } | undefined;
 
   /** The model label of the series (deps.model, until setModel()). */
   private model: string;
@@ -103,6 +105,7 @@ export class TrafficEngine<S> implements Traffic {
   /** The target serves another model now: label series with it from here on (the caller swaps the workload). */
   setModel(model: string): void {
     this.model = model;
+    this.ahead = undefined;
     this.series.clear();
     this.bindSeries(this.scenarios);
   }
@@ -247,6 +250,10 @@ export class TrafficEngine<S> implements Traffic {
       if (!this.advance()) return;
       now = this.deps.clock.monoNs();
     }
+    if (this.ahead === undefined) {
+      this.prepareNext();
+      now = this.deps.clock.monoNs();
+    }
     const wait = this.nextFireNs - now;
     if (wait < SPIN_BELOW_NS) this.immediate = setImmediate(this.pace);
     else this.timer = setTimeout(this.pace, Number((wait - TIMER_EARLY_NS) / 1_000_000n));
@@ -264,10 +271,21 @@ export class TrafficEngine<S> implements Traffic {
     return true;
   }
 
+  /**
+   * Build the next open-loop request now, while waiting for its fire time
+   * (prompt text, tokenizer counts, JSON body), so that firing is a dispatch.
+   */
+  private prepareNext(): void {
+    const sc = this.workload.pick();
+    this.ahead = { sc, s: this.series.get(sc.name) as S, prepared: this.workload.prepare(sc), workload: this.workload };
+  }
+
   private fire(scheduledAt: bigint): void {
+    const next = this.ahead !== undefined && this.ahead.workload === this.workload ? this.ahead : undefined;
+    this.ahead = undefined;
     const w = this.workload;
-    const sc = w.pick();
-    const s = this.series.get(sc.name) as S;
+    const sc = next?.sc ?? w.pick();
+    const s = next?.s ?? (this.series.get(sc.name) as S);
     if (this.inFlight.size >= this.deps.traffic.maxInFlight) {
       this.deps.recorder.dropped(s);
       if (!this.warnedDrop) {
@@ -276,12 +294,12 @@ export class TrafficEngine<S> implements Traffic {
       }
       return;
     }
-    void this.send(sc, s, scheduledAt);
+    void this.send(sc, s, scheduledAt, next?.prepared);
   }
 
-  private async send(sc: ScenarioConfig, s: S, scheduledAt: bigint): Promise<boolean> {
+  private async send(sc: ScenarioConfig, s: S, scheduledAt: bigint, ready?: Prepared): Promise<boolean> {
     const w = this.workload;
-    const prepared = w.prepare(sc);
+    const prepared = ready ?? w.prepare(sc);
     const ac = new AbortController();
     this.inFlight.add(ac);
     this.deps.recorder.started();

@@ -4,6 +4,7 @@
  * collectors, analyzer and reports. What it measures goes to the main thread
  * in batches (BatchSink); prom-client is never called here.
  */
+import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { systemClock } from '../clock.js';
@@ -92,10 +93,20 @@ function profileOf(p: ProfileSpec | undefined | null): RateProfile | undefined {
   return p ? new RateProfile(p.points, p.shape, p.timeScale, p.startHour) : undefined;
 }
 
+/** The OS thread's name (Linux), so top -H and /proc show which thread sends the traffic. */
+function nameThread(index: number): void {
+  try {
+    writeFileSync('/proc/thread-self/comm', `llmsoak-traf-${index}`.slice(0, 15));
+  } catch {
+    // Not Linux, or /proc not mounted: the name is only a convenience.
+  }
+}
+
 function main(): void {
   const port = parentPort;
   if (!port) throw new Error('worker-main.js runs as a worker thread');
   const init = workerData as WorkerInit;
+  nameThread(init.index);
   const post = (m: FromWorker) => port.postMessage(m);
   // Log lines go to the main thread's logger (its destination, level and secret scrubbing).
   const logger = pino({ level: init.logLevel, base: { worker: init.index } }, { write: (line: string) => post({ type: 'log', line }) });
