@@ -106,45 +106,77 @@ function contentOf(choice: Choice | undefined, stream: boolean): string | undefi
   return undefined;
 }
 
-const DELTA_CONTENT = '"delta":{"content":"';
-
-/** Index of the quote that ends the JSON string whose first character is at `from`; -1 when it does not end. */
-function stringEnd(s: string, from: number): number {
-  for (let q = s.indexOf('"', from); q >= 0; q = s.indexOf('"', q + 1)) {
-    let backslashes = 0;
-    for (let i = q - 1; i >= from && s.charCodeAt(i) === 0x5c; i--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-  }
-  return -1;
-}
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
 
 /**
- * The content of a plain streamed chat delta, read from the event's text
- * without parsing it: `{... "choices":[{... "delta":{"content":"…"…}…}]…}`
- * with exactly one delta, a non-empty content string, and no usage, timings,
- * error, reasoning or tool call anywhere. Anything else (undefined) goes through
- * JSON.parse. A key cannot appear inside a JSON string (its quotes would be
- * escaped), so finding the literal keys is exact.
+ * The content of a plain streamed chat delta, read from the event's text in
+ * one pass without building objects: strings are skipped whole (so nothing
+ * inside one is mistaken for a key), and a string followed by ':' is a key.
+ * It answers only for `... "delta":{"content":"<non-empty>" ...` with one
+ * delta and no usage (unless null), timings, error, tool call or reasoning
+ * key anywhere; every other shape (undefined) goes through JSON.parse.
+ * Compact JSON only (what vLLM, SGLang, llama.cpp and the simulator send);
+ * spaced JSON takes the JSON.parse path, correct and slower.
  */
 export function contentDelta(data: string): { text: string; finished: boolean } | undefined {
-  if (data.charCodeAt(0) !== 0x7b) return undefined;
-  const at = data.indexOf(DELTA_CONTENT);
-  if (at < 0 || data.indexOf('"delta"', at + 1) >= 0 || data.lastIndexOf('"delta"', at - 1) >= 0) return undefined;
-  const from = at + DELTA_CONTENT.length;
-  if (data.charCodeAt(from) === 0x22) return undefined; // empty content
-  const end = stringEnd(data, from);
-  if (end < 0) return undefined;
-  if (data.includes('"usage"') || data.includes('"timings"') || data.includes('"error"') || data.includes('"tool_calls"') || data.includes('"reasoning')) return undefined;
-  const raw = data.slice(from, end);
-  let text = raw;
-  if (raw.includes('\\')) {
-    try {
-      text = JSON.parse(`"${raw}"`) as string;
-    } catch {
-      return undefined;
+  const n = data.length;
+  if (n === 0 || data.charCodeAt(0) !== LBRACE) return undefined;
+  let deltas = 0;
+  let finished = false;
+  let wantContent = false;
+  let from = -1;
+  let to = -1;
+  let escaped = false;
+  for (let i = 1; i < n; i++) {
+    if (data.charCodeAt(i) !== QUOTE) continue;
+    // A string from i + 1 to its closing quote at j.
+    let j = i + 1;
+    let esc = false;
+    for (; j < n; j++) {
+      const c = data.charCodeAt(j);
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        esc = true;
+        j++;
+      }
     }
+    if (j >= n) return undefined;
+    if (wantContent) {
+      // The value of delta.content.
+      wantContent = false;
+      from = i + 1;
+      to = j;
+      escaped = esc;
+    } else if (data.charCodeAt(j + 1) === COLON) {
+      const len = j - i - 1;
+      const c0 = data.charCodeAt(i + 1);
+      if (len === 5 && c0 === 0x64 && data.startsWith('delta', i + 1)) {
+        if (++deltas > 1) return undefined;
+      } else if (len === 7 && c0 === 0x63 && data.startsWith('content', i + 1) && data.startsWith('"delta":{', i - 9)) {
+        if (data.charCodeAt(j + 2) !== QUOTE) return undefined; // content null or not a string
+        wantContent = true;
+      } else if (len === 13 && c0 === 0x66 && data.startsWith('finish_reason', i + 1)) {
+        finished = data.charCodeAt(j + 2) === QUOTE;
+      } else if ((len === 5 && c0 === 0x75 && data.startsWith('usage', i + 1) && !data.startsWith('null', j + 2))
+        || (len === 5 && c0 === 0x65 && data.startsWith('error', i + 1))
+        || (len === 7 && c0 === 0x74 && data.startsWith('timings', i + 1))
+        || (len === 10 && c0 === 0x74 && data.startsWith('tool_calls', i + 1))
+        || (len >= 9 && c0 === 0x72 && data.startsWith('reasoning', i + 1))) {
+        return undefined;
+      }
+    }
+    i = j;
   }
-  return { text, finished: data.includes('"finish_reason":"') };
+  if (from < 0 || to <= from) return undefined; // no content, or empty
+  if (!escaped) return { text: data.slice(from, to), finished };
+  try {
+    return { text: JSON.parse(data.slice(from - 1, to + 1)) as string, finished };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Inter-chunk gaps kept per request at most (ITL of longer streams is sampled from their first gaps). */
