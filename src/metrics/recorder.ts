@@ -368,6 +368,8 @@ export class Recorder {
     }
     if (r.stream && r.contentChunks > 0 && r.outputTokens > 0) s.tokensPerChunk.observe(r.outputTokens / r.contentChunks);
 
+    // Goodput: a request with no TTFT (not streamed, embeddings, moderations) has no TPOT either and is judged by
+    // E2E alone; a failed request is never good (it returned above).
     const good = e2e <= this.sloE2e && (ttft === undefined || ttft <= this.sloTtft) && (tpot === undefined || tpot <= this.sloTpot);
     if (good) {
       s.good.inc();
