@@ -130,4 +130,5 @@ t.test('a failing worker is logged and restarted; one that keeps failing stops i
   t.ok(lines.some((l) => l.includes('traffic worker 0 failed') && l.includes('llmsoak-replay.jsonl')), 'the failure is one line naming the cause');
   const r = await traffic.stop(1000);
   t.same(r, { drained: 0, cancelled: 0 }, 'stop() ends with no worker left');
+  t.equal(d.recorder.snapshot().inFlight, 0, 'requests that died with a worker are out of the in-flight gauge');
 });

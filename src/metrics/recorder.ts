@@ -279,6 +279,12 @@ export class Recorder {
     for (const m of this.meters) m.sent++;
   }
 
+  /** Requests started that will never be recorded (a traffic worker that died with them in flight): out of the in-flight gauge. */
+  abandoned(n: number): void {
+    this.inFlight = Math.max(0, this.inFlight - n);
+    this.metrics.inFlight.set(this.inFlight);
+  }
+
   /** Output tokens seen as their chunks arrive (throughput counts tokens when they arrive). */
   tokensArrived(s: ScenarioSeries, n: number): void {
     s.outputTokens.inc(n);

@@ -107,7 +107,12 @@ export class TrafficWorkers implements Traffic {
       index: i,
       // Worker 0 keeps the configured seed: one worker sends what the in-process engine would.
       seed: this.d.init.seed + i * 7919,
-      traffic: { ...this.d.init.traffic, rate: this.loadNow.rate / n, users: usersShare(this.loadNow.users, i, n), thinkTimeMs: this.loadNow.thinkTimeMs },
+      // The in-flight cap and the pool are the process's: each worker has its share of both.
+      traffic: {
+        ...this.d.init.traffic, rate: this.loadNow.rate / n, users: usersShare(this.loadNow.users, i, n), thinkTimeMs: this.loadNow.thinkTimeMs,
+        maxInFlight: Math.max(1, Math.ceil(this.d.init.traffic.maxInFlight / n)),
+      },
+      pool: { ...this.d.init.pool, connections: Math.max(1, Math.ceil(this.d.init.pool.connections / n)) },
       workload: this.spec,
       model: this.model,
       ...(this.profile ? { profile: profileSpec(this.profile) } : {}),
@@ -129,6 +134,9 @@ export class TrafficWorkers implements Traffic {
       slot.sent = 0;
       slot.inFlight = 0;
       if (this.stopping) {
+        // Terminated past the drain deadline: what it had in flight is never recorded.
+        if (slot.open > 0) this.d.recorder.abandoned(slot.open);
+        slot.open = 0;
         slot.stopped?.({ drained: 0, cancelled: 0 });
         return;
       }
@@ -141,7 +149,11 @@ export class TrafficWorkers implements Traffic {
     const slot = this.slots[i] as WorkerSlot;
     const now = Date.now();
     slot.restarts = slot.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
-    if (slot.open > 0) this.log.warn({ lost: slot.open }, `traffic worker ${i}: requests in flight when it ended are not recorded`);
+    if (slot.open > 0) {
+      this.log.warn({ lost: slot.open }, `traffic worker ${i}: requests in flight when it ended are not recorded`);
+      this.d.recorder.abandoned(slot.open);
+      slot.open = 0;
+    }
     if (slot.restarts.length >= MAX_RESTARTS) {
       this.log.error(`traffic worker ${i} ended (exit code ${code}) ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s: its share of the traffic is stopped`);
       return;
