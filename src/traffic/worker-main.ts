@@ -135,7 +135,10 @@ function main(): void {
   const ticker = setInterval(() => sink.flush(engine.inFlightCount, engine.requestsSent), init.batchMs);
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
-      case 'start': engine.start(); break;
+      case 'start':
+        engine.start();
+        post({ type: 'started', originNs: Number(process.hrtime.bigint()) });
+        break;
       case 'setRate': engine.setRate(m.rps); break;
       case 'setUsers': engine.setUsers(m.users, m.thinkTimeMs); break;
       case 'setProfile': engine.setProfile(profileOf(m.profile)); break;

@@ -79,5 +79,7 @@ export interface Batch {
 export type FromWorker =
   | Batch
   | { type: 'ready' }
+  /** The engine started: its profile origin, process.hrtime ns (the same clock in every thread). */
+  | { type: 'started'; originNs: number }
   | { type: 'log'; line: string }
   | { type: 'stopped'; drained: number; cancelled: number };

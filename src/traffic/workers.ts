@@ -74,7 +74,7 @@ export class TrafficWorkers implements Traffic {
   private stopping = false;
   private readonly readiness: Promise<void>[];
   /** The gauge of the asked rate is kept here (not from batches), so it is right the moment a rate is set. */
-  private profileOriginMs: number | undefined;
+  private profileOriginNs: number | undefined;
   private profileGauge: NodeJS.Timeout | undefined;
   /** Sent by workers that were replaced (their counters start again at 0). */
   private sentBefore = 0;
@@ -167,10 +167,19 @@ export class TrafficWorkers implements Traffic {
   }
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
-    if (m.type === 'batch') this.apply(slot, m);
-    else if (m.type === 'log') this.forwardLog(m.line);
-    else if (m.type === 'ready') slot.onReady?.();
-    else slot.stopped?.({ drained: m.drained, cancelled: m.cancelled });
+    switch (m.type) {
+      case 'batch': this.apply(slot, m); break;
+      case 'log': this.forwardLog(m.line); break;
+      case 'ready': slot.onReady?.(); break;
+      case 'started':
+        // The profile's time 0 is when the first worker's engine started (not when start() was asked: a worker boots first).
+        if (this.profileOriginNs === undefined) {
+          this.profileOriginNs = m.originNs;
+          this.publishTargetRate();
+        }
+        break;
+      case 'stopped': slot.stopped?.({ drained: m.drained, cancelled: m.cancelled }); break;
+    }
   }
 
   /** A batch into the recorder, in the order the worker saw it: series, starts, tokens, drops, then finished requests. */
@@ -202,7 +211,9 @@ export class TrafficWorkers implements Traffic {
   /** The open-loop rate asked for now (the gauge), as the in-process engine computes it: rate times the profile's multiple. */
   private publishTargetRate(): void {
     let rate = this.loadNow.rate;
-    if (this.profile && this.spec.kind !== 'replay' && this.profileOriginMs !== undefined) rate *= this.profile.multipleAt((performance.now() - this.profileOriginMs) / 1000);
+    if (this.profile && this.spec.kind !== 'replay') {
+      rate *= this.profile.multipleAt(this.profileOriginNs === undefined ? 0 : (Number(process.hrtime.bigint()) - this.profileOriginNs) / 1e9);
+    }
     this.d.recorder.setTargetRate(rate);
   }
 
@@ -242,7 +253,6 @@ export class TrafficWorkers implements Traffic {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.profileOriginMs ??= performance.now();
     this.publishTargetRate();
     this.profileGauge = setInterval(() => {
       if (this.profile) this.publishTargetRate();
