@@ -99,9 +99,12 @@ t.test('records cross whole and are recorded once each', async (t) => {
   t.same(sampled.map((r) => r.id), records.filter((r) => r.traceId?.endsWith('0')).map((r) => r.id), 'requests the log took carry sampled, and only those');
 });
 
-t.test('two workers share the rate', async (t) => {
+t.test('two workers share the rate; their log lines reach the main logger', async (t) => {
   const url = await simulator(t);
-  const d = deps(url, 60, 2);
+  const lines: string[] = [];
+  const logger = createLogger('info', new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } }));
+  const d = deps(url, 60, 2, { logger });
+  d.init.logLevel = 'info';
   const traffic = new TrafficWorkers(d);
   traffic.start();
   t.ok(await until(() => traffic.requestsSent > 0, 10_000), 'traffic started');
@@ -112,6 +115,8 @@ t.test('two workers share the rate', async (t) => {
   await traffic.stop(5000);
   t.ok(rate > 60 * 0.8 && rate < 60 * 1.2, `two workers together send the rate asked for (${rate.toFixed(1)}/s of 60/s)`);
   t.same(traffic.load, { rate: 60, users: 0, thinkTimeMs: d.init.traffic.thinkTimeMs }, 'the load is the whole, not a share');
+  const started = lines.filter((l) => l.includes('open-loop traffic started')).map((l) => JSON.parse(l) as { worker: number; rate: number; component: string });
+  t.same(started.map((l) => [l.worker, l.rate, l.component]).sort(), [[0, 30, 'traffic'], [1, 30, 'traffic']], 'each worker says it started, with its share, through the main logger');
 });
 
 t.test('a failing worker is logged and restarted; one that keeps failing stops its traffic, not the process', async (t) => {

@@ -225,7 +225,8 @@ export class TrafficWorkers implements Traffic {
     } catch {
       return;
     }
-    const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...fields } = o;
+    // Bindings this logger adds itself (component) or that say nothing here (time, pid, host) are dropped.
+    const { level, msg, time: _time, pid: _pid, hostname: _hostname, component: _component, app: _app, ...fields } = o;
     const text = typeof msg === 'string' ? msg : '';
     const n = typeof level === 'number' ? level : 30;
     if (n >= 50) this.log.error(fields, text);
