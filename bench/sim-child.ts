@@ -64,3 +64,17 @@ export async function processCpuSeconds(pid: number): Promise<number> {
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / 100;
 }
+
+/** CPU seconds (user+system) of a process's threads whose name starts with `prefix` (Linux thread names, 15 characters). */
+export async function threadCpuSeconds(pid: number, prefix: string): Promise<number> {
+  const { readFile, readdir } = await import('node:fs/promises');
+  let ticks = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const comm = await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').catch(() => '');
+    if (!comm.startsWith(prefix)) continue;
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks / 100;
+}

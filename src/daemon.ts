@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { Pool, request } from 'undici';
+import { request, type Pool } from 'undici';
+import type { LevelWithSilent } from 'pino';
 import { isLoopbackHost } from './server/auth.js';
 import { SecretScrubber, configSecrets, redactUrl } from './security/secrets.js';
 import { Checkpointer } from './state/checkpointer.js';
@@ -18,22 +19,23 @@ import type { Baseline } from './analyzer/rule.js';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config/types.js';
+import type { Config, ScenarioConfig } from './config/types.js';
 import { redactConfig } from './config/load.js';
 import { startEmbeddedSimulator, type EmbeddedTarget } from './embedded-target.js';
 import { LlmsoakError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { createRegistry } from './metrics/registry.js';
-import { Recorder } from './metrics/recorder.js';
+import { Recorder, type ScenarioSeries } from './metrics/recorder.js';
 import { buildApp } from './server/app.js';
 import { createCollectors, type Collector } from './collectors/index.js';
 import { TrafficEngine } from './traffic/engine.js';
-import { timedConnector } from './tracing/wire-phases.js';
+import { TrafficWorkers } from './traffic/workers.js';
+import type { Traffic } from './traffic/traffic.js';
+import { createTargetPool } from './traffic/target-pool.js';
+import { buildWorkload, WorkloadCache, type WorkloadSpec } from './traffic/workload-spec.js';
 import { RequestLog } from './tracing/request-log.js';
-import { Workload, type WorkloadOptions } from './traffic/workload.js';
+import type { WorkloadOptions } from './traffic/workload.js';
 import { resolveContextTokens } from './traffic/edge-cases.js';
-import { loadReplay, ReplayArrivals, ReplayWorkload, replayScenarios } from './traffic/replay.js';
-import { replaySchedule } from './traffic/replay-augment.js';
 import { profileFromConfig, resolveStartHour } from './traffic/rate-profile.js';
 import { PromptBuilder } from './traffic/prompts.js';
 import { createRng } from './traffic/random.js';
@@ -66,6 +68,10 @@ import { FailureAnnouncer } from './failures/announce.js';
 
 /** How long stop() waits for the final soak report before going on without it. */
 const FINAL_REPORT_TIMEOUT_MS = 10_000;
+/** Largest response body a request keeps (non-streamed JSON, error bodies), bytes. */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** A traffic worker sends what it measured this often, ms. */
+const BATCH_MS = 25;
 
 export interface DaemonDeps {
   logger: Logger;
@@ -102,7 +108,7 @@ export class Daemon {
   private app: FastifyInstance | undefined;
   private embedded: EmbeddedTarget | undefined;
   private collectors: Collector[] = [];
-  private engine: TrafficEngine | undefined;
+  private engine: Traffic | undefined;
   private recorder: Recorder | undefined;
   private pool: Pool | undefined;
   /** Sampled requests to a rotated JSONL file; its requests carry exemplars (src/tracing/). */
@@ -247,39 +253,35 @@ export class Daemon {
     const url = new URL(baseUrl);
     const t = cfg.traffic;
     // Modes may switch between open and closed loop: enough connections for either, never a hidden queue in the pool.
-    const connections = Math.max(t.maxInFlight, t.mode === 'closed' ? t.users : 1, maxModeUsers(cfg));
-    this.pool = new Pool(url.origin, {
-      connections,
-      pipelining: 1,
-      // Times each new connection (DNS, connect, TLS) for llmsoak_request_phase_seconds.
-      connect: timedConnector({ timeout: cfg.target.timeouts.connectMs }, this.clock),
-      headersTimeout: cfg.target.timeouts.headersMs,
-      bodyTimeout: cfg.target.timeouts.idleMs,
-      keepAliveTimeout: 60_000,
-    });
+    const poolOptions = {
+      origin: url.origin,
+      connections: Math.max(t.maxInFlight, t.mode === 'closed' ? t.users : 1, maxModeUsers(cfg)),
+      timeouts: cfg.target.timeouts,
+    };
     // Replicas with one seed must not send identical streams: each offsets it by its index.
-    const rng = createRng(t.seed !== undefined ? t.seed + t.replicas.index : (Date.now() ^ process.pid));
+    const seed = t.seed !== undefined ? t.seed + t.replicas.index : (Date.now() ^ process.pid);
+    const rng = createRng(seed);
     const prompts = new PromptBuilder(rng);
     const basePath = url.pathname.replace(/\/+$/, '');
     const replayCfg = t.replay;
-    // Rare lengths oversampled across each lap when traffic.replay.augment asks (from the run's seed).
-    const schedule = replayCfg ? replaySchedule(loadReplay(replayCfg.file), replayCfg.augment, () => rng.fork()) : undefined;
-    if (schedule?.oversampled) this.log.info({ ...schedule.oversampled, perLap: schedule.entries.length }, 'replay: rare lengths oversampled');
-    const replay = schedule?.entries;
     // The open-loop rate follows a daily curve (traffic.profile; the config refuses one with a replay).
-    const profiled = t.profile && !replay ? profileFromConfig(t.profile, resolveStartHour(t.profile.startHour, this.clock.wallMs())) : undefined;
+    const profiled = t.profile && !replayCfg ? profileFromConfig(t.profile, resolveStartHour(t.profile.startHour, this.clock.wallMs())) : undefined;
     if (profiled && t.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: t.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
     const qualitySuites = cfg.quality.enabled ? loadSuites(cfg.quality) : [];
     // Shared prefixes and edge cases (the context length edge cases need, from the target when not configured).
     const contextTokens = await resolveContextTokens(t.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
     const workloadOpts: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
     // What works on this target, and the configured scenarios it can serve (preflight.onMissingEndpoint).
-    const traffic = await this.preflight({ baseUrl, metricsUrl, model, headers: apiHeaders, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text) });
+    const kept = await this.preflight({ baseUrl, metricsUrl, model, headers: apiHeaders, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text) });
     if (this.stopping || this.stopRequested) return;
-    const workload = replay ? new ReplayWorkload(replay, model, prompts, basePath) : new Workload(traffic.scenarios, model, rng, prompts, basePath, workloadOpts);
-    const scenarios = replay ? replayScenarios(replay) : traffic.scenarios;
+    const scenarioSpec = (scenarios: ScenarioConfig[], m: string): WorkloadSpec => ({ kind: 'scenarios', scenarios, model: m, basePath, options: workloadOpts });
+    const spec: WorkloadSpec = replayCfg ? { kind: 'replay', replay: replayCfg, model, basePath } : scenarioSpec(kept.scenarios, model);
+    // Built here too with a worker: a bad replay file is a clear error at start, not in a thread.
+    const workloads = new WorkloadCache((s) => buildWorkload(s, rng, prompts));
+    const oversampled = workloads.get(spec).oversampled;
+    if (oversampled) this.log.info(oversampled, 'replay: rare lengths oversampled');
     // Scale-out: this replica's share of the fleet's rate (and users).
-    const share = { ...traffic, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
+    const share = { ...kept, rate: replicaRate(t.rate, t.replicas), users: replicaUsers(t.users, t.replicas) };
     if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
     const announcer = new FailureAnnouncer(this.log, this.clock);
     const failures = new FailureSamples({
@@ -288,34 +290,57 @@ export class Daemon {
     this.failures = failures;
     const onRecord = this.onRecord;
     this.requestLog = new RequestLog({ ...cfg.requestLog, file: resolvePath(cfg.run.dataDir, cfg.requestLog.file) }, { registry: this.registry, clock: this.clock, logger: this.log, scrub: (text) => secrets.scrub(text) });
-    this.engine = new TrafficEngine({
-      traffic: this.idle ? { ...share, mode: 'open', rate: 0 } : share,
-      workload,
-      scenarios,
-      ...(replay && replayCfg ? { replayArrivals: () => new ReplayArrivals(replay, replayCfg.speed, replayCfg.loop, schedule?.periodSec) } : {}),
-      ...(profiled ? { profile: profiled.profile } : {}),
-      recorder,
-      rng,
-      clock: this.clock,
-      logger: this.log,
-      model,
-      onRecord: onRecord ? (r) => {
-        failures.observe(r);
-        onRecord(r);
-      } : (r) => failures.observe(r),
-      requestLog: this.requestLog,
-      client: {
-        dispatcher: this.pool,
-        headers: apiHeaders,
+    const traffic = this.idle ? { ...share, mode: 'open' as const, rate: 0 } : share;
+    const recordSink = onRecord ? (r: RequestRecord) => {
+      failures.observe(r);
+      onRecord(r);
+    } : (r: RequestRecord) => failures.observe(r);
+    // An injected clock cannot cross into a thread: the engine then runs here.
+    if (t.workers > 0 && this.clock === systemClock) {
+      this.engine = new TrafficWorkers({
+        count: t.workers,
+        init: {
+          traffic, workload: spec, seed, model, pool: poolOptions, headers: apiHeaders, totalTimeoutMs: cfg.target.timeouts.totalMs,
+          maxBodyBytes: MAX_BODY_BYTES, keepBodies: cfg.requestLog.enabled && cfg.requestLog.includePrompts,
+          // The worker scrubs error details before cutting them (a cut could leave half a key): it needs the values.
+          secrets: configSecrets(cfg),
+          logLevel: this.log.level as LevelWithSilent, batchMs: BATCH_MS,
+        },
+        ...(profiled ? { profile: profiled.profile } : {}),
+        recorder,
+        requestLog: this.requestLog,
+        onRecord: recordSink,
+        logger: this.log,
+      });
+    } else {
+      this.pool = createTargetPool(poolOptions, this.clock);
+      this.engine = new TrafficEngine<ScenarioSeries>({
+        traffic,
+        workload: spec,
+        buildWorkload: (s) => workloads.get(s),
+        ...(profiled ? { profile: profiled.profile } : {}),
+        recorder,
+        rng,
         clock: this.clock,
-        totalTimeoutMs: cfg.target.timeouts.totalMs,
-        maxBodyBytes: 8 * 1024 * 1024,
-        countTokens: (s) => prompts.countTokens(s),
-        scrub: (text) => secrets.scrub(text),
-      },
-    });
+        logger: this.log,
+        model,
+        onRecord: recordSink,
+        requestLog: this.requestLog,
+        client: {
+          dispatcher: this.pool,
+          headers: apiHeaders,
+          clock: this.clock,
+          totalTimeoutMs: cfg.target.timeouts.totalMs,
+          maxBodyBytes: MAX_BODY_BYTES,
+          countTokens: (s) => prompts.countTokens(s),
+          scrub: (text) => secrets.scrub(text),
+        },
+      });
+    }
     this.engine.start();
-    if (cfg.target.model === undefined && cfg.target.changes.followModel && !replay) {
+    // With workers: start() returns once traffic runs, as it does in-process.
+    if (this.engine instanceof TrafficWorkers) await this.engine.ready();
+    if (cfg.target.model === undefined && cfg.target.changes.followModel && !replayCfg) {
       const engine = this.engine;
       this.followServedModel = (served) => {
         const next = served[0];
@@ -327,21 +352,21 @@ export class Daemon {
         this.log.warn(`the target serves ${JSON.stringify(next)} now, not ${JSON.stringify(this.target.model)}: requesting it from here on (target.changes.followModel)`);
         this.target = { ...this.target, model: next };
         engine.setModel(next);
-        engine.setWorkload(new Workload(traffic.scenarios, next, rng, prompts, basePath, workloadOpts), traffic.scenarios);
+        engine.setWorkload(scenarioSpec(kept.scenarios, next));
       };
     }
     this.startAnalyzer();
     // Modes, reports, the status page's history and the schedules.
     this.modes = new ModeController({
       // The scenarios the preflight let through (modes build their requests from them too).
-      config: { ...cfg, traffic }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
+      config: { ...cfg, traffic: kept }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
       hints: () => this.analyzer?.snapshot().hints ?? [],
       target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
       // The fleet's soak load: a mode's host sends this replica's share of whatever it sets.
       soakLoad: share.mode === 'closed' ? { rate: 0, users: t.users, thinkTimeMs: share.thinkTimeMs } : { rate: t.rate, users: 0, thinkTimeMs: share.thinkTimeMs },
       replicas: t.replicas,
       analysis: async (fromMs, toMs) => (this.analyzer ? soakAnalysisOf(await this.analyzer.period(fromMs, toMs)) : undefined),
-      makeWorkload: (sc) => new Workload(sc, this.target?.model ?? model, rng, prompts, basePath, workloadOpts),
+      makeWorkload: (sc) => scenarioSpec(sc, this.target?.model ?? model),
       targetEvents: (fromMs, toMs) => this.targetChanges?.events(fromMs, toMs) ?? [],
       incidents: (fromMs, toMs) => this.incidents?.entries(fromMs, toMs) ?? [],
       failures: (fromMs, toMs) => failures.snapshot(fromMs, toMs),

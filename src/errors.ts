@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'LLMSOAK_ERR_LISTEN'
   | 'LLMSOAK_ERR_CHILD'
   | 'LLMSOAK_ERR_SIMULATOR'
-  | 'LLMSOAK_ERR_TARGET';
+  | 'LLMSOAK_ERR_TARGET'
+  | 'LLMSOAK_ERR_TRAFFIC';
 
 export class LlmsoakError extends Error {
   readonly code: ErrorCode;

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { systemClock } from '../src/clock.js';
-import { sendRequest, type ClientOptions, type PreparedRequest } from '../src/traffic/client.js';
+import { contentDelta, sendRequest, type ClientOptions, type PreparedRequest } from '../src/traffic/client.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -250,4 +250,73 @@ t.test('cancellation by llmsoak ends as cancelled', async (t) => {
   setTimeout(() => ac.abort(), 100);
   const { record } = await sendRequest(o, req(), systemClock.monoNs(), () => {}, ac.signal);
   t.equal(record.outcome, 'cancelled');
+});
+
+t.test('a role-only first chunk does not set TTFT: the first content does', async (t) => {
+  const ROLE_LEAD_MS = 150;
+  const { url, server } = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(roleChunk);
+    setTimeout(() => res.end(chunk(' late') + finalChunk + 'data: [DONE]\n\n'), ROLE_LEAD_MS);
+  });
+  t.teardown(() => server.close());
+  const o = options(url);
+  t.teardown(() => o.pool.close());
+  const { record } = await sendRequest(o, req(), systemClock.monoNs(), () => {});
+  t.equal(record.outcome, 'ok');
+  t.equal(record.contentChunks, 1);
+  const ttftMs = Number((record.firstTokenAt ?? 0n) - record.sentAt) / 1e6;
+  t.ok(ttftMs >= ROLE_LEAD_MS * 0.9, `TTFT ${ttftMs.toFixed(1)} ms: from the content, not the role chunk ${ROLE_LEAD_MS} ms before it`);
+});
+
+t.test('stream endings classified one way: [DONE] with spaces, a non-JSON error event, an unterminated last event', async (t) => {
+  const cases: { name: string; body: string; outcome: string; chunks: number }[] = [
+    { name: '[DONE] with spaces ends a stream without finish_reason', body: chunk(' a') + 'data:  [DONE] \n\n', outcome: 'ok', chunks: 1 },
+    { name: 'a non-JSON event: error is the server cutting the stream', body: chunk(' a') + 'event: error\ndata: upstream died\n\n', outcome: 'stream_cut', chunks: 1 },
+    { name: 'a JSON event: error is the same', body: chunk(' a') + `event: error\ndata: ${JSON.stringify({ message: 'died' })}\n\n`, outcome: 'stream_cut', chunks: 1 },
+    { name: 'an unterminated [DONE] after finish_reason: complete', body: chunk(' a') + finalChunk + 'data: [DONE]', outcome: 'ok', chunks: 1 },
+    { name: 'an unterminated [DONE] with no finish_reason: cut', body: chunk(' a') + 'data: [DONE]', outcome: 'stream_cut', chunks: 1 },
+    { name: 'an unterminated content event is not a token', body: chunk(' a') + finalChunk + chunk(' b').trimEnd(), outcome: 'ok', chunks: 1 },
+  ];
+  for (const c of cases) {
+    const { url, server } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(roleChunk + c.body);
+    });
+    const o = options(url);
+    const { record } = await sendRequest(o, req(), systemClock.monoNs(), () => {});
+    await o.pool.close();
+    server.close();
+    t.equal(record.outcome, c.outcome, `${c.name}: ${c.outcome}`);
+    t.equal(record.contentChunks, c.chunks, `${c.name}: ${c.chunks} content chunk(s)`);
+  }
+});
+
+t.test('contentDelta reads a plain content delta from the text and leaves everything else to JSON.parse', async (t) => {
+  const parsedContent = (data: string): string | undefined => {
+    const o = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] };
+    const c = o.choices?.[0]?.delta?.content;
+    return typeof c === 'string' && c.length > 0 ? c : undefined;
+  };
+  const plain = [' one', 'é and "quotes" \\ and\nnewlines', 'a\ttab \u0001', '"delta":{"content":"x"', '"usage"'];
+  for (const text of plain) {
+    const data = JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+    t.same(contentDelta(data), { text, finished: false }, `content ${JSON.stringify(text)} read as JSON.parse reads it`);
+    t.equal(contentDelta(data)?.text, parsedContent(data));
+  }
+  const last = JSON.stringify({ choices: [{ index: 0, delta: { content: 'end' }, finish_reason: 'stop' }] });
+  t.same(contentDelta(last), { text: 'end', finished: true }, 'a finish_reason is seen');
+  const slow = [
+    JSON.stringify({ choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] }),
+    JSON.stringify({ choices: [{ index: 0, delta: { content: '' } }] }),
+    JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' } }], usage: { prompt_tokens: 1, completion_tokens: 1 } }),
+    JSON.stringify({ choices: [{ index: 0, delta: { reasoning_content: 'think' } }] }),
+    JSON.stringify({ choices: [{ index: 0, delta: { content: 'x', tool_calls: [{ index: 0 }] } }] }),
+    JSON.stringify({ choices: [{ index: 0, delta: { content: 'a' } }, { index: 1, delta: { content: 'b' } }] }),
+    JSON.stringify({ error: { message: 'x' }, choices: [{ index: 0, delta: { content: 'x' } }] }),
+    '{"choices": [{"delta": {"content": "spaced"}}]}',
+    '{"choices":[{"delta":{"content":"unterminated',
+    '[DONE]',
+  ];
+  for (const data of slow) t.equal(contentDelta(data), undefined, `left to JSON.parse: ${data.slice(0, 60)}`);
 });

@@ -85,10 +85,13 @@ t.test('every hostile behaviour ends as one record in its class; schedule held; 
   const rec = daemon.trafficRecorder as Recorder;
 
   const runMs = 20_000;
+  const startedAt = performance.now();
   await sleep(6000);
   const rssWarm = await settledRss();
   await sleep(runMs - 6000);
   daemon.setRate(0);
+  // Traffic runs in its own thread: it keeps the schedule while this thread's timers may be late on a busy machine.
+  const ranMs = performance.now() - startedAt;
   await drained(rec, 5000);
   const rssEnd = await settledRss();
 
@@ -105,8 +108,8 @@ t.test('every hostile behaviour ends as one record in its class; schedule held; 
   t.equal(rec.totals.requests, records.length, 'one record per request, recorded once');
   t.equal(rec.totals.dropped, 0, 'no arrival dropped');
   const sent = records.length;
-  const want = (rate * runMs) / 1000;
-  t.ok(Math.abs(sent - want) <= want * 0.05 + 2, `schedule held: ${sent} requests sent, ${want} due`);
+  const want = Math.round((rate * ranMs) / 1000);
+  t.ok(Math.abs(sent - want) <= want * 0.05 + 2, `schedule held: ${sent} requests sent, ${want} due in ${(ranMs / 1000).toFixed(1)} s`);
   const lag = rec.totalsHdr.scheduleLag.snapshot();
   t.ok(lag.p99 < 0.25, `schedule lag p99 ${(lag.p99 * 1000).toFixed(2)} ms (< 250 ms on a shared machine), max ${(lag.max * 1000).toFixed(1)} ms`);
   for (const b of Object.keys(mix)) t.ok((target.counts[b] ?? 0) > 0, `behaviour ${b} was exercised (${target.counts[b] ?? 0})`);
@@ -220,7 +223,9 @@ t.test('model discovery survives an endless /v1/models body (cut at 1 MB, retrie
   });
   const port = (server.address() as { port: number }).port;
   const { config } = loadConfig({ document: {
-    target: { url: `http://127.0.0.1:${port}/v1` }, server: { listen: '127.0.0.1:0' }, traffic: { rate: 1 },
+    // Traffic in the main thread: a worker's own heap would count in the RSS measured here, and its start would let
+    // the models poller (target.changes) call /models before the count below is read.
+    target: { url: `http://127.0.0.1:${port}/v1` }, server: { listen: '127.0.0.1:0' }, traffic: { rate: 1, workers: 0 },
     // Model discovery's calls are counted: the preflight's GET /models would add to them.
     preflight: { enabled: false },
     collectors: { gpu: { enabled: false } }, analyzer: { enabled: false }, log: { level: 'info' },

@@ -144,6 +144,8 @@ export const configSchema = {
         thinkTimeMs: { type: 'number', minimum: 0, default: 1000 },
         /** Requests in flight at most; a request due beyond this is dropped and counted, not queued. */
         maxInFlight: { type: 'integer', minimum: 1, default: 256 },
+        /** Worker threads that send the traffic (pacing, HTTP, SSE, timing), the load split between them; 0 = in the main thread. */
+        workers: { type: 'integer', minimum: 0, maximum: 64, default: 1 },
         /** RNG seed for arrivals, lengths and prompts; absent: random per run. */
         seed: { type: 'integer' },
         scenarios: { type: 'array', minItems: 1, items: scenario, default: DEFAULT_SCENARIOS },

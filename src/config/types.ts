@@ -61,6 +61,8 @@ export interface TrafficConfig {
   users: number;
   thinkTimeMs: number;
   maxInFlight: number;
+  /** Traffic worker threads (the load split between them); 0 = the engine runs in the main thread. */
+  workers: number;
   seed?: number;
   scenarios: ScenarioConfig[];
   replay?: {

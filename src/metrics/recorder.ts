@@ -279,6 +279,12 @@ export class Recorder {
     for (const m of this.meters) m.sent++;
   }
 
+  /** Requests started that will never be recorded (a traffic worker that died with them in flight): out of the in-flight gauge. */
+  abandoned(n: number): void {
+    this.inFlight = Math.max(0, this.inFlight - n);
+    this.metrics.inFlight.set(this.inFlight);
+  }
+
   /** Output tokens seen as their chunks arrive (throughput counts tokens when they arrive). */
   tokensArrived(s: ScenarioSeries, n: number): void {
     s.outputTokens.inc(n);
@@ -327,6 +333,13 @@ export class Recorder {
     // A sampled request (in the request log) carries its trace id into the TTFT and E2E buckets as an exemplar.
     const exemplar = r.sampled ? r.traceId : undefined;
 
+    // Corrected latency (intended send time to the end) for every request that ends, failed and timed out too:
+    // a failure is time the user waited, and leaving it out would hide coordinated omission behind errors.
+    const end = r.outcome === 'ok' ? (r.lastTokenAt ?? r.endedAt) : r.endedAt;
+    const corrected = Number(end - r.scheduledAt) / 1e9;
+    s.corrected.observe(corrected);
+    this.observe('corrected', corrected);
+
     if (r.outcome !== 'ok') {
       s.error(r.outcome).inc();
       this.totals.errors[r.outcome] = (this.totals.errors[r.outcome] ?? 0) + 1;
@@ -336,14 +349,10 @@ export class Recorder {
     this.totals.ok++;
     for (const m of this.meters) m.totals.ok++;
 
-    const end = r.lastTokenAt ?? r.endedAt;
     const e2e = Number(end - r.sentAt) / 1e9;
     if (exemplar) observeWithExemplar(this.metrics.e2e, s.labels, e2e, exemplar);
     else s.e2e.observe(e2e);
     this.observe('e2e', e2e);
-    const corrected = Number(end - r.scheduledAt) / 1e9;
-    s.corrected.observe(corrected);
-    this.observe('corrected', corrected);
 
     let ttft: number | undefined;
     if (r.firstTokenAt !== undefined) {
@@ -365,6 +374,8 @@ export class Recorder {
     }
     if (r.stream && r.contentChunks > 0 && r.outputTokens > 0) s.tokensPerChunk.observe(r.outputTokens / r.contentChunks);
 
+    // Goodput: a request with no TTFT (not streamed, embeddings, moderations) has no TPOT either and is judged by
+    // E2E alone; a failed request is never good (it returned above).
     const good = e2e <= this.sloE2e && (ttft === undefined || ttft <= this.sloTtft) && (tpot === undefined || tpot <= this.sloTpot);
     if (good) {
       s.good.inc();

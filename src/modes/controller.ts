@@ -11,8 +11,8 @@ import type { Config, ScenarioConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Hint } from '../analyzer/hint.js';
 import type { Meter, Recorder } from '../metrics/recorder.js';
-import type { TrafficEngine } from '../traffic/engine.js';
-import type { WorkloadSource } from '../traffic/workload.js';
+import type { Traffic } from '../traffic/traffic.js';
+import type { WorkloadSpec } from '../traffic/workload-spec.js';
 import type { FailureEntry, IncidentEntry, Plot, Report, RunEvent } from '../report/model.js';
 import { join } from 'node:path';
 import { listReports, writeReport, type ReportListing } from '../report/write.js';
@@ -28,7 +28,7 @@ import { capPoints, type SoakAnalysis } from './soak-analysis.js';
 
 export interface ControllerDeps {
   config: Config;
-  engine: TrafficEngine;
+  engine: Traffic;
   recorder: Recorder;
   registry: Registry;
   hints: () => Hint[];
@@ -43,7 +43,7 @@ export interface ControllerDeps {
   replicas?: { index: number; count: number };
   /** The analyzer's trends and hints over a period (soak reports), when an analyzer runs. */
   analysis?: (fromMs: number, toMs: number) => Promise<SoakAnalysis | undefined>;
-  makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSource;
+  makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSpec;
   /** History points every this many ms (default 5000). */
   historyStepMs?: number;
   /** Target changes and incidents, for every report (src/analyzer/target-changes.ts, incidents.ts). */

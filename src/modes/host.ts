@@ -11,15 +11,15 @@ import type { ScenarioConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Hint } from '../analyzer/hint.js';
 import type { Meter, Recorder } from '../metrics/recorder.js';
-import type { TrafficEngine } from '../traffic/engine.js';
-import type { WorkloadSource } from '../traffic/workload.js';
+import type { Traffic, TrafficLoad } from '../traffic/traffic.js';
+import type { WorkloadSpec } from '../traffic/workload-spec.js';
 import type { ModeHost, ServerGauges, SloLimits } from './runner.js';
 import type { FailureEntry, IncidentEntry, RunEvent } from '../report/model.js';
 import type { SoakAnalysis } from './soak-analysis.js';
 import { replicaRate, replicaUsers } from '../config/load.js';
 
 export interface HostDeps {
-  engine: TrafficEngine;
+  engine: Traffic;
   recorder: Recorder;
   registry: Registry;
   hints: () => Hint[];
@@ -33,8 +33,8 @@ export interface HostDeps {
   replicas?: { index: number; count: number };
   /** The analyzer's view of a period, when an analyzer runs. */
   analysis?: (fromMs: number, toMs: number) => Promise<SoakAnalysis | undefined>;
-  /** A workload over these scenarios (the daemon's model, prompts and RNG). */
-  makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSource;
+  /** A workload over these scenarios (the daemon's model and request options). */
+  makeWorkload: (scenarios: ScenarioConfig[]) => WorkloadSpec;
   /** The configured scenarios (a mode uses them even when the soak replays a recording). */
   scenarios: ScenarioConfig[];
   setActivity: (text: string) => void;
@@ -44,7 +44,7 @@ export interface HostDeps {
   failures?: (fromMs: number, toMs: number) => FailureEntry[];
 }
 
-type Saved = { load: TrafficEngine['load']; work: TrafficEngine['workloadState']; profile: TrafficEngine['rateProfile'] };
+type Saved = { load: TrafficLoad; work: WorkloadSpec; profile: Traffic['rateProfile'] };
 
 /** Values of one metric in the registry (every label set), or [] when absent. */
 async function metricValues(registry: Registry, name: string): Promise<number[]> {
@@ -69,7 +69,7 @@ export class DaemonModeHost implements ModeHost {
   private saved: Saved | undefined;
   private pauseSoak = true;
   /** The workload a mode's requests come from when it asks for no particular shape. */
-  private modeWork: TrafficEngine['workloadState'] | undefined;
+  private modeWork: WorkloadSpec | undefined;
   /** Meters this run has attached: end() detaches any a failed run left behind. */
   private readonly attached = new Set<Meter>();
 
@@ -95,12 +95,13 @@ export class DaemonModeHost implements ModeHost {
   begin(pauseSoak: boolean): void {
     const e = this.d.engine;
     this.pauseSoak = pauseSoak;
-    this.saved = { load: e.load, work: e.workloadState, profile: e.rateProfile };
+    this.saved = { load: e.load, work: e.workloadSpec, profile: e.rateProfile };
     // A mode's load levels are exact: the soak's rate profile is off until the engine is given back.
     e.setProfile(undefined);
     // A replayed soak paces itself: a mode builds requests from the configured scenarios instead.
-    this.modeWork = this.saved.work.replayArrivals !== undefined ? { workload: this.d.makeWorkload(this.d.scenarios), scenarios: this.d.scenarios, replayArrivals: undefined } : this.saved.work;
-    if (pauseSoak || this.saved.work.replayArrivals !== undefined) e.setWorkload(this.modeWork.workload, this.modeWork.scenarios);
+    const replayed = this.saved.work.kind === 'replay';
+    this.modeWork = replayed ? this.d.makeWorkload(this.d.scenarios) : this.saved.work;
+    if (pauseSoak || replayed) e.setWorkload(this.modeWork);
     if (pauseSoak) {
       e.setRate(0);
       e.setUsers(0);
@@ -114,14 +115,14 @@ export class DaemonModeHost implements ModeHost {
     const s = this.saved;
     if (s === undefined) return;
     const e = this.d.engine;
-    e.setWorkload(s.work.workload, s.work.scenarios, s.work.replayArrivals);
+    e.setWorkload(s.work);
     e.setUsers(s.load.users, s.load.thinkTimeMs);
     e.setRate(s.load.rate);
     e.setProfile(s.profile);
     this.saved = undefined;
   }
 
-  private base(): TrafficEngine['load'] {
+  private base(): TrafficLoad {
     return this.pauseSoak || this.saved === undefined ? { rate: 0, users: 0, thinkTimeMs: 0 } : this.saved.load;
   }
 
@@ -140,8 +141,8 @@ export class DaemonModeHost implements ModeHost {
   }
 
   useScenarios(scenarios: ScenarioConfig[] | undefined): void {
-    if (scenarios !== undefined) this.d.engine.setWorkload(this.d.makeWorkload(scenarios), scenarios);
-    else if (this.modeWork !== undefined) this.d.engine.setWorkload(this.modeWork.workload, this.modeWork.scenarios);
+    if (scenarios !== undefined) this.d.engine.setWorkload(this.d.makeWorkload(scenarios));
+    else if (this.modeWork !== undefined) this.d.engine.setWorkload(this.modeWork);
   }
 
   inFlight(): number {

@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../types.js';
-import { SseParser } from './sse.js';
+import { SseParser, isDone, type SseEvent } from './sse.js';
 import { newTraceContext } from '../tracing/trace-context.js';
 import { phasesOf, releaseRequest, watchRequest, type WireTimings } from '../tracing/wire-phases.js';
 import { BODY_PEEK_BYTES, bodyMessage, fallbackDetail, finishDetail, httpErrorLine } from './error-detail.js';
@@ -109,6 +109,79 @@ function contentOf(choice: Choice | undefined, stream: boolean): string | undefi
   }
   if (nonEmpty(choice.text)) return choice.text as string;
   return undefined;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+
+/**
+ * The content of a plain streamed chat delta, read from the event's text in
+ * one pass without building objects: strings are skipped whole (so nothing
+ * inside one is mistaken for a key), and a string followed by ':' is a key.
+ * It answers only for `... "delta":{"content":"<non-empty>" ...` with one
+ * delta and no usage (unless null), timings, error, tool call or reasoning
+ * key anywhere; every other shape (undefined) goes through JSON.parse.
+ * Compact JSON only (what vLLM, SGLang, llama.cpp and the simulator send);
+ * spaced JSON takes the JSON.parse path, correct and slower.
+ */
+export function contentDelta(data: string): { text: string; finished: boolean } | undefined {
+  const n = data.length;
+  if (n === 0 || data.charCodeAt(0) !== LBRACE) return undefined;
+  let deltas = 0;
+  let finished = false;
+  let wantContent = false;
+  let from = -1;
+  let to = -1;
+  let escaped = false;
+  for (let i = 1; i < n; i++) {
+    if (data.charCodeAt(i) !== QUOTE) continue;
+    // A string from i + 1 to its closing quote at j.
+    let j = i + 1;
+    let esc = false;
+    for (; j < n; j++) {
+      const c = data.charCodeAt(j);
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        esc = true;
+        j++;
+      }
+    }
+    if (j >= n) return undefined;
+    if (wantContent) {
+      // The value of delta.content.
+      wantContent = false;
+      from = i + 1;
+      to = j;
+      escaped = esc;
+    } else if (data.charCodeAt(j + 1) === COLON) {
+      const len = j - i - 1;
+      const c0 = data.charCodeAt(i + 1);
+      if (len === 5 && c0 === 0x64 && data.startsWith('delta', i + 1)) {
+        if (++deltas > 1) return undefined;
+      } else if (len === 7 && c0 === 0x63 && data.startsWith('content', i + 1) && data.startsWith('"delta":{', i - 9)) {
+        if (data.charCodeAt(j + 2) !== QUOTE) return undefined; // content null or not a string
+        wantContent = true;
+      } else if (len === 13 && c0 === 0x66 && data.startsWith('finish_reason', i + 1)) {
+        finished = data.charCodeAt(j + 2) === QUOTE;
+      } else if ((len === 5 && c0 === 0x75 && data.startsWith('usage', i + 1) && !data.startsWith('null', j + 2))
+        || (len === 5 && c0 === 0x65 && data.startsWith('error', i + 1))
+        || (len === 7 && c0 === 0x74 && data.startsWith('timings', i + 1))
+        || (len === 10 && c0 === 0x74 && data.startsWith('tool_calls', i + 1))
+        || (len >= 9 && c0 === 0x72 && data.startsWith('reasoning', i + 1))) {
+        return undefined;
+      }
+    }
+    i = j;
+  }
+  if (from < 0 || to <= from) return undefined; // no content, or empty
+  if (!escaped) return { text: data.slice(from, to), finished };
+  try {
+    return { text: JSON.parse(data.slice(from - 1, to + 1)) as string, finished };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Inter-chunk gaps kept per request at most (ITL of longer streams is sampled from their first gaps). */
@@ -241,10 +314,24 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       if (o.timings && typeof o.timings === 'object') record.serverTimings = o.timings;
     };
 
-    const onEvent = (ev: { event: string; data: string }) => {
+    const onEvent = (ev: SseEvent) => {
       if (finished || streamError) return;
-      if (ev.data === '[DONE]') {
+      if (isDone(ev)) {
         sawDone = true;
+        return;
+      }
+      // An `event: error` is the server giving up mid-stream, whatever its data says (JSON or not).
+      if (ev.event === 'error') {
+        streamError = 'stream_cut';
+        abort('stream_cut', 'error event mid-stream');
+        return;
+      }
+      // Most events are one content delta: found from the text, no JSON.parse (see contentDelta).
+      // (An observer, the preflight's, sees every event parsed: it is off the soak's path.)
+      const fast = opts.observe ? undefined : contentDelta(ev.data);
+      if (fast !== undefined) {
+        contentArrived(fast.text);
+        if (fast.finished) sawFinish = true;
         return;
       }
       let obj: ApiObject;
@@ -256,7 +343,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         return;
       }
       opts.observe?.(obj);
-      if (ev.event === 'error' || (obj && typeof obj === 'object' && obj.error !== undefined && obj.error !== null)) {
+      if (obj && typeof obj === 'object' && obj.error !== undefined && obj.error !== null) {
         streamError = 'stream_cut';
         abort('stream_cut', `error event mid-stream: ${bodyMessage(ev.data)}`);
         return;

@@ -7,12 +7,13 @@
 import type { Clock } from '../clock.js';
 import type { ScenarioConfig, TrafficConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { Recorder, ScenarioSeries } from '../metrics/recorder.js';
 import { createArrivals, type ArrivalProcess } from './arrivals.js';
 import type { RateProfile } from './rate-profile.js';
 import { sendRequest, type ClientOptions } from './client.js';
 import type { Rng } from './random.js';
-import type { WorkloadSource } from './workload.js';
+import type { Prepared, WorkloadSource } from './workload.js';
+import type { BuiltWorkload, WorkloadSpec } from './workload-spec.js';
+import type { Traffic, TrafficLoad, TrafficSink } from './traffic.js';
 import type { RequestRecord } from '../types.js';
 
 /**
@@ -27,16 +28,15 @@ const TIMER_EARLY_NS = 1_000_000n;
 /** With a rate profile, llmsoak_target_request_rate is refreshed this often, ms. */
 const PROFILE_GAUGE_MS = 250;
 
-export interface EngineDeps {
+export interface EngineDeps<S> {
   traffic: TrafficConfig;
-  workload: WorkloadSource;
-  /** Scenarios to bind series for (the config's, or a replay's). */
-  scenarios: ScenarioConfig[];
-  /** Arrival offsets of a replay, instead of the configured arrival process. */
-  replayArrivals?: () => ArrivalProcess;
+  /** What requests are built from at the start. */
+  workload: WorkloadSpec;
+  /** Builds a spec (the same spec twice: the same workload, see WorkloadCache). */
+  buildWorkload: (spec: WorkloadSpec) => BuiltWorkload;
   /** The open-loop rate is `rate` times this daily curve (not applied to a replay). */
   profile?: RateProfile;
-  recorder: Recorder;
+  recorder: TrafficSink<S>;
   client: ClientOptions;
   rng: Rng;
   clock: Clock;
@@ -49,10 +49,10 @@ export interface EngineDeps {
   requestLog?: { offer(r: RequestRecord, requestBody?: string): boolean };
 }
 
-export class TrafficEngine {
+export class TrafficEngine<S> implements Traffic {
   private readonly log: Logger;
   private readonly inFlight = new Set<AbortController>();
-  private readonly series = new Map<string, ScenarioSeries>();
+  private readonly series = new Map<string, S>();
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -68,27 +68,32 @@ export class TrafficEngine {
   private activeUsers = 0;
   private thinkTimeMs: number;
   private workload: WorkloadSource;
+  private spec: WorkloadSpec;
   private scenarios: ScenarioConfig[];
   private replayArrivals: (() => ArrivalProcess) | undefined;
   private profile: RateProfile | undefined;
   /** Time 0 of the profile: the first start. A rate change restarts arrivals, never the profile's day. */
   private profileOriginNs: bigint | undefined;
   private profileGauge: NodeJS.Timeout | undefined;
+  /** The next open-loop request, built ahead of its fire time (from `workload`: a swap makes it stale). */
+  private ahead: { sc: ScenarioConfig; s: S; prepared: Prepared; workload: WorkloadSource } | undefined;
 
   /** The model label of the series (deps.model, until setModel()). */
   private model: string;
 
-  constructor(private readonly deps: EngineDeps) {
+  constructor(private readonly deps: EngineDeps<S>) {
     this.model = deps.model;
     this.log = deps.logger.child({ component: 'traffic' });
     this.rate = deps.traffic.mode === 'closed' ? 0 : deps.traffic.rate;
     this.userTarget = deps.traffic.mode === 'closed' ? deps.traffic.users : 0;
     this.thinkTimeMs = deps.traffic.thinkTimeMs;
-    this.workload = deps.workload;
-    this.scenarios = deps.scenarios;
-    this.replayArrivals = deps.replayArrivals;
+    this.spec = deps.workload;
+    const built = deps.buildWorkload(deps.workload);
+    this.workload = built.workload;
+    this.scenarios = built.scenarios;
+    this.replayArrivals = built.replayArrivals;
     this.profile = deps.profile;
-    this.bindSeries(deps.scenarios);
+    this.bindSeries(built.scenarios);
   }
 
   private bindSeries(scenarios: ScenarioConfig[]): void {
@@ -100,6 +105,7 @@ export class TrafficEngine {
   /** The target serves another model now: label series with it from here on (the caller swaps the workload). */
   setModel(model: string): void {
     this.model = model;
+    this.ahead = undefined;
     this.series.clear();
     this.bindSeries(this.scenarios);
   }
@@ -132,7 +138,7 @@ export class TrafficEngine {
   }
 
   /** The load asked for now: open-loop rate and closed-loop users (both may run at once). */
-  get load(): { rate: number; users: number; thinkTimeMs: number } {
+  get load(): TrafficLoad {
     return { rate: this.rate, users: this.userTarget, thinkTimeMs: this.thinkTimeMs };
   }
 
@@ -183,20 +189,23 @@ export class TrafficEngine {
     if (this.running) this.spawnUsers();
   }
 
-  /** What requests are built from, and (for a replay) its own arrival offsets. */
-  get workloadState(): { workload: WorkloadSource; scenarios: ScenarioConfig[]; replayArrivals: (() => ArrivalProcess) | undefined } {
-    return { workload: this.workload, scenarios: this.scenarios, replayArrivals: this.replayArrivals };
+  /** What requests are built from now. */
+  get workloadSpec(): WorkloadSpec {
+    return this.spec;
   }
 
   /**
    * Build requests from another workload from now on (a mode's own request
-   * shape, and back). Without `replayArrivals`, arrivals follow the rate.
+   * shape, and back). A replay brings its own arrivals; otherwise they follow the rate.
    */
-  setWorkload(workload: WorkloadSource, scenarios: ScenarioConfig[], replayArrivals?: () => ArrivalProcess): void {
-    this.bindSeries(scenarios);
-    this.workload = workload;
-    this.scenarios = scenarios;
+  setWorkload(spec: WorkloadSpec): void {
+    const built = this.deps.buildWorkload(spec);
+    this.bindSeries(built.scenarios);
+    this.spec = spec;
+    this.workload = built.workload;
+    this.scenarios = built.scenarios;
     const hadReplay = this.replayArrivals !== undefined;
+    const replayArrivals = built.replayArrivals;
     this.replayArrivals = replayArrivals;
     if (this.running && (hadReplay || replayArrivals !== undefined)) {
       this.clearWait();
@@ -241,6 +250,10 @@ export class TrafficEngine {
       if (!this.advance()) return;
       now = this.deps.clock.monoNs();
     }
+    if (this.ahead === undefined) {
+      this.prepareNext();
+      now = this.deps.clock.monoNs();
+    }
     const wait = this.nextFireNs - now;
     if (wait < SPIN_BELOW_NS) this.immediate = setImmediate(this.pace);
     else this.timer = setTimeout(this.pace, Number((wait - TIMER_EARLY_NS) / 1_000_000n));
@@ -258,10 +271,21 @@ export class TrafficEngine {
     return true;
   }
 
+  /**
+   * Build the next open-loop request now, while waiting for its fire time
+   * (prompt text, tokenizer counts, JSON body), so that firing is a dispatch.
+   */
+  private prepareNext(): void {
+    const sc = this.workload.pick();
+    this.ahead = { sc, s: this.series.get(sc.name) as S, prepared: this.workload.prepare(sc), workload: this.workload };
+  }
+
   private fire(scheduledAt: bigint): void {
+    const next = this.ahead !== undefined && this.ahead.workload === this.workload ? this.ahead : undefined;
+    this.ahead = undefined;
     const w = this.workload;
-    const sc = w.pick();
-    const s = this.series.get(sc.name) as ScenarioSeries;
+    const sc = next?.sc ?? w.pick();
+    const s = next?.s ?? (this.series.get(sc.name) as S);
     if (this.inFlight.size >= this.deps.traffic.maxInFlight) {
       this.deps.recorder.dropped(s);
       if (!this.warnedDrop) {
@@ -270,12 +294,12 @@ export class TrafficEngine {
       }
       return;
     }
-    void this.send(sc, s, scheduledAt);
+    void this.send(sc, s, scheduledAt, next?.prepared);
   }
 
-  private async send(sc: ScenarioConfig, s: ScenarioSeries, scheduledAt: bigint): Promise<boolean> {
+  private async send(sc: ScenarioConfig, s: S, scheduledAt: bigint, ready?: Prepared): Promise<boolean> {
     const w = this.workload;
-    const prepared = w.prepare(sc);
+    const prepared = ready ?? w.prepare(sc);
     const ac = new AbortController();
     this.inFlight.add(ac);
     this.deps.recorder.started();
@@ -287,7 +311,7 @@ export class TrafficEngine {
     }, ac.signal);
     this.inFlight.delete(ac);
     if (this.deps.requestLog?.offer(record, prepared.request.body)) record.sampled = true;
-    this.deps.recorder.record(s, record, live);
+    this.deps.recorder.record(s, record, live, prepared.request.body);
     this.deps.onRecord?.(record);
     if (prepared.session) w.complete(prepared.session, record.outcome === 'ok', text);
     if (this.inFlight.size === 0) for (const f of this.idleWaiters.splice(0)) f();
@@ -300,7 +324,7 @@ export class TrafficEngine {
     try {
       while (this.running && this.activeUsers <= this.userTarget) {
         const sc = this.workload.pick();
-        const s = this.series.get(sc.name) as ScenarioSeries;
+        const s = this.series.get(sc.name) as S;
         await this.send(sc, s, intended);
         if (!this.running || this.activeUsers > this.userTarget) return;
         const think = this.thinkTimeMs > 0 ? this.deps.rng.exponential(1 / this.thinkTimeMs) : 0;

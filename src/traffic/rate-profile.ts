@@ -54,7 +54,7 @@ export class RateProfile {
   private readonly startArea: number;
 
   constructor(
-    points: readonly ProfilePoint[],
+    readonly points: readonly ProfilePoint[],
     readonly shape: ProfileShape,
     /** Profile hours per real hour (24: a day in an hour). */
     readonly timeScale: number,

@@ -1,0 +1,66 @@
+/**
+ * What requests are built from, as data: a description that can cross into a
+ * traffic worker thread (structured clone) and be built there, or in the
+ * main thread for the in-process engine, by the same function.
+ */
+import type { ScenarioConfig, TrafficConfig } from '../config/types.js';
+import type { ArrivalProcess } from './arrivals.js';
+import type { PromptBuilder } from './prompts.js';
+import type { Rng } from './random.js';
+import { loadReplay, ReplayArrivals, ReplayWorkload, replayScenarios } from './replay.js';
+import { replaySchedule } from './replay-augment.js';
+import { Workload, type WorkloadOptions, type WorkloadSource } from './workload.js';
+
+export type ReplaySpec = NonNullable<TrafficConfig['replay']>;
+
+export type WorkloadSpec =
+  | { kind: 'scenarios'; scenarios: ScenarioConfig[]; model: string; basePath: string; options: WorkloadOptions }
+  | { kind: 'replay'; replay: ReplaySpec; model: string; basePath: string };
+
+/** A workload built from its spec, with the scenarios to bind series for and (a replay) its arrivals. */
+export interface BuiltWorkload {
+  workload: WorkloadSource;
+  scenarios: ScenarioConfig[];
+  replayArrivals?: () => ArrivalProcess;
+  /** A replay whose rare lengths were oversampled: what was added (for one log line). */
+  oversampled?: Record<string, number | null>;
+}
+
+export function buildWorkload(spec: WorkloadSpec, rng: Rng, prompts: PromptBuilder): BuiltWorkload {
+  if (spec.kind === 'scenarios') {
+    return { workload: new Workload(spec.scenarios, spec.model, rng, prompts, spec.basePath, spec.options), scenarios: spec.scenarios };
+  }
+  const r = spec.replay;
+  // Rare lengths oversampled across each lap when augment asks (from the run's seed).
+  const schedule = replaySchedule(loadReplay(r.file), r.augment, () => rng.fork());
+  const entries = schedule.entries;
+  return {
+    workload: new ReplayWorkload(entries, spec.model, prompts, spec.basePath),
+    scenarios: replayScenarios(entries),
+    replayArrivals: () => new ReplayArrivals(entries, r.speed, r.loop, schedule.periodSec),
+    ...(schedule.oversampled ? { oversampled: { ...schedule.oversampled, perLap: entries.length } } : {}),
+  };
+}
+
+/** Built workloads kept per engine: a mode that hands the soak's spec back gets the soak's workload (its chat sessions) back. */
+const KEPT = 8;
+
+/** Builds each distinct spec once (bounded), so switching back and forth keeps state and reads a replay file once. */
+export class WorkloadCache {
+  private readonly built = new Map<string, BuiltWorkload>();
+
+  constructor(private readonly build: (spec: WorkloadSpec) => BuiltWorkload) {}
+
+  get(spec: WorkloadSpec): BuiltWorkload {
+    const key = JSON.stringify(spec);
+    let b = this.built.get(key);
+    if (b) {
+      this.built.delete(key);
+    } else {
+      b = this.build(spec);
+      if (this.built.size >= KEPT) this.built.delete(this.built.keys().next().value as string);
+    }
+    this.built.set(key, b);
+    return b;
+  }
+}
