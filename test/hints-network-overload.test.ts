@@ -22,10 +22,15 @@ t.test('a slow path between client and server, then more arrivals than the serve
   s.setNetworkDelay(150);
   const net = await s.waitTopCause('network_client', TWO_WINDOWS);
   t.equal(net.hint.rule, 'network_client');
-  const gap = Number(net.hint.evidence.gap_s) - Number(net.hint.evidence.baseline_gap_s);
-  // At first detection the 12 s window still holds requests from before the delay: half of it at least.
-  t.ok(gap > 0.075 && gap < 0.3, `the client−server TTFT gap grew by ${(gap * 1000).toFixed(0)} ms (150 ms held back)`);
   t.ok(net.afterSec <= TWO_WINDOWS, `network_client found after ${net.afterSec.toFixed(1)} s`);
+  // At first detection the 12 s window still mixes requests from before the delay; once a whole window lies inside
+  // it, the hint's refreshed evidence shows the gap grown by the 150 ms held back, as read through the TTFT
+  // histogram's buckets (the rule's p50 is interpolated within a bucket: 0.025–0.05 s before, 0.1–0.2 s after),
+  // so within half the delay either way.
+  await new Promise((r) => setTimeout(r, (ANALYZER.windowSec + 2 * ANALYZER.intervalSec) * 1000));
+  const now = s.snapshot().hints.find((h) => h.rule === 'network_client' && h.state === 'firing');
+  const gap = Number(now?.evidence.gap_s) - Number(now?.evidence.baseline_gap_s);
+  t.ok(gap > 0.075 && gap < 0.225, `a window into the delay, the client−server TTFT gap grew by ${(gap * 1000).toFixed(0)} ms (150 ms held back)`);
   s.setNetworkDelay(0);
   const netResolved = await s.waitResolved('network_client', TWO_WINDOWS + 4);
   t.pass(`network_client resolved ${netResolved.toFixed(1)} s after the delay was removed`);
