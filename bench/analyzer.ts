@@ -72,7 +72,11 @@ export interface AnalyzerBenchResult {
 }
 
 const pct = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-const med = (xs: number[]): number => pct([...xs].sort((a, b) => a - b), 0.5);
+const med = (xs: number[]): number =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 const BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15];
@@ -252,7 +256,10 @@ export function formatAnalyzerBench(r: AnalyzerBenchResult): string {
     ['  rate per step over 1 h ×20', `${f(r.parts.rate1hMs)} ms`],
     ['  histogram quantile over 5 min ×20', `${f(r.parts.quantilesMs)} ms`],
     ['  p99 per step 1 h + Spearman ×10', `${f(r.parts.correlationsMs)} ms`],
-    [`Theil–Sen, ${r.theilSen.points} points`, `block medians ${f(r.theilSen.blockMediansMs, 2)} ms · exact (ours) ${f(r.theilSen.exactOursMs)} ms · exact (ml-regression) ${f(r.theilSen.exactMlRegressionMs)} ms · block vs exact slope ${f(r.theilSen.slopeDiffPct, 2)} %, ml-regression vs ours ${f(r.theilSen.mlDiffPct, 4)} %`],
+    [
+      `Theil–Sen, ${r.theilSen.points} points`,
+      `block medians ${f(r.theilSen.blockMediansMs, 2)} ms · exact (ours) ${f(r.theilSen.exactOursMs)} ms · exact (ml-regression) ${f(r.theilSen.exactMlRegressionMs)} ms · block vs exact slope ${f(r.theilSen.slopeDiffPct, 2)} %, ml-regression vs ours ${f(r.theilSen.mlDiffPct, 4)} %`,
+    ],
     [`sampler scrape, ${r.sampler.series} series`, `median ${f(r.sampler.medianMs, 2)} ms`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));

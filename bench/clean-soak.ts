@@ -54,7 +54,9 @@ async function main(): Promise<number> {
       const gauge = async (name: string) => Number(/ ([0-9.e+]+)$/m.exec(await daemon.registry.getSingleMetricAsString(name))?.[1] ?? NaN);
       const storeSeries = await gauge('llmsoak_analyzer_store_series');
       const storeBytes = await gauge('llmsoak_analyzer_store_bytes');
-      console.log(`${new Date().toISOString()} requests ${st.traffic.totals.requests} ok ${st.traffic.totals.ok}, evaluations ${daemon.hintAnalyzer?.evaluations}, hints fired so far ${fired.size}; simulator RSS ${rss.toFixed(1)} MiB; llmsoak RSS ${MiB(mu.rss)} MiB (heap ${MiB(mu.heapUsed)}, array buffers ${MiB(mu.arrayBuffers)}; store ${storeSeries} series, ${MiB(storeBytes)} MiB)`);
+      console.log(
+        `${new Date().toISOString()} requests ${st.traffic.totals.requests} ok ${st.traffic.totals.ok}, evaluations ${daemon.hintAnalyzer?.evaluations}, hints fired so far ${fired.size}; simulator RSS ${rss.toFixed(1)} MiB; llmsoak RSS ${MiB(mu.rss)} MiB (heap ${MiB(mu.heapUsed)}, array buffers ${MiB(mu.arrayBuffers)}; store ${storeSeries} series, ${MiB(storeBytes)} MiB)`,
+      );
     }
   }
   const st = daemon.status() as { traffic: { totals: { requests: number; ok: number } } };
@@ -62,13 +64,18 @@ async function main(): Promise<number> {
   const rules = daemon.hintAnalyzer?.snapshot().rules ?? [];
   await daemon.stop('done');
   await sim.stop();
-  console.log(`\nclean soak: ${minutes} min at ${rate} req/s, ${st.traffic.totals.requests} requests (${st.traffic.totals.ok} ok), ${evaluations} evaluations of ${rules.length} rules at default thresholds`);
+  console.log(
+    `\nclean soak: ${minutes} min at ${rate} req/s, ${st.traffic.totals.requests} requests (${st.traffic.totals.ok} ok), ${evaluations} evaluations of ${rules.length} rules at default thresholds`,
+  );
   console.log(rules.map((r) => `  ${r.rule}: ${r.health}${r.missing ? ` (${r.missing.join(', ')})` : ''}`).join('\n'));
   console.log(fired.size === 0 ? 'no hint fired' : `${fired.size} hint(s) fired:\n${[...fired.values()].join('\n')}`);
   return fired.size === 0 ? 0 : 1;
 }
 
-main().then((c) => process.exit(c), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (c) => process.exit(c),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

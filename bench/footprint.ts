@@ -35,11 +35,13 @@ import { createRng } from '../src/traffic/random.js';
 import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config/load.js';
 
-const args = new Map(process.argv.slice(2).map((a) => {
-  const kv = a.replace(/^--/, '');
-  const eq = kv.indexOf('=');
-  return eq < 0 ? [kv, 'true'] as const : [kv.slice(0, eq), kv.slice(eq + 1)] as const;
-}));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const kv = a.replace(/^--/, '');
+    const eq = kv.indexOf('=');
+    return eq < 0 ? ([kv, 'true'] as const) : ([kv.slice(0, eq), kv.slice(eq + 1)] as const);
+  }),
+);
 const only = new Set((args.get('only') ?? 'holders,store,daemon').split(','));
 const MINUTES = Number(args.get('minutes') ?? 10);
 const SERIES = Number(args.get('series') ?? 1000);
@@ -51,14 +53,31 @@ function startScript(): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts?: Record<string, string> };
   const m = /^((?:\w+=\S+\s+)*)node\s+((?:--\S+\s+)*)dist\/src\/cli\.js run/.exec(pkg.scripts?.start ?? '');
   if (!m) throw new Error('package.json: the start script is not `[NAME=VALUE …] node [--flag …] dist/src/cli.js run`; the bench would not run what npm start runs');
-  const env = Object.fromEntries((m[1] ?? '').trim().split(/\s+/).filter((x) => x !== '').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  return { env, flags: (m[2] ?? '').trim().split(/\s+/).filter((x) => x !== '') };
+  const env = Object.fromEntries(
+    (m[1] ?? '')
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return {
+    env,
+    flags: (m[2] ?? '')
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== ''),
+  };
 }
 const START = args.has('node-flags') && args.has('env') ? undefined : startScript();
-const NODE_FLAGS = args.has('node-flags') ? (args.get('node-flags') as string).split(' ').filter((x) => x !== '') : START?.flags ?? [];
+const NODE_FLAGS = args.has('node-flags') ? (args.get('node-flags') as string).split(' ').filter((x) => x !== '') : (START?.flags ?? []);
 const EXTRA_ENV = args.has('env')
-  ? Object.fromEntries((args.get('env') as string).split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
-  : START?.env ?? {};
+  ? Object.fromEntries(
+      (args.get('env') as string)
+        .split(',')
+        .filter((x) => x.includes('='))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    )
+  : (START?.env ?? {});
 const MB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -82,7 +101,14 @@ interface DaemonPoint {
   /** RSS read from /proc every 5 s over the minute before this point: median and max (a single reading moves with GC by ±20 MB). */
   rssMedian: number;
   rssMax: number;
-  rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; storeBytes: number; storeSeries: number }
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  storeBytes: number;
+  storeSeries: number;
+}
 
 /** `name value` lines of a Prometheus text exposition, first value of each unlabelled name. */
 function metricValues(text: string): Map<string, number> {
@@ -105,9 +131,16 @@ async function daemonPoint(label: string, pid: number, url: string): Promise<Dae
   const m = metricValues(await res.body.text());
   const v = (name: string) => m.get(name) ?? NaN;
   return {
-    label, rssMedian: NaN, rssMax: NaN, rss: rssOf(pid), heapUsed: v('nodejs_heap_size_used_bytes'), heapTotal: v('nodejs_heap_size_total_bytes'),
-    external: v('nodejs_external_memory_bytes'), arrayBuffers: v('llmsoak_process_array_buffers_bytes'),
-    storeBytes: v('llmsoak_analyzer_store_bytes'), storeSeries: v('llmsoak_analyzer_store_series'),
+    label,
+    rssMedian: NaN,
+    rssMax: NaN,
+    rss: rssOf(pid),
+    heapUsed: v('nodejs_heap_size_used_bytes'),
+    heapTotal: v('nodejs_heap_size_total_bytes'),
+    external: v('nodejs_external_memory_bytes'),
+    arrayBuffers: v('llmsoak_process_array_buffers_bytes'),
+    storeBytes: v('llmsoak_analyzer_store_bytes'),
+    storeSeries: v('llmsoak_analyzer_store_series'),
   };
 }
 
@@ -142,7 +175,10 @@ async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
         readings.push({ t: nowMs(), rss: rssOf(pid) });
       }
       const p = await daemonPoint(`${m} min`, pid, url);
-      const lastMinute = readings.filter((r) => r.t > due - 60_000).map((r) => r.rss).sort((a, b) => a - b);
+      const lastMinute = readings
+        .filter((r) => r.t > due - 60_000)
+        .map((r) => r.rss)
+        .sort((a, b) => a - b);
       p.rssMedian = lastMinute[Math.floor(lastMinute.length / 2)] ?? NaN;
       p.rssMax = lastMinute[lastMinute.length - 1] ?? NaN;
       points.push(p);
@@ -152,8 +188,14 @@ async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); r(undefined); }, 20_000);
-      child.once('exit', () => { clearTimeout(timer); r(undefined); });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        r(undefined);
+      }, 20_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        r(undefined);
+      });
     });
     rmSync(dir, { recursive: true, force: true });
   }
@@ -161,7 +203,10 @@ async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
 
 // ----------------------------------------------------------------- holders
 
-interface Held { heap: number; arrayBuffers: number }
+interface Held {
+  heap: number;
+  arrayBuffers: number;
+}
 
 function heldNow(): Held {
   gc?.();
@@ -205,7 +250,11 @@ async function benchHolders(): Promise<(string | number)[][]> {
 
 // ------------------------------------------------------------------- store
 
-interface FilledStore { store: SeriesStore; samples: number; appendNsPerValue: number }
+interface FilledStore {
+  store: SeriesStore;
+  samples: number;
+  appendNsPerValue: number;
+}
 
 /**
  * A store of `series` series in the mix of the daemon's own registry
@@ -221,7 +270,14 @@ function fillStore(o: { series: number; hours: number; stepSec: number }): Fille
   const rand = seededRandom(7);
   const g = gaussian(rand);
   type Kind = 'bucket' | 'sum' | 'count' | 'counter' | 'bytes' | 'ratio';
-  const mix: [Kind, number][] = [['bucket', 0.75], ['sum', 0.04], ['count', 0.04], ['counter', 0.05], ['bytes', 0.06], ['ratio', 0.06]];
+  const mix: [Kind, number][] = [
+    ['bucket', 0.75],
+    ['sum', 0.04],
+    ['count', 0.04],
+    ['counter', 0.05],
+    ['bytes', 0.06],
+    ['ratio', 0.06],
+  ];
   const ids: number[] = [];
   const kinds: Kind[] = [];
   const chance: number[] = [];
@@ -229,8 +285,16 @@ function fillStore(o: { series: number; hours: number; stepSec: number }): Fille
     const n = Math.round(o.series * share);
     for (let i = 0; i < n; i++) {
       const hist = Math.floor(i / 16);
-      const name = kind === 'bucket' ? `bench_latency_${hist}_seconds_bucket` : kind === 'sum' ? `bench_latency_${i}_seconds_sum`
-        : kind === 'count' ? `bench_latency_${i}_seconds_count` : kind === 'counter' ? `bench_counter_${i % 10}_total` : `bench_${kind}_${i % 50}`;
+      const name =
+        kind === 'bucket'
+          ? `bench_latency_${hist}_seconds_bucket`
+          : kind === 'sum'
+            ? `bench_latency_${i}_seconds_sum`
+            : kind === 'count'
+              ? `bench_latency_${i}_seconds_count`
+              : kind === 'counter'
+                ? `bench_counter_${i % 10}_total`
+                : `bench_${kind}_${i % 50}`;
       const labels: Record<string, string> = kind === 'bucket' ? { le: String(0.005 * 2 ** (i % 16)) } : { i: String(i) };
       ids.push(store.ref(name, labels, kind === 'bytes' || kind === 'ratio' ? 'gauge' : 'counter'));
       kinds.push(kind);
@@ -247,11 +311,22 @@ function fillStore(o: { series: number; hours: number; stepSec: number }): Fille
     for (let j = 0; j < ids.length; j++) {
       const x = state[j] as number;
       switch (kinds[j]) {
-        case 'bucket': if (rand() < (chance[j] as number) * 0.5) state[j] = x + 1 + Math.floor(rand() * 10); break;
-        case 'sum': state[j] = x + rand() * 20; break;
-        case 'count': case 'counter': state[j] = x + Math.floor(rand() * 20); break;
-        case 'bytes': if (rand() < 0.5) state[j] = x + 4096 * Math.round(g() * 8); break;
-        case 'ratio': state[j] = (0.5 + 0.2 * Math.sin(s / 100) + 0.01 * g()) / (1 + rand()); break;
+        case 'bucket':
+          if (rand() < (chance[j] as number) * 0.5) state[j] = x + 1 + Math.floor(rand() * 10);
+          break;
+        case 'sum':
+          state[j] = x + rand() * 20;
+          break;
+        case 'count':
+        case 'counter':
+          state[j] = x + Math.floor(rand() * 20);
+          break;
+        case 'bytes':
+          if (rand() < 0.5) state[j] = x + 4096 * Math.round(g() * 8);
+          break;
+        case 'ratio':
+          state[j] = (0.5 + 0.2 * Math.sin(s / 100) + 0.01 * g()) / (1 + rand());
+          break;
       }
     }
     const a = process.hrtime.bigint();
@@ -323,8 +398,22 @@ async function main(): Promise<void> {
     const extra = [...NODE_FLAGS, ...Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`)].join(' ');
     console.log(`## \`llmsoak run\` as \`npm start\` (default config, embedded simulator in its own process), ${MINUTES} min${extra ? `, with ${extra}` : ''}\n`);
     const points = await benchDaemon(MINUTES);
-    console.log(table(['when', 'RSS MB', 'RSS median, max of the minute before', 'heap used MB', 'heap total MB', 'external MB', 'array buffers MB', 'store MB', 'store series'],
-      points.map((p) => [p.label, mb(p.rss), Number.isFinite(p.rssMedian) ? `${mb(p.rssMedian)}, ${mb(p.rssMax)}` : '-', mb(p.heapUsed), mb(p.heapTotal), mb(p.external), mb(p.arrayBuffers), mb(p.storeBytes), p.storeSeries])) + '\n');
+    console.log(
+      table(
+        ['when', 'RSS MB', 'RSS median, max of the minute before', 'heap used MB', 'heap total MB', 'external MB', 'array buffers MB', 'store MB', 'store series'],
+        points.map((p) => [
+          p.label,
+          mb(p.rss),
+          Number.isFinite(p.rssMedian) ? `${mb(p.rssMedian)}, ${mb(p.rssMax)}` : '-',
+          mb(p.heapUsed),
+          mb(p.heapTotal),
+          mb(p.external),
+          mb(p.arrayBuffers),
+          mb(p.storeBytes),
+          p.storeSeries,
+        ]),
+      ) + '\n',
+    );
   }
 }
 

@@ -43,8 +43,12 @@ async function main(): Promise<number> {
     const [idle, matmul, copy, idle2] = secs as [number, number, number, number];
     if (!existsSync(values.load)) throw new UsageError(`load script ${values.load} not found`);
     rec = await record({
-      gpu: values.gpu, libraryPath: values.library, python: values.python, loadScript: values.load,
-      seconds: { idle, matmul, copy, idle2 }, logger: createLogger('info', process.stderr),
+      gpu: values.gpu,
+      libraryPath: values.library,
+      python: values.python,
+      loadScript: values.load,
+      seconds: { idle, matmul, copy, idle2 },
+      logger: createLogger('info', process.stderr),
       say: (l) => process.stdout.write(`${l}\n`),
     });
     writeRecord(dir, rec);
@@ -57,12 +61,17 @@ async function main(): Promise<number> {
   return result.failures.length === 0 ? 0 : 1;
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (err: unknown) => {
-  process.stderr.write(`gpu-check: ${errorMessage(err)}\n`);
-  process.exitCode = 2;
-}).finally(() => {
-  // on a lent GPU machine every second counts: a child or native handle left open must not hold the exit
-  setTimeout(() => process.exit(), 5000).unref();
-});
+main()
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`gpu-check: ${errorMessage(err)}\n`);
+      process.exitCode = 2;
+    },
+  )
+  .finally(() => {
+    // on a lent GPU machine every second counts: a child or native handle left open must not hold the exit
+    setTimeout(() => process.exit(), 5000).unref();
+  });

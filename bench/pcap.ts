@@ -48,7 +48,7 @@ export function readPcap(file: string): Packet[] {
   const linkType = u32(20);
   const out: Packet[] = [];
   let sec0 = -1;
-  for (let o = 24; o + 16 <= b.length;) {
+  for (let o = 24; o + 16 <= b.length; ) {
     const sec = u32(o);
     const frac = u32(o + 4);
     const incl = u32(o + 8);
@@ -57,10 +57,14 @@ export function readPcap(file: string): Packet[] {
     if (sec0 < 0) sec0 = sec;
     const timeNs = (sec - sec0) * 1e9 + frac * fracNs;
     let ip: number;
-    if (linkType === 1) ip = 14; // Ethernet
-    else if (linkType === 113) ip = 16; // Linux cooked
-    else if (linkType === 0) ip = 4; // BSD loopback
-    else if (linkType === 101) ip = 0; // raw IP
+    if (linkType === 1)
+      ip = 14; // Ethernet
+    else if (linkType === 113)
+      ip = 16; // Linux cooked
+    else if (linkType === 0)
+      ip = 4; // BSD loopback
+    else if (linkType === 101)
+      ip = 0; // raw IP
     else throw new Error(`${file}: link type ${linkType} not supported`);
     if (data.length < ip + 20) continue;
     const version = (data[ip] as number) >> 4;

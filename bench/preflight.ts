@@ -21,10 +21,12 @@ import { createRng } from '../src/traffic/random.js';
 import { runPreflight } from '../src/preflight/run.js';
 import { startSimChild } from './sim-child.js';
 
-const args = new Map(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k as string, v ?? 'true'] as const;
-}));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k as string, v ?? 'true'] as const;
+  }),
+);
 const RUNS = Number(args.get('runs') ?? 7);
 const STARTS = Number(args.get('starts') ?? 3);
 
@@ -42,9 +44,18 @@ async function alone(): Promise<number[]> {
   try {
     for (let i = 0; i < RUNS; i++) {
       const r = await runPreflight({
-        baseUrl: `${sim.url}/v1`, shownUrl: `${sim.url}/v1`, metricsUrl: `${sim.url}/metrics`, model: 'sim-llama-3-8b', modelConfigured: false,
-        headers: { 'content-type': 'application/json' }, scenarios: config.traffic.scenarios, timeoutMs: 10_000, connectTimeoutMs: 5000,
-        clock: systemClock, countTokens: (s) => prompts.countTokens(s), scrub: (s) => s,
+        baseUrl: `${sim.url}/v1`,
+        shownUrl: `${sim.url}/v1`,
+        metricsUrl: `${sim.url}/metrics`,
+        model: 'sim-llama-3-8b',
+        modelConfigured: false,
+        headers: { 'content-type': 'application/json' },
+        scenarios: config.traffic.scenarios,
+        timeoutMs: 10_000,
+        connectTimeoutMs: 5000,
+        clock: systemClock,
+        countTokens: (s) => prompts.countTokens(s),
+        scrub: (s) => s,
       });
       if (!r.ok || r.problems.length > 0) throw new Error(`the preflight did not pass clean: ${r.problems.join('; ')}`);
       out.push(r.durationMs);
@@ -58,8 +69,13 @@ async function alone(): Promise<number[]> {
 async function daemonStart(preflight: boolean): Promise<{ startMs: number; preflightMs?: number }> {
   const { config } = loadConfig({
     document: {
-      server: { listen: '127.0.0.1:0' }, simulator: { port: 0 }, traffic: { rate: 0.001 },
-      collectors: { gpu: { enabled: false } }, analyzer: { enabled: false }, log: { level: 'silent' }, preflight: { enabled: preflight },
+      server: { listen: '127.0.0.1:0' },
+      simulator: { port: 0 },
+      traffic: { rate: 0.001 },
+      collectors: { gpu: { enabled: false } },
+      analyzer: { enabled: false },
+      log: { level: 'silent' },
+      preflight: { enabled: preflight },
     },
   });
   const daemon = new Daemon(config, { logger: silentLogger() });

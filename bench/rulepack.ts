@@ -50,10 +50,21 @@ function series(): InputSeries[] {
   out.push({ series: 'nodejs_eventloop_lag_p99_seconds', values: `0.011x${POINTS}` });
   out.push({ series: 'llmsoak_in_flight_requests', values: `20x${POINTS}` });
   for (let g = 0; g < 8; g++) {
-    for (const m of ['utilization_ratio', 'memory_used_bytes', 'memory_total_bytes', 'sm_clock_hertz', 'dram_active_ratio', 'tensor_active_ratio', 'sm_active_ratio', 'power_watts', 'temperature_celsius']) {
+    for (const m of [
+      'utilization_ratio',
+      'memory_used_bytes',
+      'memory_total_bytes',
+      'sm_clock_hertz',
+      'dram_active_ratio',
+      'tensor_active_ratio',
+      'sm_active_ratio',
+      'power_watts',
+      'temperature_celsius',
+    ]) {
       out.push({ series: `llmsoak_gpu_${m}{gpu="${g}"}`, values: `0.5x${POINTS}` });
     }
-    for (const r of ['gpu_idle', 'sw_power_cap', 'hw_slowdown', 'sw_thermal', 'hw_thermal', 'hw_power_brake']) out.push({ series: `llmsoak_gpu_clock_event_active{gpu="${g}",reason="${r}"}`, values: `0x${POINTS}` });
+    for (const r of ['gpu_idle', 'sw_power_cap', 'hw_slowdown', 'sw_thermal', 'hw_thermal', 'hw_power_brake'])
+      out.push({ series: `llmsoak_gpu_clock_event_active{gpu="${g}",reason="${r}"}`, values: `0x${POINTS}` });
   }
   // Fill up to 1,000 with other host series the rules do not read (they still cost selector matching).
   for (let i = 0; out.length < 1000; i++) out.push({ series: `llmsoak_host_network_receive_bytes_total{device="eth${i}"}`, values: `0+1000x${POINTS}` });
@@ -69,8 +80,14 @@ async function main(): Promise<void> {
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const analyzer = new Analyzer({
     cfg: { enabled: true, stepSec: STEP, intervalSec: 30, windowSec: 300, leakWindowSec: 24 * 3600, warmupSec: 300, baselineSec: 600, thresholds: DEFAULT_THRESHOLDS },
-    rules: builtInRules(), src: new LocalSource(store), tracker: new HintTracker(), sinks: [],
-    registry: new Registry(), logger: silentLogger(), clock: systemClock, runStartMs: start,
+    rules: builtInRules(),
+    src: new LocalSource(store),
+    tracker: new HintTracker(),
+    sinks: [],
+    registry: new Registry(),
+    logger: silentLogger(),
+    clock: systemClock,
+    runStartMs: start,
   });
   const now = new Date(start + POINTS * STEP * 1000);
   const times: number[] = [];
@@ -82,12 +99,15 @@ async function main(): Promise<void> {
   times.sort((a, b) => a - b);
   const pct = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] as number;
   const rules = analyzer.snapshot().rules;
-  console.log(`rule pack over 24 h of ${input.length} series (${STEP} s step, ${store.stats().footprintBytes / 1e6 | 0} MB store, loaded in ${loadMs.toFixed(0)} ms)`);
+  console.log(`rule pack over 24 h of ${input.length} series (${STEP} s step, ${(store.stats().footprintBytes / 1e6) | 0} MB store, loaded in ${loadMs.toFixed(0)} ms)`);
   console.log(`  ${rules.length} rules; ${cycles} cycles: median ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${times[times.length - 1]!.toFixed(1)} ms`);
   console.log(rules.map((r) => `  ${r.rule.padEnd(24)} ${r.health.padEnd(18)} ${(r.durationMs ?? 0).toFixed(2)} ms`).join('\n'));
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

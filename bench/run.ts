@@ -11,10 +11,12 @@ import { bareClientAccuracy } from './accuracy-floor.js';
 import type { RequestRecord } from '../src/types.js';
 import { accuracyCollector, runTrafficBench, type AccuracyResult, type TrafficBenchResult } from './traffic.js';
 
-const args = new Map(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k as string, v ?? 'true'] as const;
-}));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k as string, v ?? 'true'] as const;
+  }),
+);
 const only = new Set((args.get('only') ?? 'simulator,pacing,accuracy,capacity,collectors,compare').split(','));
 const SECONDS = Number(args.get('seconds') ?? 10);
 
@@ -101,10 +103,23 @@ async function main(): Promise<void> {
     const a = acc.result();
     // The same streams from a bare client: the machine's own floor (see accuracy-floor.ts).
     const floor = await withSim(TIMED_SIM, (sim) => bareClientAccuracy(sim.url, rate, SECONDS));
-    const accRow = (name: string, x: AccuracyResult, lag: string) =>
-      [name, x.requests, x.gaps, f(x.itlAbsErrP50Ms, 3), f(x.itlAbsErrP99Ms, 3), f(x.ttftErrMeanMs, 3), f(x.ttftAbsErrP50Ms, 3), f(x.ttftAbsErrP99Ms, 3), lag];
-    console.log(table(['client', 'requests', 'gaps', 'ITL |err| p50 ms', 'ITL |err| p99 ms', 'TTFT err mean ms', 'TTFT |err| p50 ms', 'TTFT |err| p99 ms', 'lag p99 ms'],
-      [accRow('llmsoak', a, f(r.lagP99Ms, 3)), accRow('bare node:http', floor, '-')]));
+    const accRow = (name: string, x: AccuracyResult, lag: string) => [
+      name,
+      x.requests,
+      x.gaps,
+      f(x.itlAbsErrP50Ms, 3),
+      f(x.itlAbsErrP99Ms, 3),
+      f(x.ttftErrMeanMs, 3),
+      f(x.ttftAbsErrP50Ms, 3),
+      f(x.ttftAbsErrP99Ms, 3),
+      lag,
+    ];
+    console.log(
+      table(
+        ['client', 'requests', 'gaps', 'ITL |err| p50 ms', 'ITL |err| p99 ms', 'TTFT err mean ms', 'TTFT |err| p50 ms', 'TTFT |err| p99 ms', 'lag p99 ms'],
+        [accRow('llmsoak', a, f(r.lagP99Ms, 3)), accRow('bare node:http', floor, '-')],
+      ),
+    );
     console.log('TTFT error = client TTFT (from send) - server TTFT (from body received): includes the request write and the server parsing it.');
     console.log('bare node:http = one timestamp per SSE event and nothing else: the floor this machine puts under any client.\n');
   }
@@ -136,14 +151,23 @@ async function main(): Promise<void> {
     const q99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(0.99 * (xs.length - 1))] as number;
     const pct = (on: number, off: number) => `${on >= off ? '+' : ''}${f((on / off - 1) * 100, 1)}%`;
     console.log(`\nmedian of per-run lag p99 (${pairs} runs each): off ${f(med(p99.off), 3)} ms, on ${f(med(p99.on), 3)} ms (${pct(med(p99.on), med(p99.off))})`);
-    console.log(`lag p99 over all runs pooled (${pooled.off.length} / ${pooled.on.length} requests): off ${f(q99(pooled.off), 3)} ms, on ${f(q99(pooled.on), 3)} ms (${pct(q99(pooled.on), q99(pooled.off))})\n`);
+    console.log(
+      `lag p99 over all runs pooled (${pooled.off.length} / ${pooled.on.length} requests): off ${f(q99(pooled.off), 3)} ms, on ${f(q99(pooled.on), 3)} ms (${pct(q99(pooled.on), q99(pooled.off))})\n`,
+    );
   }
 
   if (only.has('compare')) {
     console.log('## Against autocannon (closed loop, 64 connections, same non-streamed and streamed requests)\n');
     const rows: (string | number)[][] = [];
     for (const stream of [false, true]) {
-      const body = JSON.stringify({ model: 'sim-llama-3-8b', messages: [{ role: 'user', content: 'hello '.repeat(30) }], max_tokens: 64, ignore_eos: true, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+      const body = JSON.stringify({
+        model: 'sim-llama-3-8b',
+        messages: [{ role: 'user', content: 'hello '.repeat(30) }],
+        max_tokens: 64,
+        ignore_eos: true,
+        stream,
+        ...(stream ? { stream_options: { include_usage: true } } : {}),
+      });
       const ac = await withSim(FAST_SIM, async (sim) => {
         const cpu0 = await processCpuSeconds(sim.pid);
         const res = await autocannon({ url: `${sim.url}/v1/chat/completions`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 64, duration: SECONDS });

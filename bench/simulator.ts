@@ -46,7 +46,11 @@ export interface SimBenchResult {
 
 const STANDALONE = fileURLToPath(new URL('../src/simulator/standalone.js', import.meta.url));
 
-interface Child { proc: ChildProcess; url: string; pid: number }
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  pid: number;
+}
 
 async function startChild(config: Record<string, unknown>): Promise<Child> {
   const proc = spawn(process.execPath, [STANDALONE, JSON.stringify(config), '--watch-stdin'], {
@@ -56,12 +60,21 @@ async function startChild(config: Record<string, unknown>): Promise<Child> {
   if (stdout === null) throw new Error('no stdout from the simulator child');
   const lines = createInterface({ input: stdout });
   return new Promise<Child>((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('simulator child not ready within 15 s')); }, 15_000);
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`simulator child exited (${code ?? 'signal'}) before it was ready`)); });
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error('simulator child not ready within 15 s'));
+    }, 15_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`simulator child exited (${code ?? 'signal'}) before it was ready`));
+    });
     lines.once('line', (line) => {
       clearTimeout(timer);
       const msg = JSON.parse(line) as { ready?: boolean; url?: string; pid?: number };
-      if (msg.ready !== true || typeof msg.url !== 'string') { reject(new Error(`unexpected line from the simulator: ${line}`)); return; }
+      if (msg.ready !== true || typeof msg.url !== 'string') {
+        reject(new Error(`unexpected line from the simulator: ${line}`));
+        return;
+      }
       resolve({ proc, url: msg.url, pid: msg.pid ?? proc.pid ?? 0 });
     });
   });
@@ -71,7 +84,10 @@ async function stopChild(c: Child): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     const kill = setTimeout(() => c.proc.kill('SIGKILL'), 3000);
-    c.proc.once('exit', () => { clearTimeout(kill); resolve(); });
+    c.proc.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
     c.proc.kill('SIGTERM');
   });
 }
@@ -136,7 +152,10 @@ export async function benchSimulator(opts: SimBenchOptions = {}): Promise<SimBen
       }
       const end = performance.now();
       if (start >= measureFrom && end <= measureTo) {
-        if (ok) { latencies.push(end - start); tokens += got; } else errors++;
+        if (ok) {
+          latencies.push(end - start);
+          tokens += got;
+        } else errors++;
       }
     }
   };
@@ -194,6 +213,11 @@ function arg(name: string, def: number): number {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   benchSimulator({ durationSec: arg('duration', 10), connections: arg('connections', 128), maxTokens: arg('max-tokens', 64) })
-    .then((r) => { console.log(formatSimBench(r)); })
-    .catch((err: unknown) => { console.error(err); process.exit(1); });
+    .then((r) => {
+      console.log(formatSimBench(r));
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
 }

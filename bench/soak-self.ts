@@ -40,12 +40,20 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const BOUND_MB = Number(args.get('bound-mb') ?? (TARGET === 'hostile' ? 50 : 2));
 const MB = 1024 * 1024;
 
-interface Point { t: number; rss: number; heap: number; external: number; lagP99: number; lagMax: number; requests: number }
+interface Point {
+  t: number;
+  rss: number;
+  heap: number;
+  external: number;
+  lagP99: number;
+  lagMax: number;
+  requests: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1] as number + (s[s.length >> 1] as number)) / 2 : NaN;
+  return s.length ? ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2 : NaN;
 };
 
 async function main(): Promise<number> {
@@ -54,7 +62,25 @@ async function main(): Promise<number> {
   let stopTarget: () => Promise<void>;
   if (TARGET === 'hostile') {
     const h = await startHostileServer({
-      mix: { ok: 30, ok_then_close: 8, garbage: 4, no_headers: 3, stall: 3, drip: 2, reset: 4, cut: 4, huge_json: 1, huge_sse_line: 1, endless: 2, wrong_type: 4, bad_json: 4, error_event: 4, http_429: 10, http_500: 4, http_503: 4 },
+      mix: {
+        ok: 30,
+        ok_then_close: 8,
+        garbage: 4,
+        no_headers: 3,
+        stall: 3,
+        drip: 2,
+        reset: 4,
+        cut: 4,
+        huge_json: 1,
+        huge_sse_line: 1,
+        endless: 2,
+        wrong_type: 4,
+        bad_json: 4,
+        error_event: 4,
+        http_429: 10,
+        http_500: 4,
+        http_503: 4,
+      },
       seed: 11,
     });
     targetUrl = h.url;
@@ -69,12 +95,17 @@ async function main(): Promise<number> {
   const { config } = loadConfig({
     document: {
       target: {
-        url: `${targetUrl}/v1`, model: TARGET === 'hostile' ? 'hostile' : 'sim-llama-3-8b', ...(targetPid ? { pid: targetPid } : {}),
+        url: `${targetUrl}/v1`,
+        model: TARGET === 'hostile' ? 'hostile' : 'sim-llama-3-8b',
+        ...(targetPid ? { pid: targetPid } : {}),
         ...(TARGET === 'hostile' ? { timeouts: { connectMs: 1000, headersMs: 1000, idleMs: 1500, totalMs: 3000 } } : {}),
       },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate: RATE, arrival: 'poisson', seed: 9, maxInFlight: 512,
+        rate: RATE,
+        arrival: 'poisson',
+        seed: 9,
+        maxInFlight: 512,
         scenarios: [
           { name: 'chat', weight: 8, endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 32 }, output: { dist: 'fixed', value: 16 } },
           { name: 'completion', weight: 2, endpoint: 'completions', stream: false, prompt: { dist: 'fixed', value: 32 }, output: { dist: 'fixed', value: 16 } },
@@ -90,7 +121,9 @@ async function main(): Promise<number> {
   await daemon.start();
   const rec = daemon.trafficRecorder;
   if (!rec) throw new Error('traffic did not start');
-  console.log(`soak-self: ${TOTAL.toLocaleString('en')} requests at ${RATE}/s against the ${TARGET === 'hostile' ? 'hostile test server' : 'simulator (separate process, zero service time)'}; node ${process.version}; forced GC ${gc ? 'available' : 'NOT available (run with --expose-gc)'}`);
+  console.log(
+    `soak-self: ${TOTAL.toLocaleString('en')} requests at ${RATE}/s against the ${TARGET === 'hostile' ? 'hostile test server' : 'simulator (separate process, zero service time)'}; node ${process.version}; forced GC ${gc ? 'available' : 'NOT available (run with --expose-gc)'}`,
+  );
 
   // Prometheus' view: scrape /metrics every 5 s for the whole run.
   let scraping = true;
@@ -129,7 +162,9 @@ async function main(): Promise<number> {
     if (now - lastPrint >= 60_000) {
       lastPrint = now;
       const el = (now - t0) / 1000;
-      console.log(`${el.toFixed(0).padStart(5)} s  ${p.requests.toLocaleString('en').padStart(10)} requests (${(p.requests / el).toFixed(0)}/s)  RSS ${(p.rss / MB).toFixed(1)} MB  heap ${(p.heap / MB).toFixed(1)} MB  loop lag p99 ${p.lagP99.toFixed(1)} ms`);
+      console.log(
+        `${el.toFixed(0).padStart(5)} s  ${p.requests.toLocaleString('en').padStart(10)} requests (${(p.requests / el).toFixed(0)}/s)  RSS ${(p.rss / MB).toFixed(1)} MB  heap ${(p.heap / MB).toFixed(1)} MB  loop lag p99 ${p.lagP99.toFixed(1)} ms`,
+      );
     }
   }
   const elapsed = (Date.now() - t0) / 1000;
@@ -151,7 +186,11 @@ async function main(): Promise<number> {
     return median((first ? xs.slice(0, n) : xs.slice(-n)).map(f));
   };
   const growth = (xs: Point[], f: (p: Point) => number) => (window(xs, false, f) - window(xs, true, f)) / MB;
-  const verdict = (xs: Point[], f: (p: Point) => number) => leakTrend(xs.map((p) => ({ t: p.t, v: f(p) })), { warmupSec: 0, minSpanSec: 300, minPoints: 10 });
+  const verdict = (xs: Point[], f: (p: Point) => number) =>
+    leakTrend(
+      xs.map((p) => ({ t: p.t, v: f(p) })),
+      { warmupSec: 0, minSpanSec: 300, minPoints: 10 },
+    );
 
   if (OUT) writeFileSync(OUT, JSON.stringify({ rate: RATE, warmupSec: WARMUP_SEC, t0, raw, retained }));
   const rssTrend = verdict(rawAfter, (p) => p.rss);
@@ -161,16 +200,26 @@ async function main(): Promise<number> {
   const retGrowth = retAfter.length >= 2 ? growth(retAfter, (p) => p.rss) : NaN;
   const heapGrowth = retAfter.length >= 2 ? growth(retAfter, (p) => p.heap) : growth(rawAfter, (p) => p.heap);
   const lagP99s = rawAfter.map((p) => p.lagP99);
-  const errors = Object.entries(totals.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  const errors =
+    Object.entries(totals.errors)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
 
-  console.log(`\nsoak-self: ${totals.requests.toLocaleString('en')} requests in ${(elapsed / 60).toFixed(1)} min (${(totals.requests / elapsed).toFixed(0)}/s achieved of ${RATE}/s), ${totals.ok.toLocaleString('en')} ok, errors: ${errors}, dropped ${totals.dropped}`);
+  console.log(
+    `\nsoak-self: ${totals.requests.toLocaleString('en')} requests in ${(elapsed / 60).toFixed(1)} min (${(totals.requests / elapsed).toFixed(0)}/s achieved of ${RATE}/s), ${totals.ok.toLocaleString('en')} ok, errors: ${errors}, dropped ${totals.dropped}`,
+  );
   console.log(`schedule lag: p50 ${(lag.p50 * 1000).toFixed(3)} ms, p99 ${(lag.p99 * 1000).toFixed(3)} ms, p99.9 ${(lag.p999 * 1000).toFixed(2)} ms, max ${(lag.max * 1000).toFixed(1)} ms`);
-  console.log(`event-loop lag after warm-up (per ${SAMPLE_SEC} s sample): median p99 ${median(lagP99s).toFixed(1)} ms, worst p99 ${Math.max(...lagP99s).toFixed(1)} ms, max ${Math.max(...rawAfter.map((p) => p.lagMax)).toFixed(1)} ms`);
-  console.log(`RSS: ${(raw[0]?.rss ?? 0) / MB | 0} MB at first sample, ${((rawAfter[0]?.rss ?? 0) / MB).toFixed(1)} MB after the ${WARMUP_SEC} s warm-up, ${((raw[raw.length - 1]?.rss ?? 0) / MB).toFixed(1)} MB at the end`);
-  console.log(`growth after warm-up (median of the last 15 % minus the first 15 % of samples): RSS ${rssGrowth.toFixed(2)} MB as sampled, ${Number.isFinite(retGrowth) ? retGrowth.toFixed(2) : 'n/a'} MB retained (after full GC); heap ${heapGrowth.toFixed(2)} MB`);
-  const show = (name: string, tr: ReturnType<typeof leakTrend> | undefined) => tr
-    ? `${name}: ${tr.verdict} (slope ${(tr.slopePerHour / MB).toFixed(2)} MB/h, R² ${tr.r2.toFixed(2)}, Mann-Kendall p ${tr.pValue.toExponential(1)}, ${tr.points} points)`
-    : `${name}: n/a`;
+  console.log(
+    `event-loop lag after warm-up (per ${SAMPLE_SEC} s sample): median p99 ${median(lagP99s).toFixed(1)} ms, worst p99 ${Math.max(...lagP99s).toFixed(1)} ms, max ${Math.max(...rawAfter.map((p) => p.lagMax)).toFixed(1)} ms`,
+  );
+  console.log(
+    `RSS: ${((raw[0]?.rss ?? 0) / MB) | 0} MB at first sample, ${((rawAfter[0]?.rss ?? 0) / MB).toFixed(1)} MB after the ${WARMUP_SEC} s warm-up, ${((raw[raw.length - 1]?.rss ?? 0) / MB).toFixed(1)} MB at the end`,
+  );
+  console.log(
+    `growth after warm-up (median of the last 15 % minus the first 15 % of samples): RSS ${rssGrowth.toFixed(2)} MB as sampled, ${Number.isFinite(retGrowth) ? retGrowth.toFixed(2) : 'n/a'} MB retained (after full GC); heap ${heapGrowth.toFixed(2)} MB`,
+  );
+  const show = (name: string, tr: ReturnType<typeof leakTrend> | undefined) =>
+    tr ? `${name}: ${tr.verdict} (slope ${(tr.slopePerHour / MB).toFixed(2)} MB/h, R² ${tr.r2.toFixed(2)}, Mann-Kendall p ${tr.pValue.toExponential(1)}, ${tr.points} points)` : `${name}: n/a`;
   console.log(`llmsoak's leak detector on itself: ${show('RSS', rssTrend)}; ${show('retained RSS', retTrend)}; ${show('heap', heapTrend)}`);
   const bound = Number.isFinite(retGrowth) ? retGrowth : rssGrowth;
   const pass = bound < BOUND_MB && rssTrend.verdict !== 'increasing' && (retTrend === undefined || retTrend.verdict !== 'increasing');
@@ -178,7 +227,10 @@ async function main(): Promise<number> {
   return pass ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -60,10 +60,15 @@ export async function runTrafficBench(o: TrafficBenchOptions): Promise<TrafficBe
         seed: 7,
         maxInFlight: o.maxInFlight ?? 2048,
         ...(o.closedUsers ? { mode: 'closed', users: o.closedUsers, thinkTimeMs: 0 } : {}),
-        scenarios: [{
-          name: 'bench', endpoint: 'chat', stream: o.stream ?? true,
-          prompt: { dist: 'fixed', value: o.promptTokens ?? 32 }, output: { dist: 'fixed', value: o.outputTokens ?? 64 },
-        }],
+        scenarios: [
+          {
+            name: 'bench',
+            endpoint: 'chat',
+            stream: o.stream ?? true,
+            prompt: { dist: 'fixed', value: o.promptTokens ?? 32 },
+            output: { dist: 'fixed', value: o.outputTokens ?? 64 },
+          },
+        ],
       },
       collectors: collectors
         ? { intervalMs: o.collectorIntervalMs ?? 1000 }

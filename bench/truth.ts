@@ -28,10 +28,12 @@ import { readPcap, reassemble } from './pcap.js';
 import { parseRequests, parseResponses } from './wire-http.js';
 import type { RequestLogLine } from '../src/tracing/request-log.js';
 
-const args = new Map(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k as string, v ?? 'true'] as const;
-}));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k as string, v ?? 'true'] as const;
+  }),
+);
 const RATES = (args.get('rates') ?? '100,400,1000').split(',').map(Number);
 const SECONDS = Number(args.get('seconds') ?? 30);
 const STEADY_AFTER_S = 10;
@@ -46,8 +48,13 @@ function simConfig(zeroServiceTime: boolean): Record<string, unknown> {
   return {
     port: 0,
     engine: {
-      timeScale: zeroServiceTime ? 0 : 1, maxNumSeqs: 4096, maxQueue: 100_000, kvCacheTokens: 10_000_000,
-      decodeStepBaseMs: 2, decodeStepPerSeqMs: 0, prefillTokensPerSec: 1_000_000,
+      timeScale: zeroServiceTime ? 0 : 1,
+      maxNumSeqs: 4096,
+      maxQueue: 100_000,
+      kvCacheTokens: 10_000_000,
+      decodeStepBaseMs: 2,
+      decodeStepPerSeqMs: 0,
+      prefillTokensPerSec: 1_000_000,
     },
   };
 }
@@ -77,9 +84,7 @@ interface Capture {
 
 async function startCapture(file: string, simPort: number, requestsOnly: boolean): Promise<Capture> {
   // Requests only: client to server, packets with payload, a snap length that keeps the request line.
-  const filter = requestsOnly
-    ? `tcp dst port ${simPort} and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) > 0)`
-    : `tcp port ${simPort}`;
+  const filter = requestsOnly ? `tcp dst port ${simPort} and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) > 0)` : `tcp port ${simPort}`;
   const argv = ['-i', 'lo', '-n', '-B', '262144', '--time-stamp-precision=nano', '-w', file, ...(requestsOnly ? ['-s', '96'] : []), filter];
   const proc = spawn('tcpdump', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -107,7 +112,14 @@ async function outputTokens(metricsUrl: string): Promise<number> {
   return sum;
 }
 
-interface Stats { n: number; mean: number; p50: number; p99: number; max: number; min: number }
+interface Stats {
+  n: number;
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+  min: number;
+}
 
 function stats(xs: number[]): Stats {
   const s = [...xs].sort((a, b) => a - b);
@@ -159,7 +171,10 @@ async function runOne(rate: number): Promise<void> {
     server: { listen: `127.0.0.1:${port}` },
     log: { level: 'warn' },
     traffic: {
-      rate, arrival: 'constant', seed: 7, maxInFlight: 4096,
+      rate,
+      arrival: 'constant',
+      seed: 7,
+      maxInFlight: 4096,
       ...(WORKERS !== undefined ? { workers: Number(WORKERS) } : {}),
       scenarios: [{ name: 'truth', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 32 }, output: { dist: 'fixed', value: 64 }, ignoreEos: true }],
     },
@@ -177,14 +192,20 @@ async function runOne(rate: number): Promise<void> {
   let up = false;
   for (let i = 0; i < 200 && !up; i++) {
     await sleep(100);
-    up = await request(metricsUrl).then((r) => r.body.text().then(() => r.statusCode === 200), () => false);
+    up = await request(metricsUrl).then(
+      (r) => r.body.text().then(() => r.statusCode === 200),
+      () => false,
+    );
   }
   if (!up) throw new Error(`daemon did not come up: ${daemonErr.trim().slice(-500)}`);
   const startMs = Date.now();
   let scraping = true;
   const scraper = (async () => {
     while (scraping) {
-      await request(metricsUrl).then((r) => r.body.text(), () => undefined);
+      await request(metricsUrl).then(
+        (r) => r.body.text(),
+        () => undefined,
+      );
       await sleep(1000);
     }
   })();
@@ -236,11 +257,19 @@ async function runOne(rate: number): Promise<void> {
         if (r.method !== 'POST') return;
         starts.push(r.startNs);
         const res = resps[i];
-        if (r.traceId) wire.set(r.traceId, { startNs: r.startNs, ...(res?.firstContentNs !== undefined ? { firstNs: res.firstContentNs } : {}), ...(res?.lastContentNs !== undefined ? { lastNs: res.lastContentNs } : {}) });
+        if (r.traceId)
+          wire.set(r.traceId, {
+            startNs: r.startNs,
+            ...(res?.firstContentNs !== undefined ? { firstNs: res.firstContentNs } : {}),
+            ...(res?.lastContentNs !== undefined ? { lastNs: res.lastContentNs } : {}),
+          });
       });
     }
     const firstStart = Math.min(...starts);
-    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as RequestLogLine);
+    const lines = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as RequestLogLine);
     const ttft: number[] = [];
     const e2e: number[] = [];
     const wireTtft: number[] = [];
@@ -267,7 +296,12 @@ async function runOne(rate: number): Promise<void> {
 async function main(): Promise<void> {
   ensureTcpdump();
   const os = await import('node:os');
-  console.log(`llmsoak truth bench: ${CLI}; node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `llmsoak truth bench: ${CLI}; node ${process.version}, ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\n`,
+  );
   for (const rate of RATES) await runOne(rate);
 }
 

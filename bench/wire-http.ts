@@ -46,7 +46,11 @@ export function parseRequests(s: TcpStream): WireRequest[] {
 
 /** True when the SSE event's data is a chunk whose first choice carries content (or reasoning, a tool call, text). */
 function carriesContent(event: string): boolean {
-  const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+  const data = event
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trimStart())
+    .join('\n');
   if (data === '' || data === '[DONE]') return false;
   try {
     const o = JSON.parse(data) as { choices?: { delta?: Record<string, unknown>; text?: unknown }[] };

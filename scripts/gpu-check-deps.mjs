@@ -62,5 +62,8 @@ for (const name of bare) {
   add(dir);
 }
 // top-level directories only: a nested node_modules travels with its parent
-const top = [...keep].map((d) => relative(root, d)).filter((d) => !d.includes('node_modules')).sort();
+const top = [...keep]
+  .map((d) => relative(root, d))
+  .filter((d) => !d.includes('node_modules'))
+  .sort();
 process.stdout.write(`${top.join('\n')}\n`);

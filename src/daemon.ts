@@ -141,7 +141,10 @@ export class Daemon {
   /** Where the HTTP server listens, once it does. */
   listenUrl = '';
 
-  constructor(readonly config: Config, deps: DaemonDeps) {
+  constructor(
+    readonly config: Config,
+    deps: DaemonDeps,
+  ) {
     this.log = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.onRecord = deps.onRecord;
@@ -208,15 +211,26 @@ export class Daemon {
     // Resume the soak from run.dataDir when a checkpoint of it is there (one log line says what happened).
     if (this.checkpoints) {
       this.checkpointer = new Checkpointer({
-        dir: cfg.run.dataDir, intervalSec: cfg.run.checkpointIntervalSec, resume: cfg.run.resume,
-        maxAgeMs: (cfg.analyzer.rawRetentionSec + 72 * 3600) * 1000, identity: cfg.target.url ?? `embedded simulator ${cfg.simulator.host}:${cfg.simulator.port}`,
-        version: VERSION, clock: this.clock, logger: this.log, registry: this.registry, scrub: (text) => secrets.scrub(text),
+        dir: cfg.run.dataDir,
+        intervalSec: cfg.run.checkpointIntervalSec,
+        resume: cfg.run.resume,
+        maxAgeMs: (cfg.analyzer.rawRetentionSec + 72 * 3600) * 1000,
+        identity: cfg.target.url ?? `embedded simulator ${cfg.simulator.host}:${cfg.simulator.port}`,
+        version: VERSION,
+        clock: this.clock,
+        logger: this.log,
+        registry: this.registry,
+        scrub: (text) => secrets.scrub(text),
       });
       await this.checkpointer.load();
     }
     this.recorder = new Recorder(this.registry, {
-      slo: cfg.slo, windowMs: cfg.metrics.windowMs, clock: this.clock, maxLabelValues: cfg.metrics.maxLabelValues,
-      onLabelFold: (label, value, max) => this.log.warn({ label, value, max }, `more than ${max} distinct ${label} label values: later ones are exported as "other" (metrics.maxLabelValues); logged once`),
+      slo: cfg.slo,
+      windowMs: cfg.metrics.windowMs,
+      clock: this.clock,
+      maxLabelValues: cfg.metrics.maxLabelValues,
+      onLabelFold: (label, value, max) =>
+        this.log.warn({ label, value, max }, `more than ${max} distinct ${label} label values: later ones are exported as "other" (metrics.maxLabelValues); logged once`),
     });
     const recorder = this.recorder;
     this.checkpointer?.register({ name: 'recorder', save: () => ({ json: recorder.toSnapshot() }), restore: (d) => recorder.restore(d.json as RecorderSnapshot) });
@@ -224,12 +238,14 @@ export class Daemon {
     if (pid !== undefined) target.pid = pid;
     if (cfg.target.processName !== undefined) target.processName = cfg.target.processName;
     // The embedded simulator's process is "node" by name; say what it is.
-    const collectorsCfg = this.embedded && cfg.collectors.process.label === undefined
-      ? { ...cfg.collectors, process: { ...cfg.collectors.process, label: 'llmsoak-simulator' } }
-      : cfg.collectors;
+    const collectorsCfg = this.embedded && cfg.collectors.process.label === undefined ? { ...cfg.collectors, process: { ...cfg.collectors.process, label: 'llmsoak-simulator' } } : cfg.collectors;
     // Target changes: identity readings of the collectors and of a models poller, before/after figures from the recorder.
     const changes = new TargetChangeDetector({
-      cfg: cfg.target.changes, registry: this.registry, logger: this.log, clock: this.clock, meters: recorder,
+      cfg: cfg.target.changes,
+      registry: this.registry,
+      logger: this.log,
+      clock: this.clock,
+      meters: recorder,
       onModelChange: (served) => this.followServedModel?.(served),
     });
     this.targetChanges = changes;
@@ -243,10 +259,18 @@ export class Daemon {
     });
     if (cfg.target.changes.enabled) {
       changes.start();
-      this.collectors.push(new ModelsCollector({
-        intervalMs: cfg.target.changes.modelsIntervalMs, timeoutMs: cfg.collectors.timeoutMs, logger: this.log, clock: this.clock, registry: this.registry,
-        baseUrl, headers: apiHeaders, onModels: (ids) => observeServedModels(changes, ids),
-      }));
+      this.collectors.push(
+        new ModelsCollector({
+          intervalMs: cfg.target.changes.modelsIntervalMs,
+          timeoutMs: cfg.collectors.timeoutMs,
+          logger: this.log,
+          clock: this.clock,
+          registry: this.registry,
+          baseUrl,
+          headers: apiHeaders,
+          onModels: (ids) => observeServedModels(changes, ids),
+        }),
+      );
     }
     for (const c of this.collectors) c.start();
 
@@ -259,14 +283,18 @@ export class Daemon {
       timeouts: cfg.target.timeouts,
     };
     // Replicas with one seed must not send identical streams: each offsets it by its index.
-    const seed = t.seed !== undefined ? t.seed + t.replicas.index : (Date.now() ^ process.pid);
+    const seed = t.seed !== undefined ? t.seed + t.replicas.index : Date.now() ^ process.pid;
     const rng = createRng(seed);
     const prompts = new PromptBuilder(rng);
     const basePath = url.pathname.replace(/\/+$/, '');
     const replayCfg = t.replay;
     // The open-loop rate follows a daily curve (traffic.profile; the config refuses one with a replay).
     const profiled = t.profile && !replayCfg ? profileFromConfig(t.profile, resolveStartHour(t.profile.startHour, this.clock.wallMs())) : undefined;
-    if (profiled && t.profile) this.log.info({ startHour: profiled.profile.startHour, timeScale: t.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate }, 'rate profile: traffic.rate follows a daily curve');
+    if (profiled && t.profile)
+      this.log.info(
+        { startHour: profiled.profile.startHour, timeScale: t.profile.timeScale, meanMultiple: profiled.profile.meanMultiple, csvMeanRate: profiled.csvMeanRate },
+        'rate profile: traffic.rate follows a daily curve',
+      );
     const qualitySuites = cfg.quality.enabled ? loadSuites(cfg.quality) : [];
     // Shared prefixes and edge cases (the context length edge cases need, from the target when not configured).
     const contextTokens = await resolveContextTokens(t.edgeCases, baseUrl, apiHeaders, (m) => this.log.warn(m));
@@ -285,26 +313,43 @@ export class Daemon {
     if (t.replicas.count > 1) this.log.info({ replica: t.replicas.index, of: t.replicas.count, rate: share.rate, users: share.users }, 'replica of a scaled-out soak: sending its share');
     const announcer = new FailureAnnouncer(this.log, this.clock);
     const failures = new FailureSamples({
-      clock: this.clock, perGroup: DEFAULT_PER_GROUP, maxMessages: DEFAULT_MAX_MESSAGES, scrub: (text) => secrets.scrub(text), onNew: (f) => announcer.announce(f),
+      clock: this.clock,
+      perGroup: DEFAULT_PER_GROUP,
+      maxMessages: DEFAULT_MAX_MESSAGES,
+      scrub: (text) => secrets.scrub(text),
+      onNew: (f) => announcer.announce(f),
     });
     this.failures = failures;
     const onRecord = this.onRecord;
-    this.requestLog = new RequestLog({ ...cfg.requestLog, file: resolvePath(cfg.run.dataDir, cfg.requestLog.file) }, { registry: this.registry, clock: this.clock, logger: this.log, scrub: (text) => secrets.scrub(text) });
+    this.requestLog = new RequestLog(
+      { ...cfg.requestLog, file: resolvePath(cfg.run.dataDir, cfg.requestLog.file) },
+      { registry: this.registry, clock: this.clock, logger: this.log, scrub: (text) => secrets.scrub(text) },
+    );
     const traffic = this.idle ? { ...share, mode: 'open' as const, rate: 0 } : share;
-    const recordSink = onRecord ? (r: RequestRecord) => {
-      failures.observe(r);
-      onRecord(r);
-    } : (r: RequestRecord) => failures.observe(r);
+    const recordSink = onRecord
+      ? (r: RequestRecord) => {
+          failures.observe(r);
+          onRecord(r);
+        }
+      : (r: RequestRecord) => failures.observe(r);
     // An injected clock cannot cross into a thread: the engine then runs here.
     if (t.workers > 0 && this.clock === systemClock) {
       this.engine = new TrafficWorkers({
         count: t.workers,
         init: {
-          traffic, workload: spec, seed, model, pool: poolOptions, headers: apiHeaders, totalTimeoutMs: cfg.target.timeouts.totalMs,
-          maxBodyBytes: MAX_BODY_BYTES, keepBodies: cfg.requestLog.enabled && cfg.requestLog.includePrompts,
+          traffic,
+          workload: spec,
+          seed,
+          model,
+          pool: poolOptions,
+          headers: apiHeaders,
+          totalTimeoutMs: cfg.target.timeouts.totalMs,
+          maxBodyBytes: MAX_BODY_BYTES,
+          keepBodies: cfg.requestLog.enabled && cfg.requestLog.includePrompts,
           // The worker scrubs error details before cutting them (a cut could leave half a key): it needs the values.
           secrets: configSecrets(cfg),
-          logLevel: this.log.level as LevelWithSilent, batchMs: BATCH_MS,
+          logLevel: this.log.level as LevelWithSilent,
+          batchMs: BATCH_MS,
         },
         ...(profiled ? { profile: profiled.profile } : {}),
         recorder,
@@ -359,7 +404,14 @@ export class Daemon {
     // Modes, reports, the status page's history and the schedules.
     this.modes = new ModeController({
       // The scenarios the preflight let through (modes build their requests from them too).
-      config: { ...cfg, traffic: kept }, engine: this.engine, recorder, registry: this.registry, logger: this.log, clock: this.clock, version: VERSION, startedAtMs: this.startedAtMs,
+      config: { ...cfg, traffic: kept },
+      engine: this.engine,
+      recorder,
+      registry: this.registry,
+      logger: this.log,
+      clock: this.clock,
+      version: VERSION,
+      startedAtMs: this.startedAtMs,
       hints: () => this.analyzer?.snapshot().hints ?? [],
       target: { url: redactUrl(baseUrl), model, embedded: !!this.embedded },
       // The fleet's soak load: a mode's host sends this replica's share of whatever it sets.
@@ -376,7 +428,13 @@ export class Daemon {
     // Golden prompts beside the soak, scored into llmsoak_quality_score{suite}.
     if (qualitySuites.length > 0) {
       this.quality = startQualityChecks({
-        cfg: cfg.quality, suites: qualitySuites, baseUrl, model, registry: this.registry, logger: this.log, clock: this.clock,
+        cfg: cfg.quality,
+        suites: qualitySuites,
+        baseUrl,
+        model,
+        registry: this.registry,
+        logger: this.log,
+        clock: this.clock,
         ...(cfg.target.apiKey ? { apiKey: cfg.target.apiKey } : {}),
       });
     }
@@ -404,8 +462,22 @@ export class Daemon {
       const store = this.restoredStore(storeOpts) ?? new SeriesStore(storeOpts);
       this.checkpointer?.register({ name: 'store', save: () => store.toSnapshot(), restore: () => undefined });
       // The store's own size: it is bounded, and this shows by how much (and what llmsoak's RSS is made of).
-      new Gauge({ name: 'llmsoak_analyzer_store_series', help: 'Series held in the analyzer\'s local store.', registers: [this.registry], collect() { this.set(store.stats().series); } });
-      new Gauge({ name: 'llmsoak_analyzer_store_bytes', help: 'Bytes the analyzer\'s local store holds (compressed blocks, head blocks, timestamp rings and per-series overhead).', registers: [this.registry], collect() { this.set(store.footprintBytes()); } });
+      new Gauge({
+        name: 'llmsoak_analyzer_store_series',
+        help: "Series held in the analyzer's local store.",
+        registers: [this.registry],
+        collect() {
+          this.set(store.stats().series);
+        },
+      });
+      new Gauge({
+        name: 'llmsoak_analyzer_store_bytes',
+        help: "Bytes the analyzer's local store holds (compressed blocks, head blocks, timestamp rings and per-series overhead).",
+        registers: [this.registry],
+        collect() {
+          this.set(store.footprintBytes());
+        },
+      });
       const log = this.log.child({ component: 'sampler' });
       this.sampler = new Sampler({ registry: this.registry, store, clock: this.clock, stepSec: a.stepSec, onError: (err) => log.warn({ err }, 'sample failed') });
       src = new LocalSource(store);
@@ -421,12 +493,24 @@ export class Daemon {
     }
     // Onset, detection and recovery of error storms, target down and latency excursions.
     this.incidents = new IncidentTracker({
-      src, thresholds: a.thresholds, baseline: () => this.analyzer?.baseline, windowSec: a.windowSec, cfg: a.incidents, registry: this.registry, logger: this.log,
+      src,
+      thresholds: a.thresholds,
+      baseline: () => this.analyzer?.baseline,
+      windowSec: a.windowSec,
+      cfg: a.incidents,
+      registry: this.registry,
+      logger: this.log,
     });
     sinks.push(this.incidents);
     this.analyzer = new Analyzer({
-      cfg: a, rules: [...builtInRules(), ...a.rules.map(userRule)], src, tracker, sinks,
-      registry: this.registry, logger: this.log, clock: this.clock,
+      cfg: a,
+      rules: [...builtInRules(), ...a.rules.map(userRule)],
+      src,
+      tracker,
+      sinks,
+      registry: this.registry,
+      logger: this.log,
+      clock: this.clock,
       // A resumed soak keeps its start: warm-up is not repeated, windows and trends span the restart.
       runStartMs: this.checkpointer?.runInfo.startedAtMs ?? this.clock.wallMs(),
       ...(this.failures ? { failures: this.failures } : {}),
@@ -464,24 +548,49 @@ export class Daemon {
    * traffic config with the scenarios to send. A fatal outcome (policy fail,
    * or nothing left to send) throws: the daemon does not start.
    */
-  private async preflight(p: { baseUrl: string; metricsUrl: string; model: string; headers: Record<string, string>; countTokens: (s: string) => number; scrub: (text: string) => string }): Promise<Config['traffic']> {
+  private async preflight(p: {
+    baseUrl: string;
+    metricsUrl: string;
+    model: string;
+    headers: Record<string, string>;
+    countTokens: (s: string) => number;
+    scrub: (text: string) => string;
+  }): Promise<Config['traffic']> {
     const cfg = this.config;
     if (!cfg.preflight.enabled) return cfg.traffic;
     const log = this.log.child({ component: 'preflight' });
     const result = await runPreflight({
-      baseUrl: p.baseUrl, shownUrl: redactUrl(p.baseUrl), metricsUrl: p.metricsUrl, model: p.model, modelConfigured: cfg.target.model !== undefined,
-      headers: p.headers, scenarios: cfg.traffic.scenarios, timeoutMs: cfg.preflight.timeoutMs, connectTimeoutMs: cfg.target.timeouts.connectMs,
-      clock: this.clock, countTokens: p.countTokens, scrub: p.scrub,
+      baseUrl: p.baseUrl,
+      shownUrl: redactUrl(p.baseUrl),
+      metricsUrl: p.metricsUrl,
+      model: p.model,
+      modelConfigured: cfg.target.model !== undefined,
+      headers: p.headers,
+      scenarios: cfg.traffic.scenarios,
+      timeoutMs: cfg.preflight.timeoutMs,
+      connectTimeoutMs: cfg.target.timeouts.connectMs,
+      clock: this.clock,
+      countTokens: p.countTokens,
+      scrub: p.scrub,
     });
     const decided = applyMissingEndpointPolicy(result, cfg.traffic.scenarios, cfg.preflight.onMissingEndpoint);
     this.preflightResult = result;
-    log.info({ durationMs: result.durationMs, ok: result.ok, problems: result.problems.length }, `preflight: ${result.scenarios.filter((s) => s.runnable).length} of ${result.scenarios.length} scenarios can run, ${result.problems.length} problem(s) (table in /api/status)`);
+    log.info(
+      { durationMs: result.durationMs, ok: result.ok, problems: result.problems.length },
+      `preflight: ${result.scenarios.filter((s) => s.runnable).length} of ${result.scenarios.length} scenarios can run, ${result.problems.length} problem(s) (table in /api/status)`,
+    );
     for (const line of result.problems) log.warn(`preflight: ${line}`);
     if (decided.fatal !== undefined) {
-      const hint = cfg.preflight.onMissingEndpoint === 'fail' ? 'see the preflight table; preflight.onMissingEndpoint: skip leaves such scenarios out' : 'see the preflight table; configure scenarios whose endpoints the target serves';
+      const hint =
+        cfg.preflight.onMissingEndpoint === 'fail'
+          ? 'see the preflight table; preflight.onMissingEndpoint: skip leaves such scenarios out'
+          : 'see the preflight table; configure scenarios whose endpoints the target serves';
       throw new LlmsoakError('LLMSOAK_ERR_TARGET', decided.fatal, hint);
     }
-    if (decided.skipped.length > 0) log.warn(`preflight: scenario${decided.skipped.length > 1 ? 's' : ''} ${decided.skipped.join(', ')} skipped: the target lacks ${decided.skipped.length > 1 ? 'their endpoints' : 'its endpoint'} (preflight.onMissingEndpoint: skip)`);
+    if (decided.skipped.length > 0)
+      log.warn(
+        `preflight: scenario${decided.skipped.length > 1 ? 's' : ''} ${decided.skipped.join(', ')} skipped: the target lacks ${decided.skipped.length > 1 ? 'their endpoints' : 'its endpoint'} (preflight.onMissingEndpoint: skip)`,
+      );
     return decided.skipped.length > 0 ? { ...cfg.traffic, scenarios: decided.run } : cfg.traffic;
   }
 
@@ -523,9 +632,7 @@ export class Daemon {
       startedAt: new Date(this.startedAtMs).toISOString(),
       uptimeSec: (this.clock.wallMs() - this.startedAtMs) / 1000,
       target: this.target ?? null,
-      traffic: this.recorder
-        ? { mode: this.config.traffic.mode, rate: this.config.traffic.rate, ...this.recorder.snapshot() }
-        : null,
+      traffic: this.recorder ? { mode: this.config.traffic.mode, rate: this.config.traffic.rate, ...this.recorder.snapshot() } : null,
       quality: this.quality?.snapshot() ?? null,
       activity: this.modes?.activity ?? null,
       state: this.checkpointer?.status() ?? null,

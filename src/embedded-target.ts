@@ -55,8 +55,7 @@ function waitReady(child: ChildProcess, timeoutMs: number): Promise<string> {
         resolve(msg.url);
       }
     };
-    const onExit = (code: number | null, signal: string | null) =>
-      fail(`embedded simulator exited before it was ready (code ${code ?? 'none'}, signal ${signal ?? 'none'})`);
+    const onExit = (code: number | null, signal: string | null) => fail(`embedded simulator exited before it was ready (code ${code ?? 'none'}, signal ${signal ?? 'none'})`);
     const cleanup = () => {
       clearTimeout(timer);
       child.off('message', onMessage);

@@ -4,14 +4,7 @@
  * Request failures on the traffic hot path are NOT exceptions: they are data
  * (an ErrorClass on the RequestRecord).
  */
-export type ErrorCode =
-  | 'LLMSOAK_ERR_CONFIG'
-  | 'LLMSOAK_ERR_USAGE'
-  | 'LLMSOAK_ERR_LISTEN'
-  | 'LLMSOAK_ERR_CHILD'
-  | 'LLMSOAK_ERR_SIMULATOR'
-  | 'LLMSOAK_ERR_TARGET'
-  | 'LLMSOAK_ERR_TRAFFIC';
+export type ErrorCode = 'LLMSOAK_ERR_CONFIG' | 'LLMSOAK_ERR_USAGE' | 'LLMSOAK_ERR_LISTEN' | 'LLMSOAK_ERR_CHILD' | 'LLMSOAK_ERR_SIMULATOR' | 'LLMSOAK_ERR_TARGET' | 'LLMSOAK_ERR_TRAFFIC';
 
 export class LlmsoakError extends Error {
   readonly code: ErrorCode;

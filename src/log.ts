@@ -16,7 +16,10 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: Node
     {
       level,
       base: { app: 'llmsoak' },
-      redact: { paths: ['apiKey', '*.apiKey', '*.*.apiKey', 'authorization', '*.authorization', 'headers.authorization', 'token', '*.token', 'bearerToken', '*.bearerToken', 'password', '*.password'], censor: '[redacted]' },
+      redact: {
+        paths: ['apiKey', '*.apiKey', '*.*.apiKey', 'authorization', '*.authorization', 'headers.authorization', 'token', '*.token', 'bearerToken', '*.bearerToken', 'password', '*.password'],
+        censor: '[redacted]',
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
       ...(scrubber.empty ? {} : { hooks: { streamWrite: (line: string) => scrubber.scrub(line) } }),
     },

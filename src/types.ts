@@ -32,8 +32,18 @@ export type ErrorClass =
   | 'cancelled';
 
 export const ERROR_CLASSES: readonly ErrorClass[] = [
-  'connect', 'timeout_connect', 'timeout_headers', 'timeout_idle', 'timeout_total',
-  'http_429', 'http_4xx', 'http_5xx', 'stream_cut', 'malformed', 'empty', 'cancelled',
+  'connect',
+  'timeout_connect',
+  'timeout_headers',
+  'timeout_idle',
+  'timeout_total',
+  'http_429',
+  'http_4xx',
+  'http_5xx',
+  'stream_cut',
+  'malformed',
+  'empty',
+  'cancelled',
 ];
 
 export type Outcome = 'ok' | ErrorClass;

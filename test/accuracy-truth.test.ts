@@ -44,9 +44,22 @@ function clientOptions(url: string): ClientOptions & { pool: Pool } {
 
 function chatRequest(id: string, maxTokens: number): PreparedRequest {
   return {
-    id, scenario: 's', endpoint: 'chat', model: 'sim-llama-3-8b', stream: true, path: '/v1/chat/completions',
-    body: JSON.stringify({ model: 'sim-llama-3-8b', messages: [{ role: 'user', content: 'Say something.' }], stream: true, max_tokens: maxTokens, ignore_eos: true, stream_options: { include_usage: true } }),
-    promptTokens: 4, keepText: false,
+    id,
+    scenario: 's',
+    endpoint: 'chat',
+    model: 'sim-llama-3-8b',
+    stream: true,
+    path: '/v1/chat/completions',
+    body: JSON.stringify({
+      model: 'sim-llama-3-8b',
+      messages: [{ role: 'user', content: 'Say something.' }],
+      stream: true,
+      max_tokens: maxTokens,
+      ignore_eos: true,
+      stream_options: { include_usage: true },
+    }),
+    promptTokens: 4,
+    keepText: false,
   };
 }
 
@@ -125,7 +138,7 @@ const GAP_MEDIAN_ABS_MS = 1;
 const GAP_P90_ABS_MS = 6;
 const NEVER_BELOW_MS = 0.1;
 
-t.test('against the simulator\'s own timings: client TTFT never below the server\'s, TTFT and gaps within bounds', async (t) => {
+t.test("against the simulator's own timings: client TTFT never below the server's, TTFT and gaps within bounds", async (t) => {
   const sim = defaultSimulatorConfig();
   sim.engine.decodeStepBaseMs = 5;
   sim.engine.decodeStepPerSeqMs = 0;
@@ -141,7 +154,10 @@ t.test('against the simulator\'s own timings: client TTFT never below the server
     const got = await Promise.all(Array.from({ length: 4 }, (_, i) => sendRequest(o, chatRequest(`s${wave}-${i}`, TOKENS), systemClock.monoNs(), () => {})));
     records.push(...got.map((g) => g.record));
   }
-  t.ok(records.every((r) => r.outcome === 'ok'), 'every request ok');
+  t.ok(
+    records.every((r) => r.outcome === 'ok'),
+    'every request ok',
+  );
   const ttftDiffMs: number[] = [];
   const gapDiffMs: number[] = [];
   for (const r of records) {

@@ -4,9 +4,7 @@
  */
 import t from 'tap';
 import { Ajv } from 'ajv';
-import {
-  alertingConfigSchema, alertmanagerLabel, defaultAlertingConfig, validateAlertingConfig, type AlertingConfig,
-} from '../src/alerting/config.js';
+import { alertingConfigSchema, alertmanagerLabel, defaultAlertingConfig, validateAlertingConfig, type AlertingConfig } from '../src/alerting/config.js';
 import { alertName, renderEvidence, sanitizeLabelName, toAlertmanagerAlert } from '../src/alerting/payload.js';
 import type { Hint } from '../src/analyzer/hint.js';
 
@@ -72,9 +70,17 @@ t.test('alertname, label names, evidence rendering', async (t) => {
 
 t.test('hint → alert: labels win over external labels; reserved finding labels ignored', async (t) => {
   const h: Hint = {
-    rule: 'leak', severity: 'critical', cause: 'leak', summary: 's', suggestion: 'g', confidence: 1,
-    evidence: {}, labels: { instance: 'from-hint', cause: 'spoofed', empty: '' },
-    state: 'firing', activeAt: new Date(0), lastEvalAt: new Date(0),
+    rule: 'leak',
+    severity: 'critical',
+    cause: 'leak',
+    summary: 's',
+    suggestion: 'g',
+    confidence: 1,
+    evidence: {},
+    labels: { instance: 'from-hint', cause: 'spoofed', empty: '' },
+    state: 'firing',
+    activeAt: new Date(0),
+    lastEvalAt: new Date(0),
   };
   const a = toAlertmanagerAlert(h, new Date(1000), { externalLabels: { instance: 'ext', env: 'staging' } });
   t.same(a.labels, { alertname: 'Leak', rule: 'leak', severity: 'critical', cause: 'leak', instance: 'from-hint', env: 'staging' });

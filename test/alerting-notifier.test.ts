@@ -13,9 +13,7 @@ import { Registry } from 'prom-client';
 import type { Clock } from '../src/clock.js';
 import type { Finding, Hint } from '../src/analyzer/hint.js';
 import { HintTracker } from '../src/analyzer/tracker.js';
-import {
-  AlertmanagerNotifier, MAX_BATCH_SIZE, defaultAlertingConfig, type AlertingConfig, type AlertmanagerAlert,
-} from '../src/alerting/alertmanager.js';
+import { AlertmanagerNotifier, MAX_BATCH_SIZE, defaultAlertingConfig, type AlertingConfig, type AlertmanagerAlert } from '../src/alerting/alertmanager.js';
 import { silentLogger, type Logger } from '../src/log.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -31,7 +29,11 @@ function fakeClock(): Clock & { ms: number } {
   return c;
 }
 
-interface Received { at: number; headers: IncomingHttpHeaders; alerts: AlertmanagerAlert[] }
+interface Received {
+  at: number;
+  headers: IncomingHttpHeaders;
+  alerts: AlertmanagerAlert[];
+}
 
 type Mode = 'ok' | 'fail' | 'hang';
 
@@ -93,9 +95,13 @@ function cfg(urls: string[], over: Partial<AlertingConfig> = {}, timeoutMs = 2_0
 
 function finding(over: Partial<Finding> = {}): Finding {
   return {
-    rule: 'kv_cache_pressure', severity: 'warning', cause: 'kv_cache_pressure',
-    summary: 'KV cache 97% full and preempting', suggestion: 'lower max concurrent sequences',
-    confidence: 0.8, evidence: { kv_usage_ratio: 0.97, 'rate(preemptions_total[5m])': 2.5 },
+    rule: 'kv_cache_pressure',
+    severity: 'warning',
+    cause: 'kv_cache_pressure',
+    summary: 'KV cache 97% full and preempting',
+    suggestion: 'lower max concurrent sequences',
+    confidence: 0.8,
+    evidence: { kv_usage_ratio: 0.97, 'rate(preemptions_total[5m])': 2.5 },
     ...over,
   };
 }
@@ -138,8 +144,7 @@ t.test('payload, endsAt = now + 4 × max(eval interval, resend delay), auth head
     runbookBaseUrl: 'https://runbooks.example/llmsoak',
   });
   // `cause` is reserved: the constructor refuses it (all problems at once)
-  t.throws(() => new AlertmanagerNotifier(config, { registry: new Registry(), logger: log.logger, clock, evaluationIntervalMs: EVAL_MS }),
-    { code: 'LLMSOAK_ERR_CONFIG' });
+  t.throws(() => new AlertmanagerNotifier(config, { registry: new Registry(), logger: log.logger, clock, evaluationIntervalMs: EVAL_MS }), { code: 'LLMSOAK_ERR_CONFIG' });
   config.externalLabels = { instance: 'soak-1' };
   const am0 = config.alertmanagers[0];
   if (am0) am0.bearerToken = 'sekrit-token-123';
@@ -157,8 +162,13 @@ t.test('payload, endsAt = now + 4 × max(eval interval, resend delay), auth head
   t.match(r?.headers['content-type'], /application\/json/);
   const a = r?.alerts[0];
   t.same(a?.labels, {
-    alertname: 'KvCachePressure', rule: 'kv_cache_pressure', severity: 'warning', cause: 'kv_cache_pressure',
-    model: 'llama', gpu_index: '0', instance: 'soak-1',
+    alertname: 'KvCachePressure',
+    rule: 'kv_cache_pressure',
+    severity: 'warning',
+    cause: 'kv_cache_pressure',
+    model: 'llama',
+    gpu_index: '0',
+    instance: 'soak-1',
   });
   t.equal(a?.startsAt, new Date(T0).toISOString());
   t.equal(a?.endsAt, new Date(T0 + 4 * 60_000).toISOString(), 'resend delay 60 s > eval 15 s: endsAt = now + 240 s');
@@ -229,9 +239,11 @@ t.test('resend cadence while firing; resolution re-sent for 15 minutes, then nev
   const before = am.received.length;
   for (; clock.ms <= resolvedAt + 20 * 60_000; clock.ms += EVAL_MS) await evaluate(false);
   const resolved = am.received.slice(before);
-  t.same(resolved.map((r) => (r.at - resolvedAt) / 1000),
+  t.same(
+    resolved.map((r) => (r.at - resolvedAt) / 1000),
     [0, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600, 660, 720, 780, 840, 900],
-    'resolution sent at once, then every 60 s for 15 minutes, then never');
+    'resolution sent at once, then every 60 s for 15 minutes, then never',
+  );
   for (const r of resolved) t.equal(r.alerts[0]?.endsAt, new Date(resolvedAt).toISOString(), 'endsAt = resolution time');
   t.same(tracker.all(), [], 'tracker forgot it');
 
@@ -262,14 +274,24 @@ t.test('600 alerts go out as 256 + 256 + 88; many sends in one tick make one loo
   t.equal(n.send(hints, new Date(T0)), 600);
   await n.idle();
   t.equal(MAX_BATCH_SIZE, 256);
-  t.same(am.received.map((r) => r.alerts.length), [256, 256, 88]);
-  t.same(am.alerts().map((a) => a.labels['series']), hints.map((_, i) => String(i)), 'in order, each once');
+  t.same(
+    am.received.map((r) => r.alerts.length),
+    [256, 256, 88],
+  );
+  t.same(
+    am.alerts().map((a) => a.labels['series']),
+    hints.map((_, i) => String(i)),
+    'in order, each once',
+  );
 
   // five sends in the same tick: one wake-up, one POST
   const before = am.received.length;
   for (let i = 0; i < 5; i++) n.send([firingHint(1000 + i, new Date(T0))], new Date(T0));
   await n.idle();
-  t.same(am.received.slice(before).map((r) => r.alerts.length), [5]);
+  t.same(
+    am.received.slice(before).map((r) => r.alerts.length),
+    [5],
+  );
 });
 
 t.test('queue overflow drops the oldest and counts them', async (t) => {
@@ -283,19 +305,32 @@ t.test('queue overflow drops the oldest and counts them', async (t) => {
   t.teardown(() => n.stop(1000));
   const label = { alertmanager: `127.0.0.1:${am.port}` };
   // not started yet: alerts wait in the queue
-  n.send(Array.from({ length: 6 }, (_, i) => firingHint(i, new Date(T0))), new Date(T0));
-  n.send(Array.from({ length: 6 }, (_, i) => firingHint(6 + i, new Date(T0))), new Date(T0));
+  n.send(
+    Array.from({ length: 6 }, (_, i) => firingHint(i, new Date(T0))),
+    new Date(T0),
+  );
+  n.send(
+    Array.from({ length: 6 }, (_, i) => firingHint(6 + i, new Date(T0))),
+    new Date(T0),
+  );
   t.equal(await metricValue(reg, 'llmsoak_alert_queue_length', label), 10);
   t.equal(await metricValue(reg, 'llmsoak_alert_notifications_dropped_total', label), 2);
   t.equal(n.status()[0]?.dropped, 2);
   // more than the capacity in one go: only the newest 10 are kept (5 of these + the 10 queued dropped)
-  n.send(Array.from({ length: 15 }, (_, i) => firingHint(100 + i, new Date(T0))), new Date(T0));
+  n.send(
+    Array.from({ length: 15 }, (_, i) => firingHint(100 + i, new Date(T0))),
+    new Date(T0),
+  );
   t.equal(await metricValue(reg, 'llmsoak_alert_notifications_dropped_total', label), 17);
   t.equal(await metricValue(reg, 'llmsoak_alert_queue_length', label), 10);
   t.equal(log.lines.filter((l) => /queue full/.test(String(l['msg'])) && l['level'] === 40).length, 1, 'one warning line, not one per drop');
   n.start();
   await n.idle();
-  t.same(am.alerts().map((a) => a.labels['series']), Array.from({ length: 10 }, (_, i) => String(105 + i)), 'the newest 10 arrive');
+  t.same(
+    am.alerts().map((a) => a.labels['series']),
+    Array.from({ length: 10 }, (_, i) => String(105 + i)),
+    'the newest 10 arrive',
+  );
   t.equal(await metricValue(reg, 'llmsoak_alert_queue_length', label), 0);
 
   // queued alerts are sent by stop() (flush once) and those left at the deadline count as dropped
@@ -306,7 +341,10 @@ t.test('queue overflow drops the oldest and counts them', async (t) => {
   t.teardown(() => hang.close());
   const reg2 = new Registry();
   const n2 = new AlertmanagerNotifier(cfg([hang.url], { queueCapacity: 1000 }), { registry: reg2, logger: silentLogger(), clock: clock2, evaluationIntervalMs: EVAL_MS });
-  n2.send(Array.from({ length: 300 }, (_, i) => firingHint(i, new Date(T0))), new Date(T0));
+  n2.send(
+    Array.from({ length: 300 }, (_, i) => firingHint(i, new Date(T0))),
+    new Date(T0),
+  );
   const t0 = Date.now();
   await n2.stop(300);
   t.ok(Date.now() - t0 < 1500, 'stop() keeps its deadline even when the Alertmanager hangs');
@@ -351,7 +389,7 @@ t.test('two Alertmanagers both receive; a hanging one does not hold the other ba
   n2.send([firingHint(3, new Date(T0))], new Date(clock.ms));
   while (b.received.length === bBefore + 1 && Date.now() - started < 2_500) await new Promise((r) => setTimeout(r, 10));
   t.equal(b.received.length, bBefore + 2);
-  t.equal(n2.status().find((s) => s.alertmanager === `127.0.0.1:${c.port}`)?.queued, 1, 'the hanging one\'s resend waits in its own queue');
+  t.equal(n2.status().find((s) => s.alertmanager === `127.0.0.1:${c.port}`)?.queued, 1, "the hanging one's resend waits in its own queue");
 });
 
 t.test('an Alertmanager down, then up: one line each way, and firing alerts arrive after recovery', async (t) => {

@@ -71,13 +71,22 @@ class FakeAlertmanager {
 }
 
 const finding = (cause: string): Finding => ({
-  rule: 'test_rule', severity: 'warning', cause, summary: `${cause} is happening`, suggestion: 'look', confidence: 0.8, evidence: { value: 1 },
+  rule: 'test_rule',
+  severity: 'warning',
+  cause,
+  summary: `${cause} is happening`,
+  suggestion: 'look',
+  confidence: 0.8,
+  evidence: { value: 1 },
 });
 
 function pipeline(amUrl: string, queueCapacity: number, causes: () => string[]) {
   const registry = new Registry();
   const rule: Rule = {
-    id: 'test_rule', severity: 'warning', forSec: 0, description: 'fires for what the test says',
+    id: 'test_rule',
+    severity: 'warning',
+    forSec: 0,
+    description: 'fires for what the test says',
     evaluate: async () => ok(causes().map(finding)),
   };
   const notifier = new AlertmanagerNotifier(
@@ -90,8 +99,14 @@ function pipeline(amUrl: string, queueCapacity: number, causes: () => string[]) 
   const sink = { send: (hints: Parameters<AlertmanagerNotifier['send']>[0], now: Date) => (books.enqueued += notifier.send(hints, now)) };
   const analyzer = new Analyzer({
     cfg: { enabled: true, stepSec: 5, intervalSec: 30, windowSec: 300, leakWindowSec: 3600, warmupSec: 0, baselineSec: 1e9, thresholds: DEFAULT_THRESHOLDS },
-    rules: [rule], src: new LocalSource(new SeriesStore({ stepSec: 5 })), tracker: new HintTracker({ registry }), sinks: [sink],
-    registry, logger: silentLogger(), clock: systemClock, runStartMs: T0 - 60_000,
+    rules: [rule],
+    src: new LocalSource(new SeriesStore({ stepSec: 5 })),
+    tracker: new HintTracker({ registry }),
+    sinks: [sink],
+    registry,
+    logger: silentLogger(),
+    clock: systemClock,
+    runStartMs: T0 - 60_000,
   });
   return { registry, notifier, analyzer, books };
 }
@@ -174,7 +189,10 @@ t.test('a small queue against a slow Alertmanager: dropped alerts are exactly th
     await analyzer.evaluate(new Date(T0 + i * EVAL_MS));
     await notifier.idle();
   }
-  t.ok(['cause_0', 'cause_1', 'cause_2', 'cause_3'].every((c) => am.byRule('test_rule', c)), 'the dropped alerts that still fire arrive with the next resend');
+  t.ok(
+    ['cause_0', 'cause_1', 'cause_2', 'cause_3'].every((c) => am.byRule('test_rule', c)),
+    'the dropped alerts that still fire arrive with the next resend',
+  );
 });
 
 t.test('stop() flushes what is queued before the daemon exits', async (t) => {

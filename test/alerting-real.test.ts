@@ -70,13 +70,9 @@ t.test('a real Alertmanager receives, shows and resolves a hint', async (t) => {
   const storage = mkdtempSync(join(tmpdir(), 'llmsoak-am-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, [
-    `--config.file=${configFile}`,
-    `--storage.path=${storage}`,
-    '--cluster.listen-address=',
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, [`--config.file=${configFile}`, `--storage.path=${storage}`, '--cluster.listen-address=', `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -105,9 +101,13 @@ t.test('a real Alertmanager receives, shows and resolves a hint', async (t) => {
   t.teardown(() => notifier.stop(2_000));
   const tracker = new HintTracker();
   const f: Finding = {
-    rule: 'kv_cache_pressure', severity: 'warning', cause: 'kv_cache_pressure',
-    summary: 'KV cache 97% full and preempting', suggestion: 'lower max concurrent sequences',
-    confidence: 0.85, evidence: { kv_usage_ratio: 0.97, preemptions_per_second: 2.5 },
+    rule: 'kv_cache_pressure',
+    severity: 'warning',
+    cause: 'kv_cache_pressure',
+    summary: 'KV cache 97% full and preempting',
+    suggestion: 'lower max concurrent sequences',
+    confidence: 0.85,
+    evidence: { kv_usage_ratio: 0.97, preemptions_per_second: 2.5 },
     labels: { model: 'llama-3-8b', 'gpu.index': '0' },
   };
 
@@ -124,8 +124,13 @@ t.test('a real Alertmanager receives, shows and resolves a hint', async (t) => {
   const a = active[0];
   t.equal(a?.status.state, 'active');
   t.same(a?.labels, {
-    alertname: 'KvCachePressure', rule: 'kv_cache_pressure', severity: 'warning', cause: 'kv_cache_pressure',
-    model: 'llama-3-8b', gpu_index: '0', instance: 'soak-test',
+    alertname: 'KvCachePressure',
+    rule: 'kv_cache_pressure',
+    severity: 'warning',
+    cause: 'kv_cache_pressure',
+    model: 'llama-3-8b',
+    gpu_index: '0',
+    instance: 'soak-test',
   });
   t.equal(a?.annotations['summary'], f.summary);
   t.equal(a?.annotations['suggestion'], f.suggestion);
@@ -148,8 +153,7 @@ t.test('a real Alertmanager receives, shows and resolves a hint', async (t) => {
   t.equal(await receivedResolved(base), resolvedBefore + 1, 'Alertmanager counted a resolved alert');
   const after = await getJson<GettableAlert[]>(`${base}/api/v2/alerts?filter=${filter}`);
   t.same(after, [], 'a resolved alert is no longer listed');
-  const inactiveToo = await getJson<GettableAlert[]>(
-    `${base}/api/v2/alerts?active=false&silenced=true&inhibited=true&unprocessed=true&filter=${filter}`);
+  const inactiveToo = await getJson<GettableAlert[]>(`${base}/api/v2/alerts?active=false&silenced=true&inhibited=true&unprocessed=true&filter=${filter}`);
   t.same(inactiveToo, [], 'not even among inactive ones: Alertmanager drops alerts whose endsAt has passed');
   const sent = (await reg.getMetricsAsJSON()).find((m) => m.name === 'llmsoak_alert_notifications_total');
   t.equal(sent?.values.find((v) => v.labels['outcome'] === 'sent')?.value, 2);

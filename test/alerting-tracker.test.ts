@@ -6,9 +6,7 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import type { Finding } from '../src/analyzer/hint.js';
 import { hintKey } from '../src/analyzer/hint.js';
-import {
-  HintTracker, RESOLVED_RETENTION_MS, UNTRUSTWORTHY_PREFIX, describeTransition, type Transition,
-} from '../src/analyzer/tracker.js';
+import { HintTracker, RESOLVED_RETENTION_MS, UNTRUSTWORTHY_PREFIX, describeTransition, type Transition } from '../src/analyzer/tracker.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const at = (s: number): Date => new Date(T0 + s * 1000);
@@ -125,7 +123,9 @@ t.test('identity: rule + labels (+ severity, cause); never evidence, summary or 
   const changed = finding({
     labels: { gpu: '0', model: 'm1' }, // other key order
     evidence: { kv_usage_ratio: 0.99, preemptions_per_second: 7 },
-    summary: 'KV cache 99% full', suggestion: 'add GPUs', confidence: 0.95,
+    summary: 'KV cache 99% full',
+    suggestion: 'add GPUs',
+    confidence: 0.95,
   });
   t.same(tr.update('kv_cache_pressure', FOR, 0, [changed], at(30)), [], 'same hint: no transition');
   const fired = tr.update('kv_cache_pressure', FOR, 0, [changed], at(60));
@@ -137,20 +137,22 @@ t.test('identity: rule + labels (+ severity, cause); never evidence, summary or 
   t.equal(h[0]?.confidence, 0.95);
   t.equal(hintKey(finding({ labels: { a: '1', b: '2' } })), hintKey(finding({ labels: { b: '2', a: '1' } })));
   t.not(hintKey(finding({ labels: { model: 'm1' } })), hintKey(finding({ labels: { model: 'm2' } })));
-  t.equal(hintKey(finding({ labels: { model: 'm1', severity: 'critical' } })), hintKey(finding({ labels: { model: 'm1' } })),
-    'reserved names in a finding\'s labels are ignored');
+  t.equal(hintKey(finding({ labels: { model: 'm1', severity: 'critical' } })), hintKey(finding({ labels: { model: 'm1' } })), "reserved names in a finding's labels are ignored");
 
   // a second label set of the same rule is a second hint; the gauge counts both
   const two = [changed, finding({ labels: { model: 'm2', gpu: '1' } })];
   tr.update('kv_cache_pressure', 0, 0, two, at(75));
   t.equal(tr.firing().length, 2);
-  t.same((await gaugeValues(reg)).map((v) => v.value), [2], 'llmsoak_hint_active counts firing hints per rule/severity/cause');
+  t.same(
+    (await gaugeValues(reg)).map((v) => v.value),
+    [2],
+    'llmsoak_hint_active counts firing hints per rule/severity/cause',
+  );
 
   // a severity change is a different alert (it is an Alertmanager label): the old one resolves
   const tr2 = new HintTracker();
   tr2.update('kv_cache_pressure', 0, 0, [finding()], at(0));
-  t.same(moves(tr2.update('kv_cache_pressure', 0, 0, [finding({ severity: 'critical' })], at(15))).sort(),
-    ['firing->resolved', 'inactive->firing']);
+  t.same(moves(tr2.update('kv_cache_pressure', 0, 0, [finding({ severity: 'critical' })], at(15))).sort(), ['firing->resolved', 'inactive->firing']);
   // duplicates within one evaluation: the first wins
   const tr3 = new HintTracker();
   tr3.update('r', 0, 0, [finding({ rule: 'r', summary: 'first' }), finding({ rule: 'r', summary: 'second' })], at(0));

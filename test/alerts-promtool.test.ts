@@ -20,7 +20,10 @@ function findPromtool(): string | undefined {
 }
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.yml') || f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 const promtool = findPromtool();

@@ -27,7 +27,13 @@ function str(o: Obj, k: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-interface AlertRule { alert: string; expr: string; labels: Obj; annotations: Obj; for?: string }
+interface AlertRule {
+  alert: string;
+  expr: string;
+  labels: Obj;
+  annotations: Obj;
+  for?: string;
+}
 
 function loadAlerts(): AlertRule[] {
   const doc: unknown = parse(readFileSync(join(ROOT, 'alerts', 'llmsoak-rules.yml'), 'utf8'));
@@ -53,7 +59,11 @@ function loadAlerts(): AlertRule[] {
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to '-'. */
 function githubSlug(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 }
 
 /** alertname -> eval times at which some promtool test expects it to fire. */
@@ -128,7 +138,7 @@ t.test('leak alerts extrapolate with predict_linear and wait with for', async (t
   }
 });
 
-t.test('every alert has its runbook file, and every runbook file is an alert\'s', async (t) => {
+t.test("every alert has its runbook file, and every runbook file is an alert's", async (t) => {
   const dir = join(ROOT, 'alerts', 'runbooks');
   const files = new Set(readdirSync(dir).filter((f) => f !== 'README.md' && f.endsWith('.md')));
   for (const a of alerts) {
@@ -136,7 +146,11 @@ t.test('every alert has its runbook file, and every runbook file is an alert\'s'
     const text = files.has(`${a.alert}.md`) ? readFileSync(join(dir, `${a.alert}.md`), 'utf8') : '';
     t.match(text, new RegExp(`^# Runbook: ${a.alert}\n`), `${a.alert}: its runbook is titled with the alert's name`);
   }
-  for (const f of files) t.ok(alerts.some((a) => `${a.alert}.md` === f), `${f} belongs to an alert`);
+  for (const f of files)
+    t.ok(
+      alerts.some((a) => `${a.alert}.md` === f),
+      `${f} belongs to an alert`,
+    );
   const index = readFileSync(join(dir, 'README.md'), 'utf8');
   for (const a of alerts) t.ok(index.includes(`(${a.alert}.md)`), `the runbook index links ${a.alert}`);
 });
@@ -185,5 +199,9 @@ t.test('every relative link in the README, docs/ and the runbooks resolves', asy
 t.test('every alert fires in at least one promtool unit test', async (t) => {
   const fired = firingTests();
   for (const a of alerts) t.ok((fired.get(a.alert) ?? []).length > 0, `${a.alert} fires in ${(fired.get(a.alert) ?? []).join(', ') || 'no test'}`);
-  for (const name of fired.keys()) t.ok(alerts.some((a) => a.alert === name), `tested alert ${name} exists`);
+  for (const name of fired.keys())
+    t.ok(
+      alerts.some((a) => a.alert === name),
+      `tested alert ${name} exists`,
+    );
 });

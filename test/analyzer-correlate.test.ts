@@ -14,10 +14,17 @@ t.test('alignment pairs nearest points within the tolerance', async (t) => {
   const a = pts([1, 2, 3, 4]);
   const b = pts([10, 20, 30, 40], 15_000, 400); // 400 ms late
   const c = pts([100, 300], 30_000); // every other step
-  t.same(alignByTime([a, b], 1000).cols, [[1, 2, 3, 4], [10, 20, 30, 40]]);
+  t.same(alignByTime([a, b], 1000).cols, [
+    [1, 2, 3, 4],
+    [10, 20, 30, 40],
+  ]);
   t.same(alignByTime([a, b], 100).cols, [[], []], 'outside tolerance: dropped');
   const abc = alignByTime([a, b, c], 1000);
-  t.same(abc.cols, [[1, 3], [10, 30], [100, 300]]);
+  t.same(abc.cols, [
+    [1, 3],
+    [10, 30],
+    [100, 300],
+  ]);
   t.same(abc.t, [T0, T0 + 30_000]);
 });
 
@@ -35,7 +42,11 @@ t.test('Spearman ranking finds the resource that moves with latency', async (t) 
     { labels: { __name__: 'too_short' }, points: pts([1, 2, 3]) },
   ];
   const r = rankCorrelations(pts(latency), candidates);
-  t.same(r.map((c) => c.labels.__name__), ['kv_cache_usage_ratio', 'host_memory_available_bytes', 'gpu_temperature_celsius'], 'ranked by |rho|; too-short left out');
+  t.same(
+    r.map((c) => c.labels.__name__),
+    ['kv_cache_usage_ratio', 'host_memory_available_bytes', 'gpu_temperature_celsius'],
+    'ranked by |rho|; too-short left out',
+  );
   t.ok((r[0]?.rho as number) > 0.9, `kv rho ${r[0]?.rho}`);
   t.ok((r[1]?.rho as number) < -0.9, 'negative correlation ranks by magnitude');
   t.equal(r[0]?.significant, true);

@@ -54,7 +54,11 @@ t.test('random walks, counters and byte gauges come back exactly', async (t) => 
   const rss: number[] = [];
   let m = 2.5e8;
   for (let i = 0; i < 5000; i++) rss.push((m += Math.round(g() * 65536)));
-  for (const [name, xs] of [['gaussian walk', walk], ['counter', counter], ['RSS-like bytes', rss]] as const) {
+  for (const [name, xs] of [
+    ['gaussian walk', walk],
+    ['counter', counter],
+    ['RSS-like bytes', rss],
+  ] as const) {
     const { back } = roundTrip(words(xs));
     t.same(back, words(xs), `${name}: every value bit for bit`);
   }
@@ -78,9 +82,26 @@ t.test('special values: NaN payloads, the staleness marker, ±0, ±Inf, subnorma
   const quietNaN: Words = [0x7ff80000, 0];
   const negNaNPayload: Words = [0xfff12345, 0x6789abcd];
   const special: Words[] = [
-    wordsOf(0), wordsOf(-0), stale, quietNaN, stale, wordsOf(Infinity), wordsOf(-Infinity), wordsOf(Number.MIN_VALUE),
-    wordsOf(-Number.MIN_VALUE), wordsOf(Number.MAX_VALUE), wordsOf(-Number.MAX_VALUE), negNaNPayload, wordsOf(1), wordsOf(1 + Number.EPSILON),
-    wordsOf(2 ** -1074 * 3), stale, stale, wordsOf(0), wordsOf(-0), wordsOf(-0),
+    wordsOf(0),
+    wordsOf(-0),
+    stale,
+    quietNaN,
+    stale,
+    wordsOf(Infinity),
+    wordsOf(-Infinity),
+    wordsOf(Number.MIN_VALUE),
+    wordsOf(-Number.MIN_VALUE),
+    wordsOf(Number.MAX_VALUE),
+    wordsOf(-Number.MAX_VALUE),
+    negNaNPayload,
+    wordsOf(1),
+    wordsOf(1 + Number.EPSILON),
+    wordsOf(2 ** -1074 * 3),
+    stale,
+    stale,
+    wordsOf(0),
+    wordsOf(-0),
+    wordsOf(-0),
   ];
   const { back } = roundTrip(special);
   t.same(back, special, 'every bit pattern kept');
@@ -90,7 +111,18 @@ t.test('special values: NaN payloads, the staleness marker, ±0, ±Inf, subnorma
 });
 
 t.test('values whose XOR has 32 or more leading or trailing zero bits (one word unchanged)', async (t) => {
-  const xs: Words[] = [[1, 0], [1, 1], [1, 0x80000000], [0x80000000, 0x80000000], [0x80000000, 1], [0, 1], [0xffffffff, 0xffffffff], [0, 0], [0x00010000, 0], [0x00010000, 0xffffffff]];
+  const xs: Words[] = [
+    [1, 0],
+    [1, 1],
+    [1, 0x80000000],
+    [0x80000000, 0x80000000],
+    [0x80000000, 1],
+    [0, 1],
+    [0xffffffff, 0xffffffff],
+    [0, 0],
+    [0x00010000, 0],
+    [0x00010000, 0xffffffff],
+  ];
   const { back } = roundTrip(xs);
   t.same(back, xs);
 });

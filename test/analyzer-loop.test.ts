@@ -24,7 +24,10 @@ t.test('aligned evaluations, warm-up skipped, `for` honoured, stop ends the loop
   const evaluatedAt: number[] = [];
   let firing = false;
   const rule: Rule = {
-    id: 'test_rule', severity: 'warning', forSec: 10, description: 'fires while the test says so',
+    id: 'test_rule',
+    severity: 'warning',
+    forSec: 10,
+    description: 'fires while the test says so',
     evaluate: async (ctx) => {
       evaluatedAt.push(ctx.now.getTime());
       return ok(firing ? [{ rule: 'test_rule', severity: 'warning', cause: 'test', summary: 'on', suggestion: '', confidence: 0.9, evidence: {} }] : []);
@@ -33,9 +36,15 @@ t.test('aligned evaluations, warm-up skipped, `for` honoured, stop ends the loop
   const delivered: { at: number; hints: Hint[] }[] = [];
   const analyzer = new Analyzer({
     cfg: { enabled: true, stepSec: 1, intervalSec: 5, windowSec: 60, leakWindowSec: 600, warmupSec: 20, baselineSec: 1e9, thresholds: DEFAULT_THRESHOLDS },
-    rules: [rule], src: new LocalSource(new SeriesStore({ stepSec: 1 })), tracker: new HintTracker({ registry }),
+    rules: [rule],
+    src: new LocalSource(new SeriesStore({ stepSec: 1 })),
+    tracker: new HintTracker({ registry }),
     sinks: [{ send: (hints: Hint[], now: Date) => delivered.push({ at: now.getTime(), hints }) }],
-    registry, logger: silentLogger(), clock, timers: clock, runStartMs: T0,
+    registry,
+    logger: silentLogger(),
+    clock,
+    timers: clock,
+    runStartMs: T0,
   });
   analyzer.start();
 
@@ -44,7 +53,11 @@ t.test('aligned evaluations, warm-up skipped, `for` honoured, stop ends the loop
   // Warm-up 20 s plus two steps: the first evaluation at or after T0 + 22 s, on the 5 s grid.
   const expected = [25, 30, 35, 40, 45, 50, 55, 60].map((s) => base + s * 1000);
   t.same(evaluatedAt, expected, 'evaluated at 12:00:25, :30 … :60: multiples of 5 s, none in warm-up');
-  t.same(delivered.map((d) => d.at), expected, 'each evaluation reaches the sinks');
+  t.same(
+    delivered.map((d) => d.at),
+    expected,
+    'each evaluation reaches the sinks',
+  );
 
   firing = true;
   await clock.advance(5_000); // :65 the finding appears: pending

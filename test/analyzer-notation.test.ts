@@ -38,10 +38,14 @@ t.test('expanding notation (promtool semantics)', async (t) => {
 
 t.test('loadSeries: one sample per interval, missing vs stale', async (t) => {
   const store = new SeriesStore({ stepSec: 60, rawRetentionSec: 86_400, tiers: [] });
-  const r = loadSeries(store, [
-    { series: 'g{a="1"}', values: '1 2 _ 4 stale 6' },
-    { series: 'short', values: '7' },
-  ], { startMs: 1_000_000, intervalSec: 60 });
+  const r = loadSeries(
+    store,
+    [
+      { series: 'g{a="1"}', values: '1 2 _ 4 stale 6' },
+      { series: 'short', values: '7' },
+    ],
+    { startMs: 1_000_000, intervalSec: 60 },
+  );
   t.same(r, { startMs: 1_000_000, endMs: 1_300_000, samples: 6 });
   const src = new LocalSource(store, { lookbackSec: 300 });
   const at = async (sel: string, ms: number) => (await src.instant(sel, new Date(ms)))[0]?.points[0]?.v;
@@ -72,7 +76,10 @@ function goDuration(sec: number): string {
 
 /** Canonical `{a="1",b="2"}` text (sorted, __name__ included as a label). */
 function canon(labels: Record<string, string>): string {
-  return `{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+  return `{${Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(',')}}`;
 }
 
 /**
@@ -129,9 +136,15 @@ t.test('LocalSource agrees with promtool test rules', async (t) => {
       if (!exprs.includes(expr)) exprs.push(expr);
       mine.set(`${expr}@${goDuration(sec)}`, new Map(entries.map(([l, v]) => [canon(l), v])));
     };
-    put('gauge_x', (await src.instant('gauge_x', now)).map((s) => [s.labels, s.points[0]?.v as number]));
+    put(
+      'gauge_x',
+      (await src.instant('gauge_x', now)).map((s) => [s.labels, s.points[0]?.v as number]),
+    );
     // rate(x[5m]) at exactly `now`: a one-point subquery (window = step = 10 s; every eval time is a multiple of 10 s)
-    put('rate(req_total[5m])', (await src.rate('req_total', 10, now, { rateWindowSec: 300, stepSec: 10 })).map((s) => [s.labels, s.points[s.points.length - 1]?.v as number]));
+    put(
+      'rate(req_total[5m])',
+      (await src.rate('req_total', 10, now, { rateWindowSec: 300, stepSec: 10 })).map((s) => [s.labels, s.points[s.points.length - 1]?.v as number]),
+    );
     const inc = await src.increase('req_total', 300, now);
     put('sum(increase(req_total[5m]))', inc === undefined ? [] : [[{}, inc]]);
     for (const q of [0.5, 0.9, 0.99]) {
@@ -149,7 +162,10 @@ t.test('LocalSource agrees with promtool test rules', async (t) => {
     const file = join(dir, 'test.yml');
     const tests = times.flatMap((sec) => exprs.map((expr) => ({ expr, eval_time: `${sec}s`, exp_samples: [] })));
     // JSON is YAML: promtool reads it as is.
-    writeFileSync(file, JSON.stringify({ rule_files: [], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: input.map((s) => ({ series: s.series, values: s.values })), promql_expr_test: tests }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({ rule_files: [], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: input.map((s) => ({ series: s.series, values: s.values })), promql_expr_test: tests }] }),
+    );
     const r = spawnSync(promtool, ['test', 'rules', file], { encoding: 'utf8', timeout: 30_000 });
     out = `${r.stdout}${r.stderr}`;
     t.ok(out.includes('FAILED') || nonEmpty === 0, 'promtool reported its values');

@@ -46,7 +46,10 @@ t.test('histograms, counters and gauges land as Prometheus stores them', async (
   }
   const names = new Set(store.all().map((s) => s.name));
   t.same([...names].sort(), ['in_flight', 'lat_seconds_bucket', 'lat_seconds_count', 'lat_seconds_sum', 'req_total']);
-  const buckets = store.select('lat_seconds_bucket').map((s) => s.labels.le).sort();
+  const buckets = store
+    .select('lat_seconds_bucket')
+    .map((s) => s.labels.le)
+    .sort();
   t.same(buckets, ['+Inf', '0.1', '1'], 'le as the text exposition writes it');
   t.equal(store.select('lat_seconds_bucket')[0]?.kind, 'counter');
   t.equal(store.select('lat_seconds_sum')[0]?.kind, 'counter');

@@ -12,15 +12,19 @@ const T0 = Date.UTC(2025, 0, 1);
 
 function fixture(): { src: LocalSource; end: Date } {
   const store = new SeriesStore({ stepSec: 15, rawRetentionSec: 3600, tiers: [{ resolutionSec: 60, retentionSec: 6 * 3600 }] });
-  const r = loadSeries(store, [
-    { series: 'tok_total{scenario="a"}', values: '0+30x400' }, // 2 tokens/s
-    { series: 'tok_total{scenario="b"}', values: '0+15x200 0+15x199' }, // 1 token/s with a reset
-    { series: 'kv_ratio{model="m"}', values: '0.5+0x400' },
-    { series: 'kv_ratio{model="n"}', values: '0.1+0.001x400' },
-    { series: 'lat_bucket{le="0.1"}', values: '0+10x400' },
-    { series: 'lat_bucket{le="1"}', values: '0+20x400' },
-    { series: 'lat_bucket{le="+Inf"}', values: '0+20x400' },
-  ], { startMs: T0, intervalSec: 15 });
+  const r = loadSeries(
+    store,
+    [
+      { series: 'tok_total{scenario="a"}', values: '0+30x400' }, // 2 tokens/s
+      { series: 'tok_total{scenario="b"}', values: '0+15x200 0+15x199' }, // 1 token/s with a reset
+      { series: 'kv_ratio{model="m"}', values: '0.5+0x400' },
+      { series: 'kv_ratio{model="n"}', values: '0.1+0.001x400' },
+      { series: 'lat_bucket{le="0.1"}', values: '0+10x400' },
+      { series: 'lat_bucket{le="1"}', values: '0+20x400' },
+      { series: 'lat_bucket{le="+Inf"}', values: '0+20x400' },
+    ],
+    { startMs: T0, intervalSec: 15 },
+  );
   return { src: new LocalSource(store), end: new Date(r.endMs) };
 }
 
@@ -101,11 +105,39 @@ t.test('long ranges read through the downsampled tier', async (t) => {
 });
 
 t.test('pure PromQL helpers', async (t) => {
-  t.equal(bucketQuantile(0.5, [{ le: Infinity, count: 0 }, { le: 1, count: 0 }]), undefined, 'no observations');
+  t.equal(
+    bucketQuantile(0.5, [
+      { le: Infinity, count: 0 },
+      { le: 1, count: 0 },
+    ]),
+    undefined,
+    'no observations',
+  );
   t.equal(bucketQuantile(0.5, [{ le: 1, count: 5 }]), undefined, 'no +Inf bucket');
-  t.equal(bucketQuantile(1, [{ le: 1, count: 5 }, { le: Infinity, count: 10 }]), 1, 'rank in +Inf → largest finite bound');
-  t.equal(bucketQuantile(-1, [{ le: 1, count: 5 }, { le: Infinity, count: 10 }]), -Infinity);
-  t.equal(bucketQuantile(0.5, [{ le: 2, count: 4 }, { le: 1, count: 6 }, { le: Infinity, count: 10 }]), 1 * (5 / 6), 'non-monotonic counts forced monotonic');
+  t.equal(
+    bucketQuantile(1, [
+      { le: 1, count: 5 },
+      { le: Infinity, count: 10 },
+    ]),
+    1,
+    'rank in +Inf → largest finite bound',
+  );
+  t.equal(
+    bucketQuantile(-1, [
+      { le: 1, count: 5 },
+      { le: Infinity, count: 10 },
+    ]),
+    -Infinity,
+  );
+  t.equal(
+    bucketQuantile(0.5, [
+      { le: 2, count: 4 },
+      { le: 1, count: 6 },
+      { le: Infinity, count: 10 },
+    ]),
+    1 * (5 / 6),
+    'non-monotonic counts forced monotonic',
+  );
   t.equal(extrapolatedRate([0, 60_000], [0, 60], 0, 2, 0, 0, 60_000, true, true), 1);
   t.equal(extrapolatedRate([0], [0], 0, 1, 0, 0, 60_000, true, true), undefined, 'one point → undefined');
 });

@@ -21,7 +21,10 @@ t.test('raw points, left-open/closed reads, select by matchers', async (t) => {
   const a = s.select('mem_bytes{proc="a"}');
   t.equal(a.length, 1);
   const id = (a[0] as { id: number }).id;
-  t.same(s.points(id, T0 + 20_000, T0 + 40_000).map((p) => p.v), [102, 103, 104]);
+  t.same(
+    s.points(id, T0 + 20_000, T0 + 40_000).map((p) => p.v),
+    [102, 103, 104],
+  );
   const buf = new PointBuffer(2);
   s.readInto(id, T0 + 20_000, T0 + 40_000, buf, false, true);
   t.same(Array.from(buf.v.subarray(0, buf.n)), [103, 104], 'left-open excludes the start');
@@ -131,7 +134,11 @@ t.test('series absent longer than the retention are evicted and their buffers re
   t.equal(s.select('new').length, 1, 'a new series fits in the freed slot');
   t.equal(s.stats().refused, 0);
   const newId = (s.select('new')[0] as { id: number }).id;
-  t.same(s.points(newId, T0, tt).map((p) => p.v), [3], 'reused buffers hold no old data');
+  t.same(
+    s.points(newId, T0, tt).map((p) => p.v),
+    [3],
+    'reused buffers hold no old data',
+  );
   // Its encoders are the evicted series' (pooled, already counted): what it adds is one record and one sample's bits.
   t.ok(s.footprintBytes() - before <= 1024 + 100, `one more series record at most (${s.footprintBytes() - before} B)`);
 });
@@ -200,10 +207,23 @@ t.test('compressed blocks: irregular sample times, values over many blocks, read
   }
   const all = s.points(id, T0, tt);
   t.equal(all.length, ref.length, 'every written value, no absent one');
-  t.same(all.map((p) => p.t), ref.map((p) => p.t), 'times kept, irregular as written');
-  t.ok(all.every((p, i) => Object.is(p.v, ref[i]?.v)), 'values bit for bit (negative zero included)');
+  t.same(
+    all.map((p) => p.t),
+    ref.map((p) => p.t),
+    'times kept, irregular as written',
+  );
+  t.ok(
+    all.every((p, i) => Object.is(p.v, ref[i]?.v)),
+    'values bit for bit (negative zero included)',
+  );
   // Ranges that start and end inside blocks, one sample wide, and empty.
-  for (const [a, b] of [[100, 400], [119, 121], [240, 240], [0, 899], [500, 499]] as const) {
+  for (const [a, b] of [
+    [100, 400],
+    [119, 121],
+    [240, 240],
+    [0, 899],
+    [500, 499],
+  ] as const) {
     const from = ref[a]?.t as number;
     const to = ref[Math.max(0, b)]?.t as number;
     const want = ref.filter((p) => p.t >= from && p.t <= to);
@@ -220,12 +240,19 @@ t.test('a reused series id reads nothing of the evicted series, in closed blocks
     s.commitSample();
     tt += 1000;
   };
-  for (let i = 0; i < 250; i++) tick(() => { s.set('keep', {}, i); if (i < 10) s.set('gone', {}, 1000 + i); });
+  for (let i = 0; i < 250; i++)
+    tick(() => {
+      s.set('keep', {}, i);
+      if (i < 10) s.set('gone', {}, 1000 + i);
+    });
   for (let i = 0; i < 120; i++) tick(() => s.set('keep', {}, i));
   t.equal(s.stats().evicted, 1);
   tick(() => s.set('fresh', {}, 5));
   const id = (s.select('fresh')[0] as { id: number }).id;
-  t.same(s.points(id, 0, tt).map((p) => p.v), [5]);
+  t.same(
+    s.points(id, 0, tt).map((p) => p.v),
+    [5],
+  );
   t.equal(s.instant(id, tt - 1000, 600_000)?.v, 5);
 });
 

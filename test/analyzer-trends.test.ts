@@ -32,10 +32,14 @@ t.test('flat noisy series are stable (white and autocorrelated noise, 30 seeds)'
     // noise large against the level (e.g. open fds ≈ 100 ± 10): the trend-test and R² gates must hold alone
     verdicts.push(leakTrend(series(1440, 60, () => 100 + g() * 10)).verdict);
     let f = 0;
-    verdicts.push(leakTrend(series(1440, 60, () => {
-      f = 0.9 * f + g() * 5;
-      return 100 + f;
-    })).verdict);
+    verdicts.push(
+      leakTrend(
+        series(1440, 60, () => {
+          f = 0.9 * f + g() * 5;
+          return 100 + f;
+        }),
+      ).verdict,
+    );
   }
   t.same([...new Set(verdicts)], ['stable'], `${verdicts.length} flat series, none fired`);
 });
@@ -69,7 +73,10 @@ t.test('a tiny or noisy drift does not fire: effect-size and R² gates', async (
   const tiny = leakTrend(series(1440, 60, (_, s) => 4 * GB * (1 + 0.005 * (s / 86400)) + g() * 2 * MB));
   t.equal(tiny.verdict, 'stable', tiny.reason);
   t.match(tiny.reason, /change/);
-  const sensitive = leakTrend(series(1440, 60, (_, s) => 4 * GB * (1 + 0.005 * (s / 86400)) + g() * 2 * MB), { minRelChange: 0.001 });
+  const sensitive = leakTrend(
+    series(1440, 60, (_, s) => 4 * GB * (1 + 0.005 * (s / 86400)) + g() * 2 * MB),
+    { minRelChange: 0.001 },
+  );
   t.equal(sensitive.verdict, 'increasing', 'fires when the caller lowers the gate');
 });
 

@@ -29,8 +29,15 @@ const finalChunk = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, fi
 const usageChunk = (n: number) => `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 11, completion_tokens: n, total_tokens: 11 + n } })}\n\n`;
 
 const req = (stream = true): PreparedRequest => ({
-  id: 'r1', scenario: 's', endpoint: 'chat', model: 'm', stream, path: '/v1/chat/completions',
-  body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }), promptTokens: 3, keepText: true,
+  id: 'r1',
+  scenario: 's',
+  endpoint: 'chat',
+  model: 'm',
+  stream,
+  path: '/v1/chat/completions',
+  body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }),
+  promptTokens: 3,
+  keepText: true,
 });
 
 function options(url: string, over: { idleMs?: number; headersMs?: number; totalMs?: number } = {}): ClientOptions & { pool: Pool } {
@@ -312,7 +319,12 @@ t.test('contentDelta reads a plain content delta from the text and leaves everyt
     JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' } }], usage: { prompt_tokens: 1, completion_tokens: 1 } }),
     JSON.stringify({ choices: [{ index: 0, delta: { reasoning_content: 'think' } }] }),
     JSON.stringify({ choices: [{ index: 0, delta: { content: 'x', tool_calls: [{ index: 0 }] } }] }),
-    JSON.stringify({ choices: [{ index: 0, delta: { content: 'a' } }, { index: 1, delta: { content: 'b' } }] }),
+    JSON.stringify({
+      choices: [
+        { index: 0, delta: { content: 'a' } },
+        { index: 1, delta: { content: 'b' } },
+      ],
+    }),
     JSON.stringify({ error: { message: 'x' }, choices: [{ index: 0, delta: { content: 'x' } }] }),
     '{"choices": [{"delta": {"content": "spaced"}}]}',
     '{"choices":[{"delta":{"content":"unterminated',

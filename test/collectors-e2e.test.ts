@@ -46,15 +46,18 @@ t.test('collectors against a separate simulator process export exactly what it s
   // so what llmsoak exports is checked against the page it actually read, not against a poll taken at another moment.
   const served: { waiting: number; running: number; kv: number; preempt: number }[] = [];
   const recorder = createServer((req, res) => {
-    void text(`${simUrl}${req.url ?? '/metrics'}`).then((body) => {
-      served.push({
-        waiting: value(body, 'vllm:num_requests_waiting') ?? NaN,
-        running: value(body, 'vllm:num_requests_running') ?? NaN,
-        kv: value(body, 'vllm:kv_cache_usage_perc') ?? NaN,
-        preempt: value(body, 'vllm:num_preemptions_total') ?? NaN,
-      });
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body);
-    }, () => res.writeHead(502).end());
+    void text(`${simUrl}${req.url ?? '/metrics'}`).then(
+      (body) => {
+        served.push({
+          waiting: value(body, 'vllm:num_requests_waiting') ?? NaN,
+          running: value(body, 'vllm:num_requests_running') ?? NaN,
+          kv: value(body, 'vllm:kv_cache_usage_perc') ?? NaN,
+          preempt: value(body, 'vllm:num_preemptions_total') ?? NaN,
+        });
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body);
+      },
+      () => res.writeHead(502).end(),
+    );
   });
   await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => recorder.close(() => r())));
@@ -65,7 +68,8 @@ t.test('collectors against a separate simulator process export exactly what it s
       target: { url: `${simUrl}/v1`, metricsUrl: recorderUrl, processName: `cli\\.js simulate --port ${simPort}` },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate: 12, seed: 3,
+        rate: 12,
+        seed: 3,
         scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'uniform', min: 200, max: 800 }, output: { dist: 'uniform', min: 50, max: 200 } }],
       },
       collectors: { intervalMs: INTERVAL_MS, gpu: { enabled: false } },
@@ -108,7 +112,13 @@ t.test('collectors against a separate simulator process export exactly what it s
     await new Promise((r) => setTimeout(r, 700));
   }
   t.ok(served.length >= 10, `the server collector read the server's /metrics ${served.length} times`);
-  t.ok(served.some((h) => h.waiting > 0), 'the load made requests wait');
-  t.ok(served.some((h) => h.preempt > 0), 'and caused preemptions');
+  t.ok(
+    served.some((h) => h.waiting > 0),
+    'the load made requests wait',
+  );
+  t.ok(
+    served.some((h) => h.preempt > 0),
+    'and caused preemptions',
+  );
   t.same(mismatches, [], 'waiting, running, KV usage and preemptions exported exactly as the server said them, in 8 of 8 scrapes');
 });

@@ -43,16 +43,25 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   const m = reg.getSingleMetric(name);
   if (m === undefined) return undefined;
   const got = await m.get();
-  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)
-    && Object.keys(v.labels).every((k) => k in labels));
+  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x) && Object.keys(v.labels).every((k) => k in labels));
   return hit?.value;
 }
 
 function options(reg: Registry, logger: pino.Logger, over: Partial<GpuCollectorOptions>): GpuCollectorOptions {
   return {
-    intervalMs: 100, timeoutMs: 4000, logger, clock: systemClock, registry: reg,
-    backend: 'nvidia-smi', libraryPath: '/nonexistent/libnvidia-ml.so.1', nvidiaSmiPath: '/nonexistent/nvidia-smi',
-    retryMs: 300_000, gpm: true, pcie: true, maxBytes: 1 << 20, ...over,
+    intervalMs: 100,
+    timeoutMs: 4000,
+    logger,
+    clock: systemClock,
+    registry: reg,
+    backend: 'nvidia-smi',
+    libraryPath: '/nonexistent/libnvidia-ml.so.1',
+    nvidiaSmiPath: '/nonexistent/nvidia-smi',
+    retryMs: 300_000,
+    gpm: true,
+    pcie: true,
+    maxBytes: 1 << 20,
+    ...over,
   };
 }
 
@@ -93,9 +102,19 @@ const MIB = 1024 * 1024;
 t.test('parseSmiLine', async (t) => {
   const r = parseSmiLine('0, GPU-x, NVIDIA H100 80GB HBM3, 87, 45, 40960, 81559, 61, 312.50, 700.00, 1980, 2619, 0x000000000000000C');
   t.same(r, {
-    index: 0, uuid: 'GPU-x', name: 'NVIDIA H100 80GB HBM3', utilizationRatio: 0.87, memoryBusyRatio: 0.45,
-    memoryUsedBytes: 40960 * MIB, memoryTotalBytes: 81559 * MIB, temperatureCelsius: 61, powerWatts: 312.5,
-    powerLimitWatts: 700, smClockHertz: 1.98e9, memoryClockHertz: 2.619e9, clockEventReasons: 12n,
+    index: 0,
+    uuid: 'GPU-x',
+    name: 'NVIDIA H100 80GB HBM3',
+    utilizationRatio: 0.87,
+    memoryBusyRatio: 0.45,
+    memoryUsedBytes: 40960 * MIB,
+    memoryTotalBytes: 81559 * MIB,
+    temperatureCelsius: 61,
+    powerWatts: 312.5,
+    powerLimitWatts: 700,
+    smClockHertz: 1.98e9,
+    memoryClockHertz: 2.619e9,
+    clockEventReasons: 12n,
   });
   t.equal(parseSmiLine('Field "x" is not a valid field to query.'), undefined);
   t.equal(parseSmiLine(''), undefined);
@@ -127,7 +146,10 @@ t.test('nvidia-smi backend: one long-lived child, parsed line by line', async (t
   t.equal(smi.spawns().length, 1, 'one child for all collections');
   t.match(smi.spawns()[0] ?? '', /clocks_event_reasons\.active/);
   await c.stop();
-  t.same(lines().filter((l) => !String(l.msg).includes('using nvidia-smi')), []);
+  t.same(
+    lines().filter((l) => !String(l.msg).includes('using nvidia-smi')),
+    [],
+  );
 });
 
 t.test('nvidia-smi of an older driver: respawned with clocks_throttle_reasons', async (t) => {

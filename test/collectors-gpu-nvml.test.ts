@@ -39,8 +39,7 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   const m = reg.getSingleMetric(name);
   if (m === undefined) return undefined;
   const got = await m.get();
-  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)
-    && Object.keys(v.labels).every((k) => k in labels));
+  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x) && Object.keys(v.labels).every((k) => k in labels));
   return hit?.value;
 }
 
@@ -62,9 +61,19 @@ function build(variant: string, defines: string[] = []): string {
 
 function options(reg: Registry, logger: pino.Logger, over: Partial<GpuCollectorOptions>): GpuCollectorOptions {
   return {
-    intervalMs: 1000, timeoutMs: 5000, logger, clock: systemClock, registry: reg,
-    backend: 'nvml', libraryPath: '/nonexistent/libnvidia-ml.so.1', nvidiaSmiPath: '/nonexistent/nvidia-smi',
-    retryMs: 300_000, gpm: true, pcie: true, maxBytes: 1 << 20, ...over,
+    intervalMs: 1000,
+    timeoutMs: 5000,
+    logger,
+    clock: systemClock,
+    registry: reg,
+    backend: 'nvml',
+    libraryPath: '/nonexistent/libnvidia-ml.so.1',
+    nvidiaSmiPath: '/nonexistent/nvidia-smi',
+    retryMs: 300_000,
+    gpm: true,
+    pcie: true,
+    maxBytes: 1 << 20,
+    ...over,
   };
 }
 
@@ -76,7 +85,9 @@ t.test('NVML through the fake library: values, units, clock events, energy, GPM'
   const lib = build('full');
   const stats = join(tmp, 'stats-full.txt');
   process.env.FAKE_NVML_STATS = stats;
-  t.teardown(() => { delete process.env.FAKE_NVML_STATS; });
+  t.teardown(() => {
+    delete process.env.FAKE_NVML_STATS;
+  });
   const reg = new Registry();
   const { logger, lines } = captureLogger();
   const c = new GpuCollector(options(reg, logger, { libraryPath: lib }));
@@ -102,8 +113,7 @@ t.test('NVML through the fake library: values, units, clock events, energy, GPM'
   t.equal(await value(reg, 'llmsoak_gpu_utilization_ratio', G1), 0.1);
   t.equal(await value(reg, 'llmsoak_gpu_memory_total_bytes', G1), 40 * GIB);
 
-  const ev = (g: Record<string, string>, reason: string): Promise<number | undefined> =>
-    value(reg, 'llmsoak_gpu_clock_event_active', { ...g, reason });
+  const ev = (g: Record<string, string>, reason: string): Promise<number | undefined> => value(reg, 'llmsoak_gpu_clock_event_active', { ...g, reason });
   t.equal(await ev(G0, 'sw_power_cap'), 1);
   t.equal(await ev(G0, 'hw_slowdown'), 1);
   t.equal(await ev(G0, 'gpu_idle'), 0);
@@ -130,7 +140,11 @@ t.test('NVML through the fake library: values, units, clock events, energy, GPM'
 
   await c.stop();
   t.equal(readFileSync(stats, 'utf8').trim(), 'alloc=2 freed=2 metrics=1', 'GPM samples freed and nvmlShutdown called on stop');
-  t.same(lines().filter((l) => l.level !== 30 || !String(l.msg).includes('using nvml')), [], 'no log line but the backend choice');
+  t.same(
+    lines().filter((l) => l.level !== 30 || !String(l.msg).includes('using nvml')),
+    [],
+    'no log line but the backend choice',
+  );
 });
 
 t.test('older driver: clock events fall back to nvmlDeviceGetCurrentClocksThrottleReasons', async (t) => {

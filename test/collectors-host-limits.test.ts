@@ -39,9 +39,17 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
 function collector(reg: Registry, procRoot: string): HostCollector {
   const d = defaultCollectorsConfig().host;
   return new HostCollector({
-    intervalMs: 1000, timeoutMs: 4000, logger: silentLogger(), clock: systemClock, registry: reg,
-    procRoot, sysRoot: '/nonexistent', portable: false,
-    networkDeviceExclude: new RegExp(d.networkDeviceExclude), diskDeviceExclude: new RegExp(d.diskDeviceExclude), maxDevices: d.maxDevices,
+    intervalMs: 1000,
+    timeoutMs: 4000,
+    logger: silentLogger(),
+    clock: systemClock,
+    registry: reg,
+    procRoot,
+    sysRoot: '/nonexistent',
+    portable: false,
+    networkDeviceExclude: new RegExp(d.networkDeviceExclude),
+    diskDeviceExclude: new RegExp(d.diskDeviceExclude),
+    maxDevices: d.maxDevices,
   });
 }
 
@@ -137,9 +145,15 @@ t.test('the real /proc: ports this test holds are counted; own fds come from pro
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const port = (server.address() as { port: number }).port;
-  const clients: Socket[] = await Promise.all(Array.from({ length: 20 }, () => new Promise<Socket>((r) => {
-    const s = connect(port, '127.0.0.1', () => r(s));
-  })));
+  const clients: Socket[] = await Promise.all(
+    Array.from(
+      { length: 20 },
+      () =>
+        new Promise<Socket>((r) => {
+          const s = connect(port, '127.0.0.1', () => r(s));
+        }),
+    ),
+  );
   t.teardown(() => {
     for (const s of clients) s.destroy();
   });

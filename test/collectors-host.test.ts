@@ -28,8 +28,7 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   const m = reg.getSingleMetric(name);
   if (m === undefined) return undefined;
   const got = await m.get();
-  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)
-    && Object.keys(v.labels).every((k) => k in labels));
+  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x) && Object.keys(v.labels).every((k) => k in labels));
   return hit?.value;
 }
 
@@ -42,8 +41,14 @@ async function devices(reg: Registry, name: string): Promise<string[]> {
 function options(reg: Registry, procRoot: string, sysRoot: string, portable = false): HostCollectorOptions {
   const d = defaultCollectorsConfig().host;
   return {
-    intervalMs: 1000, timeoutMs: 4000, logger: silentLogger(), clock: systemClock, registry: reg,
-    procRoot, sysRoot, portable,
+    intervalMs: 1000,
+    timeoutMs: 4000,
+    logger: silentLogger(),
+    clock: systemClock,
+    registry: reg,
+    procRoot,
+    sysRoot,
+    portable,
     networkDeviceExclude: new RegExp(d.networkDeviceExclude),
     diskDeviceExclude: new RegExp(d.diskDeviceExclude),
     maxDevices: d.maxDevices,
@@ -52,8 +57,14 @@ function options(reg: Registry, procRoot: string, sysRoot: string, portable = fa
 
 t.test('procfs parsers', async (t) => {
   const st = parsePidStat('4242 (tricky ) (name)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 7 0 123456 1000000 2000 18446744073709551615');
-  t.same(st && { pid: st.pid, comm: st.comm, ppid: st.ppid, cpuTicks: st.cpuTicks, numThreads: st.numThreads, startTicks: st.startTicks },
-    { pid: 4242, comm: 'tricky ) (name)', ppid: 1, cpuTicks: 300, numThreads: 7, startTicks: 123456 });
+  t.same(st && { pid: st.pid, comm: st.comm, ppid: st.ppid, cpuTicks: st.cpuTicks, numThreads: st.numThreads, startTicks: st.startTicks }, {
+    pid: 4242,
+    comm: 'tricky ) (name)',
+    ppid: 1,
+    cpuTicks: 300,
+    numThreads: 7,
+    startTicks: 123456,
+  });
   t.equal(parseStatusRss('Name:\tnode\nVmRSS:\t  123456 kB\nThreads:\t7\n'), 123456 * 1024);
   t.equal(parseStatusRss('Name:\tkthreadd\n'), undefined);
   t.same(parsePressure('some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n'), { someSeconds: 1.5 });
@@ -87,11 +98,11 @@ t.test('fixture /proc: values, exclusions, counters and the CPU ratio', async (t
   t.equal(await value(reg, 'llmsoak_host_pressure_io_stalled_seconds_total'), 30);
 
   // 2nd sample: +800 busy ticks of +2000; eth0 re-created (rx restarts at 1000); tx +5
-  const stat = readFileSync(join(proc, 'stat'), 'utf8').replace(
-    'cpu  100000 500 30000 800000 20000 0 1500 500 0 0', 'cpu  100600 500 30200 801000 20200 0 1500 500 0 0');
+  const stat = readFileSync(join(proc, 'stat'), 'utf8').replace('cpu  100000 500 30000 800000 20000 0 1500 500 0 0', 'cpu  100600 500 30200 801000 20200 0 1500 500 0 0');
   writeFileSync(join(proc, 'stat'), stat);
   const dev = readFileSync(join(proc, 'net', 'dev'), 'utf8')
-    .replace('eth0: 123456789012', 'eth0: 1000').replace('23456789012', '23456789017');
+    .replace('eth0: 123456789012', 'eth0: 1000')
+    .replace('23456789012', '23456789017');
   writeFileSync(join(proc, 'net', 'dev'), dev);
   rmSync(join(proc, 'pressure'), { recursive: true });
 
@@ -111,12 +122,12 @@ t.test('the real /proc (and the portable path)', async (t) => {
     await new Promise((r) => setTimeout(r, 60));
     await c.collectOnce();
     t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'host' }), 1, `portable=${portable}`);
-    t.ok((await value(reg, 'llmsoak_host_memory_total_bytes') ?? 0) > 64 * 1024 * 1024);
-    const avail = await value(reg, 'llmsoak_host_memory_available_bytes') ?? -1;
-    t.ok(avail > 0 && avail <= (await value(reg, 'llmsoak_host_memory_total_bytes') ?? 0));
+    t.ok(((await value(reg, 'llmsoak_host_memory_total_bytes')) ?? 0) > 64 * 1024 * 1024);
+    const avail = (await value(reg, 'llmsoak_host_memory_available_bytes')) ?? -1;
+    t.ok(avail > 0 && avail <= ((await value(reg, 'llmsoak_host_memory_total_bytes')) ?? 0));
     const cpu = await value(reg, 'llmsoak_host_cpu_utilization_ratio');
     t.ok(cpu === undefined || (cpu >= 0 && cpu <= 1), `cpu ratio ${String(cpu)} within 0-1`);
-    t.ok((await value(reg, 'llmsoak_collector_duration_seconds', { collector: 'host' }) ?? 10) < 5);
+    t.ok(((await value(reg, 'llmsoak_collector_duration_seconds', { collector: 'host' })) ?? 10) < 5);
     await c.stop();
   }
 });

@@ -29,8 +29,7 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   const m = reg.getSingleMetric(name);
   if (m === undefined) return undefined;
   const got = await m.get();
-  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)
-    && Object.keys(v.labels).every((k) => k in labels));
+  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x) && Object.keys(v.labels).every((k) => k in labels));
   return hit?.value;
 }
 
@@ -46,7 +45,10 @@ process.stdout.write('ready ' + g.pid + '\\n');
 setInterval(() => { held[0][0]++; }, 200);
 `;
 
-interface Running { child: ChildProcess; grandchild: number }
+interface Running {
+  child: ChildProcess;
+  grandchild: number;
+}
 const started: Running[] = [];
 
 async function startTarget(): Promise<Running> {
@@ -65,7 +67,11 @@ async function startTarget(): Promise<Running> {
 }
 
 async function stopTarget(r: Running): Promise<void> {
-  try { process.kill(r.grandchild, 'SIGKILL'); } catch { /* already gone */ }
+  try {
+    process.kill(r.grandchild, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
   if (r.child.exitCode !== null || r.child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     r.child.once('exit', () => resolve());
@@ -79,8 +85,15 @@ t.teardown(async () => {
 
 function options(reg: Registry, logger: pino.Logger, over: Partial<ProcessCollectorOptions>): ProcessCollectorOptions {
   return {
-    intervalMs: 1000, timeoutMs: 4000, logger, clock: systemClock, registry: reg,
-    procRoot: '/proc', pid: () => undefined, includeChildren: true, ...over,
+    intervalMs: 1000,
+    timeoutMs: 4000,
+    logger,
+    clock: systemClock,
+    registry: reg,
+    procRoot: '/proc',
+    pid: () => undefined,
+    includeChildren: true,
+    ...over,
   };
 }
 
@@ -94,14 +107,14 @@ t.test('by pid, by pattern, dead, re-resolved', async (t) => {
   await own.collectOnce();
   const L = { process: 'node' };
   t.equal(await value(regPid, 'llmsoak_collector_last_success', { collector: 'process' }), 1);
-  const rss = await value(regPid, 'llmsoak_target_process_resident_memory_bytes', L) ?? 0;
+  const rss = (await value(regPid, 'llmsoak_target_process_resident_memory_bytes', L)) ?? 0;
   t.ok(rss > 96 * 1024 * 1024, `RSS ${rss} covers the 96 MiB the child holds`);
-  const threads = await value(regPid, 'llmsoak_target_process_threads', L) ?? 0;
+  const threads = (await value(regPid, 'llmsoak_target_process_threads', L)) ?? 0;
   t.ok(threads >= 5, `node has several threads (${threads})`);
-  t.ok((await value(regPid, 'llmsoak_target_process_open_fds', L) ?? 0) >= 23, 'stdio + 20 opened files');
-  const start = await value(regPid, 'llmsoak_target_process_start_time_seconds', L) ?? 0;
+  t.ok(((await value(regPid, 'llmsoak_target_process_open_fds', L)) ?? 0) >= 23, 'stdio + 20 opened files');
+  const start = (await value(regPid, 'llmsoak_target_process_start_time_seconds', L)) ?? 0;
   t.ok(Math.abs(start - Date.now() / 1000) < 60, 'started within the last minute');
-  t.ok((await value(regPid, 'llmsoak_target_process_cpu_seconds_total', L) ?? -1) >= 0);
+  t.ok(((await value(regPid, 'llmsoak_target_process_cpu_seconds_total', L)) ?? -1) >= 0);
   await own.stop();
 
   const regTree = new Registry();
@@ -118,8 +131,8 @@ t.test('by pid, by pattern, dead, re-resolved', async (t) => {
   await c.collectOnce();
   t.equal(c.currentPid, pidA, 'found by the command-line regex');
   const S = { process: 'simulator' };
-  t.ok((await value(reg, 'llmsoak_target_process_resident_memory_bytes', S) ?? 0) > 96 * 1024 * 1024);
-  const cpu1 = await value(reg, 'llmsoak_target_process_cpu_seconds_total', S) ?? 0;
+  t.ok(((await value(reg, 'llmsoak_target_process_resident_memory_bytes', S)) ?? 0) > 96 * 1024 * 1024);
+  const cpu1 = (await value(reg, 'llmsoak_target_process_cpu_seconds_total', S)) ?? 0;
 
   // dies: absent, last_success 0, one line over several collections; counter kept
   await stopTarget(a);
@@ -136,7 +149,7 @@ t.test('by pid, by pattern, dead, re-resolved', async (t) => {
   await c.collectOnce();
   t.equal(c.currentPid, b.child.pid);
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'process' }), 1);
-  t.ok((await value(reg, 'llmsoak_target_process_cpu_seconds_total', S) ?? 0) >= cpu1);
+  t.ok(((await value(reg, 'llmsoak_target_process_cpu_seconds_total', S)) ?? 0) >= cpu1);
   t.equal(lines().length, 2);
   t.match(String(lines()[1]?.msg), /recovered/);
   await stopTarget(b);

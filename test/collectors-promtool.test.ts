@@ -58,21 +58,33 @@ t.test('promtool check metrics on every collector series', async (t) => {
   const base = { intervalMs: 1000, timeoutMs: 4000, logger: silentLogger(), clock: systemClock, registry: reg };
   const d = defaultCollectorsConfig();
   const gpu = new GpuCollector({
-    ...base, backend: 'nvml', libraryPath: join(tmp, 'libnvidia-ml.so.1'), nvidiaSmiPath: 'nvidia-smi',
-    retryMs: 300_000, gpm: true, pcie: true, maxBytes: 1 << 20,
+    ...base,
+    backend: 'nvml',
+    libraryPath: join(tmp, 'libnvidia-ml.so.1'),
+    nvidiaSmiPath: 'nvidia-smi',
+    retryMs: 300_000,
+    gpm: true,
+    pcie: true,
+    maxBytes: 1 << 20,
   });
   const srv = new ServerCollector({ ...base, url, maxBytes: 8 << 20, maxModels: 8, dialect: 'auto' });
   let tokens = 0;
   const collectors = [
     new HostCollector({
-      ...base, procRoot: join(fx, 'proc'), sysRoot: join(fx, 'sys'),
-      networkDeviceExclude: new RegExp(d.host.networkDeviceExclude), diskDeviceExclude: new RegExp(d.host.diskDeviceExclude), maxDevices: 32,
+      ...base,
+      procRoot: join(fx, 'proc'),
+      sysRoot: join(fx, 'sys'),
+      networkDeviceExclude: new RegExp(d.host.networkDeviceExclude),
+      diskDeviceExclude: new RegExp(d.host.diskDeviceExclude),
+      maxDevices: 32,
     }),
     new ProcessCollector({ ...base, procRoot: '/proc', pid: () => process.pid, includeChildren: true }),
     gpu,
     srv,
     new CostCollector({
-      ...base, windowMs: 60_000, gpuHourPrice: 2.5,
+      ...base,
+      windowMs: 60_000,
+      gpuHourPrice: 2.5,
       inputs: { outputTokens: () => (tokens += 5000), energyJoules: () => gpu.energyJoulesTotal(), gpuCount: () => gpu.gpuCount() },
     }),
   ];
@@ -85,11 +97,19 @@ t.test('promtool check metrics on every collector series', async (t) => {
   for (const c of collectors) await c.stop();
 
   for (const name of [
-    'llmsoak_collector_last_success', 'llmsoak_host_network_receive_bytes_total', 'llmsoak_host_pressure_io_stalled_seconds_total',
-    'llmsoak_target_process_cpu_seconds_total', 'llmsoak_gpu_energy_joules_total', 'llmsoak_gpu_clock_event_active',
-    'llmsoak_gpu_sm_active_ratio', 'llmsoak_server_time_to_first_token_mean_seconds', 'llmsoak_server_prefix_cache_hit_ratio',
-    'llmsoak_cost_per_million_output_tokens', 'llmsoak_energy_joules_per_output_token',
-  ]) t.match(text, new RegExp(`^${name}(\\{| )`, 'm'), `${name} is exported`);
+    'llmsoak_collector_last_success',
+    'llmsoak_host_network_receive_bytes_total',
+    'llmsoak_host_pressure_io_stalled_seconds_total',
+    'llmsoak_target_process_cpu_seconds_total',
+    'llmsoak_gpu_energy_joules_total',
+    'llmsoak_gpu_clock_event_active',
+    'llmsoak_gpu_sm_active_ratio',
+    'llmsoak_server_time_to_first_token_mean_seconds',
+    'llmsoak_server_prefix_cache_hit_ratio',
+    'llmsoak_cost_per_million_output_tokens',
+    'llmsoak_energy_joules_per_output_token',
+  ])
+    t.match(text, new RegExp(`^${name}(\\{| )`, 'm'), `${name} is exported`);
 
   const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
   t.equal(r.status, 0, `promtool check metrics: ${r.stdout}${r.stderr}`);

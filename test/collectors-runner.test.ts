@@ -10,9 +10,7 @@ import { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../src/clock.js';
 import { PeriodicCollector, OK, fail, type RunResult } from '../src/collectors/base.js';
 import { CostCollector } from '../src/collectors/cost.js';
-import {
-  collectorsConfigSchema, createCollectors, defaultCollectorsConfig, type CollectorsConfig,
-} from '../src/collectors/index.js';
+import { collectorsConfigSchema, createCollectors, defaultCollectorsConfig, type CollectorsConfig } from '../src/collectors/index.js';
 import { ConfigError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import { FakeClock } from './fake-clock.js';
@@ -32,19 +30,23 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   const m = reg.getSingleMetric(name);
   if (m === undefined) return undefined;
   const got = await m.get();
-  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)
-    && Object.keys(v.labels).every((k) => k in labels));
+  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x) && Object.keys(v.labels).every((k) => k in labels));
   return hit?.value;
 }
-
 
 class Scripted extends PeriodicCollector {
   running = 0;
   maxRunning = 0;
   runs = 0;
   aborted = 0;
-  constructor(reg: Registry, logger: pino.Logger, private readonly script: (n: number, signal: AbortSignal) => Promise<RunResult>,
-    intervalMs = 1000, timeoutMs = 1000, clock?: FakeClock) {
+  constructor(
+    reg: Registry,
+    logger: pino.Logger,
+    private readonly script: (n: number, signal: AbortSignal) => Promise<RunResult>,
+    intervalMs = 1000,
+    timeoutMs = 1000,
+    clock?: FakeClock,
+  ) {
     super('scripted', { intervalMs, timeoutMs, logger, clock: clock ?? systemClock, ...(clock ? { timers: clock } : {}), registry: reg });
   }
   protected async collect(signal: AbortSignal): Promise<RunResult> {
@@ -69,14 +71,17 @@ t.test('one line when failing starts, one when it recovers; throws are failures'
     return p ?? OK;
   });
   for (let i = 0; i < plan.length; i++) await c.collectOnce();
-  t.same(lines().map((l) => [l.level, l.msg, l.component, l.collector]), [
-    [40, 'scripted collector failing: boom', 'collector', 'scripted'],
-    [30, 'scripted collector recovered', 'collector', 'scripted'],
-    [40, 'scripted collector failing: x', 'collector', 'scripted'],
-  ]);
+  t.same(
+    lines().map((l) => [l.level, l.msg, l.component, l.collector]),
+    [
+      [40, 'scripted collector failing: boom', 'collector', 'scripted'],
+      [30, 'scripted collector recovered', 'collector', 'scripted'],
+      [40, 'scripted collector failing: x', 'collector', 'scripted'],
+    ],
+  );
   t.equal(await value(reg, 'llmsoak_collector_failures_total', { collector: 'scripted' }), 4);
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'scripted' }), 0);
-  t.ok((await value(reg, 'llmsoak_collector_duration_seconds', { collector: 'scripted' }) ?? -1) >= 0);
+  t.ok(((await value(reg, 'llmsoak_collector_duration_seconds', { collector: 'scripted' })) ?? -1) >= 0);
   await c.stop();
 });
 
@@ -87,10 +92,17 @@ t.test('a run past its timeout is abandoned; no run starts while it still hangs 
   const reg = new Registry();
   const { logger, lines } = captureLogger();
   const clock = new FakeClock(0);
-  const c = new Scripted(reg, logger, async (n) => {
-    if (n === 0) await fakeWork(clock, 300); // ignores its signal on purpose
-    return OK;
-  }, 1000, 50, clock);
+  const c = new Scripted(
+    reg,
+    logger,
+    async (n) => {
+      if (n === 0) await fakeWork(clock, 300); // ignores its signal on purpose
+      return OK;
+    },
+    1000,
+    50,
+    clock,
+  );
   const first = c.collectOnce();
   await clock.advance(49);
   t.equal(c.aborted, 0, 'not abandoned before its 50 ms timeout');
@@ -117,17 +129,28 @@ t.test('the loop: own interval, never overlapping, stop aborts and waits (fake c
   const clock = new FakeClock(0);
   const startedAt: number[] = [];
   // Each collection takes 15 ms (or until aborted); the interval is 5 ms, shorter than a run.
-  const c = new Scripted(reg, silentLogger(), async (_n, signal) => {
-    startedAt.push(clock.wallMs());
-    await new Promise<void>((resolve) => {
-      const h = clock.setTimeout(resolve, 15);
-      signal.addEventListener('abort', () => {
-        clock.clearTimeout(h);
-        resolve();
-      }, { once: true });
-    });
-    return OK;
-  }, 5, 1000, clock);
+  const c = new Scripted(
+    reg,
+    silentLogger(),
+    async (_n, signal) => {
+      startedAt.push(clock.wallMs());
+      await new Promise<void>((resolve) => {
+        const h = clock.setTimeout(resolve, 15);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clock.clearTimeout(h);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+      return OK;
+    },
+    5,
+    1000,
+    clock,
+  );
   c.start();
   c.start();
   const extra = [c.collectOnce(), c.collectOnce()];
@@ -167,16 +190,30 @@ t.test('createCollectors: which collectors exist, config errors', async (t) => {
   cfg.gpu.nvidiaSmiPath = '/nonexistent/nvidia-smi';
   const deps = { registry: new Registry(), logger: silentLogger(), clock: systemClock };
   const all = createCollectors(cfg, { ...deps, target: { pid: process.pid, metricsUrl: 'http://127.0.0.1:9/metrics' }, outputTokens: () => 0 });
-  t.same(all.map((c) => c.name), ['host', 'process', 'gpu', 'server', 'cost']);
+  t.same(
+    all.map((c) => c.name),
+    ['host', 'process', 'gpu', 'server', 'cost'],
+  );
   const bare = createCollectors(cfg, { ...deps, registry: new Registry(), target: {} });
-  t.same(bare.map((c) => c.name), ['host', 'gpu'], 'nothing to watch, nothing to scrape, no token count');
+  t.same(
+    bare.map((c) => c.name),
+    ['host', 'gpu'],
+    'nothing to watch, nothing to scrape, no token count',
+  );
   const viaServer = createCollectors(cfg, { ...deps, registry: new Registry(), target: { metricsUrl: 'http://127.0.0.1:9/metrics' } });
-  t.same(viaServer.map((c) => c.name), ['host', 'gpu', 'server', 'cost'], 'cost from the server token counter');
+  t.same(
+    viaServer.map((c) => c.name),
+    ['host', 'gpu', 'server', 'cost'],
+    'cost from the server token counter',
+  );
   const off = defaultCollectorsConfig();
   off.host.enabled = false;
   off.gpu.enabled = false;
   off.cost.enabled = false;
-  t.same(createCollectors(off, { ...deps, registry: new Registry(), target: { processName: 'vllm' } }).map((c) => c.name), ['process']);
+  t.same(
+    createCollectors(off, { ...deps, registry: new Registry(), target: { processName: 'vllm' } }).map((c) => c.name),
+    ['process'],
+  );
 
   const bad = defaultCollectorsConfig();
   bad.process.namePattern = '(unclosed';
@@ -199,7 +236,13 @@ t.test('cost and energy per output token over the window', async (t) => {
   const reg = new Registry();
   const { logger, lines } = captureLogger();
   const c = new CostCollector({
-    intervalMs: 1000, timeoutMs: 1000, logger, clock, registry: reg, windowMs: 60_000, gpuHourPrice: 4,
+    intervalMs: 1000,
+    timeoutMs: 1000,
+    logger,
+    clock,
+    registry: reg,
+    windowMs: 60_000,
+    gpuHourPrice: 4,
     inputs: { outputTokens: () => tokens, energyJoules: () => energy, gpuCount: () => gpus },
   });
   const at = async (s: number): Promise<void> => {
@@ -212,7 +255,7 @@ t.test('cost and energy per output token over the window', async (t) => {
   energy = 6000;
   await at(10);
   // 4 per GPU-hour × 2 GPUs × 10 s = 0.0222…; per 1e6 tokens: /0.01
-  t.ok(Math.abs((await value(reg, 'llmsoak_cost_per_million_output_tokens') ?? 0) - (4 * 2 * 10 / 3600) / 0.01) < 1e-9);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_cost_per_million_output_tokens')) ?? 0) - (4 * 2 * 10) / 3600 / 0.01) < 1e-9);
   t.equal(await value(reg, 'llmsoak_energy_joules_per_output_token'), 0.5);
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'cost' }), 1);
 
@@ -222,14 +265,14 @@ t.test('cost and energy per output token over the window', async (t) => {
     await at(s);
   }
   // window 60 s: base is the sample at 40 s → 6000 tokens, 600 J over 60 s
-  t.ok(Math.abs((await value(reg, 'llmsoak_cost_per_million_output_tokens') ?? 0) - (4 * 2 * 60 / 3600) / 0.006) < 1e-9);
-  t.ok(Math.abs((await value(reg, 'llmsoak_energy_joules_per_output_token') ?? 0) - 0.1) < 1e-12);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_cost_per_million_output_tokens')) ?? 0) - (4 * 2 * 60) / 3600 / 0.006) < 1e-9);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_energy_joules_per_output_token')) ?? 0) - 0.1) < 1e-12);
 
   gpus = undefined;
   tokens += 1000;
   await at(110);
   t.equal(await value(reg, 'llmsoak_cost_per_million_output_tokens'), undefined, 'GPU count unknown: no cost');
-  t.ok((await value(reg, 'llmsoak_energy_joules_per_output_token') ?? 0) > 0, 'energy per token still there');
+  t.ok(((await value(reg, 'llmsoak_energy_joules_per_output_token')) ?? 0) > 0, 'energy per token still there');
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'cost' }), 0);
   t.match(String(lines()[0]?.reason), /gpuCount/);
 

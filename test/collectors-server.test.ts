@@ -43,8 +43,7 @@ async function value(reg: Registry, name: string, labels: Record<string, string>
   const m = reg.getSingleMetric(name);
   if (m === undefined) return undefined;
   const got = await m.get();
-  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)
-    && Object.keys(v.labels).every((k) => k in labels));
+  const hit = got.values.find((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x) && Object.keys(v.labels).every((k) => k in labels));
   return hit?.value;
 }
 
@@ -77,8 +76,16 @@ t.teardown(() => {
 
 function collector(reg: Registry, logger: pino.Logger, over: Partial<ServerCollectorOptions> = {}): ServerCollector {
   return new ServerCollector({
-    intervalMs: 1000, timeoutMs: 2000, logger, clock: systemClock, registry: reg,
-    url, maxBytes: 8 << 20, maxModels: 8, dialect: 'auto', ...over,
+    intervalMs: 1000,
+    timeoutMs: 2000,
+    logger,
+    clock: systemClock,
+    registry: reg,
+    url,
+    maxBytes: 8 << 20,
+    maxModels: 8,
+    dialect: 'auto',
+    ...over,
   });
 }
 
@@ -100,8 +107,17 @@ t.test('dialect detection and the parser work-around', async (t) => {
   t.equal(detectDialect(parseExposition(fixture('not-llm.txt'), () => false).names), undefined);
   // labelled histogram: _sum/_count per label set survive (the parser alone would lose them)
   const p = parseExposition(fixture('vllm-v1-a.txt'), (n) => n.startsWith('vllm:time_to_first_token_seconds_'));
-  t.same(p.samples.get('vllm:time_to_first_token_seconds_sum')?.map((s) => [s.labels.engine, s.value]), [['0', 150], ['1', 96]]);
-  t.same(p.samples.get('vllm:time_to_first_token_seconds_count')?.map((s) => s.value), [1000, 600]);
+  t.same(
+    p.samples.get('vllm:time_to_first_token_seconds_sum')?.map((s) => [s.labels.engine, s.value]),
+    [
+      ['0', 150],
+      ['1', 96],
+    ],
+  );
+  t.same(
+    p.samples.get('vllm:time_to_first_token_seconds_count')?.map((s) => s.value),
+    [1000, 600],
+  );
   t.equal(p.samples.has('vllm:time_to_first_token_seconds_bucket'), true, 'bucket lines kept only when asked for');
   // no trailing newline: the last line is still read
   t.same(parseExposition('a 1\nb{x="y"} 2', () => true).samples.get('b'), [{ labels: { x: 'y' }, value: 2 }]);
@@ -134,17 +150,17 @@ t.test('vLLM v1, two engines: sums, max, counters, interval means, restart', asy
   t.equal(await value(reg, 'llmsoak_server_prompt_tokens_total', VM), 4_060_000);
   t.equal(await value(reg, 'llmsoak_server_generation_tokens_total', VM), 1_515_000);
   t.equal(c.generationTokensTotal(), 1_515_000);
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_time_to_first_token_mean_seconds', VM) ?? 0) - 7 / 30) < 1e-12, 'Δsum/Δcount over both engines');
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', VM) ?? 0) - 0.03) < 1e-12);
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_prefix_cache_hit_ratio', VM) ?? 0) - 0.4) < 1e-12);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_time_to_first_token_mean_seconds', VM)) ?? 0) - 7 / 30) < 1e-12, 'Δsum/Δcount over both engines');
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', VM)) ?? 0) - 0.03) < 1e-12);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_prefix_cache_hit_ratio', VM)) ?? 0) - 0.4) < 1e-12);
 
   await scrape(c, fixture('vllm-v1-restart.txt'));
   t.equal(await value(reg, 'llmsoak_server_preemptions_total', VM), 13, 'server restarted: ours keeps growing');
   t.equal(await value(reg, 'llmsoak_server_prompt_tokens_total', VM), 4_067_000);
   t.equal(await value(reg, 'llmsoak_server_generation_tokens_total', VM), 1_517_000);
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_time_to_first_token_mean_seconds', VM) ?? 0) - 0.1) < 1e-12, 'mean of what was counted since the restart');
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', VM) ?? 0) - 50 / 1992) < 1e-12);
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_prefix_cache_hit_ratio', VM) ?? 0) - 100 / 1500) < 1e-12);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_time_to_first_token_mean_seconds', VM)) ?? 0) - 0.1) < 1e-12, 'mean of what was counted since the restart');
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', VM)) ?? 0) - 50 / 1992) < 1e-12);
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_prefix_cache_hit_ratio', VM)) ?? 0) - 100 / 1500) < 1e-12);
 
   await scrape(c, fixture('vllm-v1-restart.txt'));
   t.equal(await count(reg, 'llmsoak_server_time_to_first_token_mean_seconds'), 0, 'no request in the interval: absent, not stale');
@@ -165,10 +181,19 @@ t.test('vLLM v0 names', async (t) => {
   t.equal(await value(reg, 'llmsoak_server_kv_cache_usage_ratio', M), 0.8731, 'gpu_cache_usage_perc');
   t.equal(await value(reg, 'llmsoak_server_prefix_cache_hit_ratio', M), 0.265, 'the v0 hit-rate gauge');
   t.equal(await value(reg, 'llmsoak_server_preemptions_total', M), 31);
-  await scrape(c, text
-    .replace('vllm:time_per_output_token_seconds_count{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 300834.0', 'vllm:time_per_output_token_seconds_count{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 301834.0')
-    .replace('vllm:time_per_output_token_seconds_sum{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 9025.02', 'vllm:time_per_output_token_seconds_sum{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 9055.02'));
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', M) ?? 0) - 0.03) < 1e-9, 'time_per_output_token as ITL');
+  await scrape(
+    c,
+    text
+      .replace(
+        'vllm:time_per_output_token_seconds_count{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 300834.0',
+        'vllm:time_per_output_token_seconds_count{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 301834.0',
+      )
+      .replace(
+        'vllm:time_per_output_token_seconds_sum{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 9025.02',
+        'vllm:time_per_output_token_seconds_sum{model_name="mistralai/Mistral-7B-Instruct-v0.3"} 9055.02',
+      ),
+  );
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', M)) ?? 0) - 0.03) < 1e-9, 'time_per_output_token as ITL');
 });
 
 t.test('SGLang', async (t) => {
@@ -200,11 +225,14 @@ t.test('TGI', async (t) => {
   t.equal(await count(reg, 'llmsoak_server_preemptions_total'), 0);
   t.equal(await value(reg, 'llmsoak_server_prompt_tokens_total', M), 1_200_000, 'from the input-length histogram sum');
   t.equal(await value(reg, 'llmsoak_server_generation_tokens_total', M), 560_000);
-  await scrape(c, text
-    .replace('tgi_request_mean_time_per_token_duration_sum 57.25', 'tgi_request_mean_time_per_token_duration_sum 59.25')
-    .replace('tgi_request_mean_time_per_token_duration_count 2290', 'tgi_request_mean_time_per_token_duration_count 2390')
-    .replace('tgi_request_generated_tokens_sum 560000', 'tgi_request_generated_tokens_sum 561000'));
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', M) ?? 0) - 0.02) < 1e-9);
+  await scrape(
+    c,
+    text
+      .replace('tgi_request_mean_time_per_token_duration_sum 57.25', 'tgi_request_mean_time_per_token_duration_sum 59.25')
+      .replace('tgi_request_mean_time_per_token_duration_count 2290', 'tgi_request_mean_time_per_token_duration_count 2390')
+      .replace('tgi_request_generated_tokens_sum 560000', 'tgi_request_generated_tokens_sum 561000'),
+  );
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', M)) ?? 0) - 0.02) < 1e-9);
   t.equal(await value(reg, 'llmsoak_server_generation_tokens_total', M), 561_000);
 });
 
@@ -220,9 +248,13 @@ t.test('llama.cpp', async (t) => {
   t.equal(await value(reg, 'llmsoak_server_kv_cache_usage_ratio', M), 0.25);
   t.equal(await value(reg, 'llmsoak_server_prompt_tokens_total', M), 46931);
   t.equal(await value(reg, 'llmsoak_server_generation_tokens_total', M), 39080);
-  await scrape(c, text.replace('llamacpp:tokens_predicted_total 39080', 'llamacpp:tokens_predicted_total 39180')
-    .replace('llamacpp:tokens_predicted_seconds_total 1235.5', 'llamacpp:tokens_predicted_seconds_total 1237.5'));
-  t.ok(Math.abs((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', M) ?? 0) - 0.02) < 1e-9, 'decode seconds per token');
+  await scrape(
+    c,
+    text
+      .replace('llamacpp:tokens_predicted_total 39080', 'llamacpp:tokens_predicted_total 39180')
+      .replace('llamacpp:tokens_predicted_seconds_total 1235.5', 'llamacpp:tokens_predicted_seconds_total 1237.5'),
+  );
+  t.ok(Math.abs(((await value(reg, 'llmsoak_server_inter_token_latency_mean_seconds', M)) ?? 0) - 0.02) < 1e-9, 'decode seconds per token');
   t.equal(await count(reg, 'llmsoak_server_time_to_first_token_mean_seconds'), 0);
 });
 

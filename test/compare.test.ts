@@ -38,7 +38,12 @@ function hdr(values: number[]): HdrTotal {
 /** A soak report whose latency histograms hold these values (n requests, all ok). */
 function soakWith(n: number, seed: number, scale = 1, extra: Partial<Report> = {}): Report {
   const r = sampleSoakReport();
-  const hs = { ttft: hdr(latencies(n, seed, 0.05, scale)), itl: hdr(latencies(n * 8, seed + 1, 0.015, scale)), tpot: hdr(latencies(n, seed + 2, 0.015, scale)), e2e: hdr(latencies(n, seed + 3, 0.4, scale)) };
+  const hs = {
+    ttft: hdr(latencies(n, seed, 0.05, scale)),
+    itl: hdr(latencies(n * 8, seed + 1, 0.015, scale)),
+    tpot: hdr(latencies(n, seed + 2, 0.015, scale)),
+    e2e: hdr(latencies(n, seed + 3, 0.4, scale)),
+  };
   r.histograms = Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, h.encode()]));
   for (const k of ['ttft', 'itl', 'tpot', 'e2e'] as const) {
     const s = hs[k].snapshot();
@@ -55,7 +60,11 @@ t.test('statistics: same distribution → same; a shift → worse or better with
   const cfg = defaultCompareConfig();
   const same = compareReports(soakWith(2000, 1), soakWith(2000, 101), cfg);
   t.equal(same.pass, true);
-  t.same(same.figures.filter((f) => f.verdict !== 'same').map((f) => `${f.label}: ${f.verdict}`), [], 'two samples of one distribution: every figure same');
+  t.same(
+    same.figures.filter((f) => f.verdict !== 'same').map((f) => `${f.label}: ${f.verdict}`),
+    [],
+    'two samples of one distribution: every figure same',
+  );
   t.equal(same.figures.length, 16 + 3, '4 latencies × 4 percentiles, throughput, goodput, error rate (no knee in a soak)');
 
   const slower = compareReports(soakWith(2000, 1), soakWith(2000, 101, 1.2), cfg);
@@ -94,7 +103,11 @@ t.test('statistics: small samples give insufficient or same, never a false alarm
   // A report without a histogram (no request ended) is insufficient too, not an error.
   const empty = soakWith(500, 1);
   empty.histograms = {};
-  t.ok(compareReports(soakWith(500, 1), empty, cfg).figures.filter((f) => f.unit === 'seconds').every((f) => f.verdict === 'insufficient'));
+  t.ok(
+    compareReports(soakWith(500, 1), empty, cfg)
+      .figures.filter((f) => f.unit === 'seconds')
+      .every((f) => f.verdict === 'insufficient'),
+  );
 });
 
 t.test('statistics: the bootstrap is calibrated and seeded', async (t) => {
@@ -132,7 +145,13 @@ t.test('statistics: Poisson rates and two proportions', async (t) => {
   t.equal(c.get('goodput')?.verdict, 'worse', 'goodput fell 6 % of 10 req/s over 1000 s (beyond 5 %, significant)');
   t.equal(c.get('throughput')?.verdict, 'same', 'throughput held');
   // The same fall over 100 s is within Poisson noise at α = 0.01: same, not a false alarm.
-  const short = byKey(compareReports({ ...base, totals: { ...base.totals, requests: 1000, ok: 1000, good: 1000 }, durationSec: 100 }, { ...errors, totals: { ...errors.totals, requests: 1000, ok: 940, good: 940 }, durationSec: 100 }, cfg));
+  const short = byKey(
+    compareReports(
+      { ...base, totals: { ...base.totals, requests: 1000, ok: 1000, good: 1000 }, durationSec: 100 },
+      { ...errors, totals: { ...errors.totals, requests: 1000, ok: 940, good: 940 }, durationSec: 100 },
+      cfg,
+    ),
+  );
   t.equal(short.get('goodput')?.verdict, 'same', `goodput 10 → 9.4 req/s over 100 s: p = ${short.get('goodput')?.test.p}`);
   t.equal(short.get('errorRate')?.verdict, 'worse', 'while 60 errors in 1000 against none is significant');
 });
@@ -217,8 +236,16 @@ t.test('end to end: same build → same on every testable figure (exit 0); 40 % 
   t.match(again.stdout, /llmsoak compare: no regression/);
   const sameCmp = JSON.parse(await readFile(join(dir, 'same', 'compare.json'), 'utf8')) as Comparison;
   const p99 = (f: FigureComparison) => f.key.endsWith('.p99');
-  t.same(sameCmp.figures.filter((f) => !p99(f) && f.verdict !== 'same').map((f) => `${f.label}: ${f.verdict} (${f.note ?? f.relativeChange})`), [], 'every figure but p99 "same"');
-  t.same(sameCmp.figures.filter(p99).map((f) => f.verdict), ['insufficient', 'insufficient', 'insufficient', 'insufficient'], 'p99 of ~360 requests: insufficient, not a verdict');
+  t.same(
+    sameCmp.figures.filter((f) => !p99(f) && f.verdict !== 'same').map((f) => `${f.label}: ${f.verdict} (${f.note ?? f.relativeChange})`),
+    [],
+    'every figure but p99 "same"',
+  );
+  t.same(
+    sameCmp.figures.filter(p99).map((f) => f.verdict),
+    ['insufficient', 'insufficient', 'insufficient', 'insufficient'],
+    'p99 of ~360 requests: insufficient, not a verdict',
+  );
   t.equal(sameCmp.figures.length, 19);
   t.ok(sameCmp.baseline.requests >= 200 && sameCmp.candidate.requests >= 200, `${sameCmp.baseline.requests} and ${sameCmp.candidate.requests} requests: enough for p95`);
 

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { ROOT, problemsOf, runCli } from './helpers.js';
 
-
 t.test('an empty config is valid and fully defaulted', async (t) => {
   const { config } = loadConfig({});
   t.equal(config.server.listen, '0.0.0.0:9477');
@@ -13,7 +12,10 @@ t.test('an empty config is valid and fully defaulted', async (t) => {
   t.equal(config.target.url, undefined, 'no target: the embedded simulator');
   t.equal(config.traffic.mode, 'open');
   t.ok(config.traffic.scenarios.length >= 4, 'default scenario mix');
-  t.ok(config.traffic.scenarios.some((s) => s.turns.max > 1), 'a multi-turn scenario by default');
+  t.ok(
+    config.traffic.scenarios.some((s) => s.turns.max > 1),
+    'a multi-turn scenario by default',
+  );
   t.ok(config.traffic.scenarios.some((s) => s.endpoint === 'embeddings'));
   t.equal(config.simulator.port, 18000);
   t.equal(config.target.timeouts.idleMs, 30000);
@@ -54,8 +56,14 @@ t.test('every problem is reported at once, as path: message', async (t) => {
   t.ok(p.includes('traffic.rte: unknown key'), 'unknown key named');
   t.ok(p.includes('traffic.rate: must be >= 0'), 'negative rate named');
   t.ok(p.includes('traffic.maxInFlight: must be integer'), 'wrong type named');
-  t.ok(p.some((x) => x.startsWith('server.listen:')), 'bad listen named');
-  t.ok(p.some((x) => x.startsWith('slo.ttftMs:')), 'zero SLO named');
+  t.ok(
+    p.some((x) => x.startsWith('server.listen:')),
+    'bad listen named',
+  );
+  t.ok(
+    p.some((x) => x.startsWith('slo.ttftMs:')),
+    'zero SLO named',
+  );
   t.equal(p.length, 5, `exactly the five problems: ${p.join(' | ')}`);
 });
 
@@ -108,8 +116,17 @@ t.test('llmsoak check-config exits 2 listing every problem, 0 when valid', async
 t.test('preflight: defaults and bad values', async (t) => {
   const { config } = loadConfig({});
   t.same(config.preflight, { enabled: true, timeoutMs: 10000, onMissingEndpoint: 'skip' });
-  t.same(problemsOf(() => loadConfig({ document: { preflight: { onMissingEndpoint: 'ignore' } } })), ['preflight.onMissingEndpoint: must be one of fail, skip, keep']);
-  t.same(problemsOf(() => loadConfig({ document: { preflight: { timeoutMs: 5 } } })), ['preflight.timeoutMs: must be >= 100']);
-  t.same(problemsOf(() => loadConfig({ document: { preflight: { extra: 1 } } })), ['preflight.extra: unknown key']);
+  t.same(
+    problemsOf(() => loadConfig({ document: { preflight: { onMissingEndpoint: 'ignore' } } })),
+    ['preflight.onMissingEndpoint: must be one of fail, skip, keep'],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ document: { preflight: { timeoutMs: 5 } } })),
+    ['preflight.timeoutMs: must be >= 100'],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ document: { preflight: { extra: 1 } } })),
+    ['preflight.extra: unknown key'],
+  );
   t.equal(loadConfig({ env: { LLMSOAK_PREFLIGHT__ON_MISSING_ENDPOINT: 'fail' } }).config.preflight.onMissingEndpoint, 'fail', 'from the environment too');
 });

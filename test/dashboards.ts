@@ -30,10 +30,15 @@ export function num(o: JObj, k: string): number | undefined {
 
 export const DASH_DIR = join(ROOT, 'grafana', 'dashboards');
 
-export interface Dashboard { file: string; json: JObj }
+export interface Dashboard {
+  file: string;
+  json: JObj;
+}
 
 export function loadDashboards(): Dashboard[] {
-  return readdirSync(DASH_DIR).filter((f) => f.endsWith('.json')).sort()
+  return readdirSync(DASH_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
     .map((file) => ({ file, json: JSON.parse(readFileSync(join(DASH_DIR, file), 'utf8')) as JObj }));
 }
 
@@ -67,7 +72,12 @@ export function variableExpr(v: JObj): string | undefined {
 }
 
 export const BUILTINS: Readonly<Record<string, string>> = {
-  __rate_interval: '1m', __interval: '1m', __interval_ms: '60000', __range: '1h', __range_s: '3600', __range_ms: '3600000',
+  __rate_interval: '1m',
+  __interval: '1m',
+  __interval_ms: '60000',
+  __range: '1h',
+  __range_s: '3600',
+  __range_ms: '3600000',
 };
 
 /**
@@ -83,7 +93,7 @@ export function substitute(expr: string, vars: JObj[], builtins: Readonly<Record
     const type = str(v, 'type');
     if (type === 'constant' || type === 'custom' || type === 'textbox') {
       const q = v.query;
-      values[name] = typeof q === 'string' ? q.split(',')[0]?.trim() ?? '' : '';
+      values[name] = typeof q === 'string' ? (q.split(',')[0]?.trim() ?? '') : '';
     } else if (type !== 'datasource') {
       values[name] = '.*'; // query variables are always used inside =~"..."
     }
@@ -118,8 +128,11 @@ export function expressions(d: Dashboard): Expr[] {
       const e = str(tg, 'expr');
       if (e !== undefined) {
         out.push({
-          where: `${d.file} panel ${String(p.id)} "${String(p.title)}" ${String(tg.refId)}`, expr: e, kind: 'panel',
-          panel: { id: num(p, 'id'), title: String(p.title), type: str(p, 'type') }, refId: String(tg.refId),
+          where: `${d.file} panel ${String(p.id)} "${String(p.title)}" ${String(tg.refId)}`,
+          expr: e,
+          kind: 'panel',
+          panel: { id: num(p, 'id'), title: String(p.title), type: str(p, 'type') },
+          refId: String(tg.refId),
         });
       }
     }

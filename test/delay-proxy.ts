@@ -32,15 +32,18 @@ export async function startDelayProxy(upstreamPort: number): Promise<DelayProxy>
     let tail = Promise.resolve();
     upstream.on('data', (chunk: Buffer) => {
       const due = Date.now() + delayMs;
-      tail = tail.then(() => new Promise<void>((r) => {
-        const wait = due - Date.now();
-        const send = (): void => {
-          if (!client.destroyed) client.write(chunk);
-          r();
-        };
-        if (wait > 0) setTimeout(send, wait);
-        else send();
-      }));
+      tail = tail.then(
+        () =>
+          new Promise<void>((r) => {
+            const wait = due - Date.now();
+            const send = (): void => {
+              if (!client.destroyed) client.write(chunk);
+              r();
+            };
+            if (wait > 0) setTimeout(send, wait);
+            else send();
+          }),
+      );
     });
     upstream.on('end', () => void tail.then(() => client.end()));
   });
@@ -51,9 +54,10 @@ export async function startDelayProxy(upstreamPort: number): Promise<DelayProxy>
     setDelay: (ms) => {
       delayMs = ms;
     },
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }

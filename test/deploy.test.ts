@@ -66,7 +66,9 @@ function manifests(): Map<string, Obj> {
 
 t.test('kubernetes manifests are consistent', async (t) => {
   const kust = obj(parse(readFileSync(join(K8S, 'kustomization.yaml'), 'utf8')) as Json);
-  const files = readdirSync(K8S).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+  const files = readdirSync(K8S)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .sort();
   t.same(list(kust.resources).map(String).sort(), files, 'kustomization.yaml lists every manifest');
   const m = manifests();
   t.same([...m.keys()].sort(), ['ConfigMap', 'PrometheusRule', 'Secret', 'Service', 'ServiceMonitor', 'StatefulSet']);
@@ -149,9 +151,11 @@ t.test('compose stack: configs valid as mounted in their containers', async (t) 
   const services = obj(compose.services);
   t.same(Object.keys(services).sort(), ['alertmanager', 'grafana', 'llmsoak', 'prometheus']);
   /** Bind mounts of a service: host path (absolute) → container path. */
-  const binds = (name: string): Array<{ host: string; container: string }> => list(at(services, name, 'volumes')).map(String)
-    .filter((v) => v.startsWith('.'))
-    .map((v) => ({ host: resolve(COMPOSE, v.split(':')[0] ?? ''), container: v.split(':')[1] ?? '' }));
+  const binds = (name: string): Array<{ host: string; container: string }> =>
+    list(at(services, name, 'volumes'))
+      .map(String)
+      .filter((v) => v.startsWith('.'))
+      .map((v) => ({ host: resolve(COMPOSE, v.split(':')[0] ?? ''), container: v.split(':')[1] ?? '' }));
   for (const name of Object.keys(services)) for (const b of binds(name)) t.ok(existsSync(b.host), `${name}: ${relative(ROOT, b.host)} exists`);
   t.equal(resolve(COMPOSE, String(at(services, 'llmsoak', 'build', 'context'))), resolve(ROOT), 'llmsoak is built from the repository (its Dockerfile)');
 
@@ -172,7 +176,9 @@ t.test('compose stack: configs valid as mounted in their containers', async (t) 
   t.equal(pc.status, 0, `promtool check config${pc.status === 0 ? '' : `: ${pc.stdout}${pc.stderr}`}`);
   t.match(pc.stdout + pc.stderr, /SUCCESS: \d+ rules found/, 'and it loads alerts/ (rules found)');
   const prom = obj(parse(readFileSync(promFile, 'utf8')) as Json);
-  const job = list(prom.scrape_configs).map(obj).find((s) => s.job_name === 'llmsoak');
+  const job = list(prom.scrape_configs)
+    .map(obj)
+    .find((s) => s.job_name === 'llmsoak');
   t.ok(job, 'scrape job "llmsoak"');
   t.same(at(job, 'static_configs', 0, 'targets'), ['llmsoak:9477'], 'scrapes the llmsoak service on its port');
   t.same(at(prom, 'alerting', 'alertmanagers', 0, 'static_configs', 0, 'targets'), ['alertmanager:9093']);
@@ -199,14 +205,22 @@ t.test('compose stack: configs valid as mounted in their containers', async (t) 
   const { config } = loadConfig({ file: cfgBind?.host ?? '', env: {} });
   t.equal(config.server.port, 9477);
   t.equal(config.alerting.alertmanagers[0]?.url, 'http://alertmanager:9093', 'hints go to the stack Alertmanager');
-  t.ok(list(at(services, 'llmsoak', 'volumes')).map(String).some((v) => v.endsWith(`:${config.report.dir.replace(/\/$/, '')}`)), 'report.dir is a volume');
+  t.ok(
+    list(at(services, 'llmsoak', 'volumes'))
+      .map(String)
+      .some((v) => v.endsWith(`:${config.report.dir.replace(/\/$/, '')}`)),
+    'report.dir is a volume',
+  );
   const r = await runCli(['check-config', cfgBind?.host ?? '']);
   t.equal(r.code, 0, `llmsoak check-config${r.code === 0 ? '' : `: ${r.stdout}${r.stderr}`}`);
 });
 
 // ---- Dockerfile ----
 
-interface Instr { op: string; args: string }
+interface Instr {
+  op: string;
+  args: string;
+}
 
 function dockerfile(): Array<{ name: string; instrs: Instr[] }> {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
@@ -226,19 +240,30 @@ function dockerfile(): Array<{ name: string; instrs: Instr[] }> {
 
 t.test('Dockerfile, read', async (t) => {
   const stages = dockerfile();
-  t.same(stages.map((s) => s.name), ['build', 'runtime'], 'two stages');
+  t.same(
+    stages.map((s) => s.name),
+    ['build', 'runtime'],
+    'two stages',
+  );
   const [build, runtime] = stages;
   for (const s of stages) {
     for (const c of s.instrs.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
       const parts = c.args.split(/\s+/);
       for (const src of parts.slice(0, -1)) t.ok(existsSync(join(ROOT, src)), `${s.name}: COPY ${src} exists`);
       for (const src of parts.slice(0, -1)) {
-        const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+        const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
         t.notOk(ignored.includes(src), `${src} is not in .dockerignore`);
       }
     }
   }
-  const buildRun = build?.instrs.filter((i) => i.op === 'RUN').map((i) => i.args).join(' && ') ?? '';
+  const buildRun =
+    build?.instrs
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join(' && ') ?? '';
   t.match(buildRun, /npm ci/, 'build: npm ci (the lock file)');
   t.match(buildRun, /tsc -p tsconfig\.build\.json/, 'build: compiles with tsconfig.build.json');
   t.match(buildRun, /npm prune --omit=dev/, 'build: drops dev dependencies');
@@ -259,7 +284,10 @@ t.test('Dockerfile, read', async (t) => {
   t.match(readFileSync(join(ROOT, 'src', 'cli.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'cli.js starts with a node shebang');
   const reportDir = String(configSchema.properties.report.properties.dir.default).replace(/\/$/, '');
   t.match(runtimeRun, new RegExp(`mkdir -p [^&]*/app/${reportDir}\\b[^&]*&& chown node:node [^&]*/app/${reportDir}\\b`), `the default report.dir (/app/${reportDir}) is writable by node`);
-  t.ok(rt.some((i) => i.op === 'COPY' && /^package\.json \.\/$/.test(i.args)), 'package.json beside dist (version.ts reads it)');
+  t.ok(
+    rt.some((i) => i.op === 'COPY' && /^package\.json \.\/$/.test(i.args)),
+    'package.json beside dist (version.ts reads it)',
+  );
 });
 
 /** Bare module specifiers imported by the compiled files under dir. */
@@ -323,23 +351,33 @@ t.test('the built output the image runs', async (t) => {
   const port = await freePort();
   const simPort = await freePort();
   const child = spawn(process.execPath, [cli, 'run', '--listen', `127.0.0.1:${port}`, '--rate', '2'], {
-    cwd: app, env: { ...env, LLMSOAK_SIMULATOR__PORT: String(simPort), LLMSOAK_LOG__LEVEL: 'warn', LLMSOAK_RUN__DRAIN_MS: '1000' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: app,
+    env: { ...env, LLMSOAK_SIMULATOR__PORT: String(simPort), LLMSOAK_LOG__LEVEL: 'warn', LLMSOAK_RUN__DRAIN_MS: '1000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   t.teardown(() => void child.kill('SIGKILL'));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${out}`);
-    const r = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) });
-    return r.ok ? true : undefined;
-  }, 30_000, 200).catch((err: unknown) => t.fail(`not ready: ${String(err)}\n${out}`));
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${out}`);
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) });
+      return r.ok ? true : undefined;
+    },
+    30_000,
+    200,
+  ).catch((err: unknown) => t.fail(`not ready: ${String(err)}\n${out}`));
 
   // The HEALTHCHECK command exactly as written, on the test's port.
   const hc = dockerfile()[1]?.instrs.find((i) => i.op === 'HEALTHCHECK')?.args ?? '';
   const cmd = JSON.parse(hc.slice(hc.indexOf('CMD') + 3).trim()) as string[];
   t.equal(cmd[0], 'node');
-  const probe = spawnSync(process.execPath, cmd.slice(1).map((a) => a.replace('127.0.0.1:9477', `127.0.0.1:${port}`)), { encoding: 'utf8', timeout: 10_000 });
+  const probe = spawnSync(
+    process.execPath,
+    cmd.slice(1).map((a) => a.replace('127.0.0.1:9477', `127.0.0.1:${port}`)),
+    { encoding: 'utf8', timeout: 10_000 },
+  );
   t.equal(probe.status, 0, 'the HEALTHCHECK command passes against the running daemon');
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   t.match(metrics, /^llmsoak_build_info\{version="[^"]+",node="[^"]+"\} 1$/m, '/metrics served');

@@ -33,15 +33,30 @@ function depthOf(v: unknown): number {
 
 t.test('edge scenarios take `weight` of all requests; bad config is one line naming the key', async (t) => {
   const { config } = loadConfig({
-    document: { traffic: { scenarios: [{ name: 'a', endpoint: 'chat', weight: 3 }, { name: 'b', endpoint: 'chat', weight: 1 }], edgeCases: { weight: 0.2, kinds: ['unicode', 'nestedJson'] } } },
+    document: {
+      traffic: {
+        scenarios: [
+          { name: 'a', endpoint: 'chat', weight: 3 },
+          { name: 'b', endpoint: 'chat', weight: 1 },
+        ],
+        edgeCases: { weight: 0.2, kinds: ['unicode', 'nestedJson'] },
+      },
+    },
   });
   const sc = config.traffic.scenarios;
-  t.same(sc.map((s) => s.name), ['a', 'b', 'edge_unicode', 'edge_nested_json']);
+  t.same(
+    sc.map((s) => s.name),
+    ['a', 'b', 'edge_unicode', 'edge_nested_json'],
+  );
   const total = sc.reduce((n, s) => n + s.weight, 0);
   const edge = sc.filter((s) => s.edgeCase !== undefined).reduce((n, s) => n + s.weight, 0);
   t.ok(Math.abs(edge / total - 0.2) < 1e-12, 'edge cases are 20% of the weight');
   t.same(edgeCaseScenarios(sc, { weight: 0, kinds: [...EDGE_CASE_KINDS] }), [], 'weight 0: off');
-  t.equal(loadConfig({ document: {} }).config.traffic.scenarios.some((s) => s.edgeCase !== undefined), false, 'off by default');
+  t.equal(
+    loadConfig({ document: {} }).config.traffic.scenarios.some((s) => s.edgeCase !== undefined),
+    false,
+    'off by default',
+  );
 
   for (const [doc, key] of [
     [{ traffic: { edgeCases: { weight: 0.9 } } }, 'traffic.edgeCases.weight'],
@@ -91,12 +106,25 @@ t.test('moderations through the official openai client', async (t) => {
   t.ok(typeof r0?.category_scores.violence === 'number' && r0.category_scores.violence < 0.01);
   const many = await client.moderations.create({ model: 'omni-moderation-latest', input: ['fine text', 'this one is [flag:violence] marked'] });
   t.equal(many.model, 'omni-moderation-latest');
-  t.same(many.results.map((r) => r.flagged), [false, true]);
+  t.same(
+    many.results.map((r) => r.flagged),
+    [false, true],
+  );
   t.equal(many.results[1]?.categories.violence, true);
   t.ok((many.results[1]?.category_scores.violence ?? 0) > 0.9);
-  const multi = await client.moderations.create({ model: 'omni-moderation-latest', input: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'https://example.invalid/x.png' } }] });
+  const multi = await client.moderations.create({
+    model: 'omni-moderation-latest',
+    input: [
+      { type: 'text', text: 'look' },
+      { type: 'image_url', image_url: { url: 'https://example.invalid/x.png' } },
+    ],
+  });
   t.equal(multi.results.length, 1, 'a multi-modal input is one result');
-  const statusOf = (p: Promise<unknown>) => p.then(() => 200, (err: unknown) => (err as { status?: number }).status);
+  const statusOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 200,
+      (err: unknown) => (err as { status?: number }).status,
+    );
   t.equal(await statusOf(client.moderations.create({ model: 'no-such-model', input: 'x' })), 404, 'an unknown model is a 404');
   t.equal(await statusOf(client.moderations.create({ input: [] })), 400, 'an empty input is a 400');
   const m = await (await request(`${sim.url}/metrics`)).body.text();
@@ -113,7 +141,8 @@ t.test('every edge-case kind and moderations through a soak: each recorded with 
       target: { url: `${sim.url}/v1` },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate: 12, seed: 21,
+        rate: 12,
+        seed: 21,
         scenarios: [{ name: 'mod', endpoint: 'moderations', stream: false, prompt: { dist: 'fixed', value: 100 } }],
         edgeCases: { weight: 0.5 },
       },
@@ -130,21 +159,28 @@ t.test('every edge-case kind and moderations through a soak: each recorded with 
   const deadline = Date.now() + 25_000;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    if (by('edge_near_context_limit').length >= 4 && by('edge_runaway_output').length >= 1 && by('edge_unicode').length >= 1
-      && by('edge_nested_json').length >= 1 && by('mod').length >= 3) break;
+    if (by('edge_near_context_limit').length >= 4 && by('edge_runaway_output').length >= 1 && by('edge_unicode').length >= 1 && by('edge_nested_json').length >= 1 && by('mod').length >= 3) break;
   }
   const metrics = await (await request(`${daemon.listenUrl}/metrics`)).body.text();
 
   const mod = by('mod');
   t.ok(mod.length >= 3 && mod.every((r) => r.outcome === 'ok' && r.endpoint === 'moderations'), `moderations ok (${mod.length})`);
-  t.ok(mod.every((r) => r.firstTokenAt === undefined && r.lastTokenAt !== undefined && r.outputTokens === 0), 'timed as non-streamed, no output tokens');
+  t.ok(
+    mod.every((r) => r.firstTokenAt === undefined && r.lastTokenAt !== undefined && r.outputTokens === 0),
+    'timed as non-streamed, no output tokens',
+  );
 
   const near = by('edge_near_context_limit');
   const nearOk = near.filter((r) => r.outcome === 'ok');
   const nearRefused = near.filter((r) => r.outcome === 'http_4xx' && r.httpStatus === 400);
-  t.ok(nearOk.length >= 1 && nearRefused.length >= 1 && nearOk.length + nearRefused.length === near.length,
-    `near the limit: ${nearOk.length} answered, ${nearRefused.length} refused with 400, nothing else (${near.map((r) => r.outcome).join(',')})`);
-  t.ok(nearOk.every((r) => r.inputTokens > 0.8 * maxModelLen && r.inputTokens < maxModelLen), 'the answered ones were near the limit (server count)');
+  t.ok(
+    nearOk.length >= 1 && nearRefused.length >= 1 && nearOk.length + nearRefused.length === near.length,
+    `near the limit: ${nearOk.length} answered, ${nearRefused.length} refused with 400, nothing else (${near.map((r) => r.outcome).join(',')})`,
+  );
+  t.ok(
+    nearOk.every((r) => r.inputTokens > 0.8 * maxModelLen && r.inputTokens < maxModelLen),
+    'the answered ones were near the limit (server count)',
+  );
   t.match(metrics, /llmsoak_requests_total\{[^}]*scenario="edge_near_context_limit"[^}]*outcome="http_4xx"[^}]*\} [1-9]/, 'exported as http_4xx under its own scenario');
 
   for (const s of ['edge_unicode', 'edge_nested_json']) {
@@ -155,8 +191,10 @@ t.test('every edge-case kind and moderations through a soak: each recorded with 
   t.ok(run.length >= 1, 'runaway sent');
   for (const r of run) {
     t.equal(r.outcome, 'ok', 'runaway streamed to its end');
-    t.ok(r.inputTokens + r.outputTokens > 0.9 * maxModelLen && r.inputTokens + r.outputTokens <= maxModelLen,
-      `runaway filled the context (max_model_len from /v1/models): ${r.inputTokens} + ${r.outputTokens} of ${maxModelLen}`);
+    t.ok(
+      r.inputTokens + r.outputTokens > 0.9 * maxModelLen && r.inputTokens + r.outputTokens <= maxModelLen,
+      `runaway filled the context (max_model_len from /v1/models): ${r.inputTokens} + ${r.outputTokens} of ${maxModelLen}`,
+    );
   }
   t.equal(records.filter((r) => !['ok', 'http_4xx'].includes(r.outcome)).length, 0, 'no other outcome anywhere');
 });

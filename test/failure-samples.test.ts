@@ -23,23 +23,48 @@ const KEY = 'sk-PLANTED-4b3c2d1e0f';
 
 function failed(scenario: string, outcome: RequestRecord['outcome'], errorDetail: string): RequestRecord {
   return {
-    id: 'r', scenario, endpoint: 'chat', model: 'm', stream: true, scheduledAt: 0n, sentAt: 0n, endedAt: 0n, tokenGapsNs: [], contentChunks: 0,
-    inputTokens: 0, outputTokens: 0, tokenSource: 'tokenizer', outcome, errorDetail,
+    id: 'r',
+    scenario,
+    endpoint: 'chat',
+    model: 'm',
+    stream: true,
+    scheduledAt: 0n,
+    sentAt: 0n,
+    endedAt: 0n,
+    tokenGapsNs: [],
+    contentChunks: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    tokenSource: 'tokenizer',
+    outcome,
+    errorDetail,
   };
 }
 
 function fakeClock(startMs: number): Clock & { advance(ms: number): void } {
   let now = startMs;
-  return { monoNs: () => BigInt(now) * 1_000_000n, wallMs: () => now, advance: (ms) => { now += ms; } };
+  return {
+    monoNs: () => BigInt(now) * 1_000_000n,
+    wallMs: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 t.test('the message of an error body, whatever its shape', async (t) => {
   t.equal(bodyMessage('{"error":{"message":"model x not found","type":"invalid_request_error"}}'), 'model x not found', 'OpenAI error shape');
-  t.equal(bodyMessage('{"error":"SyntaxError","message":"Bad control character in string literal in JSON at position 162","status":500}'),
-    'Bad control character in string literal in JSON at position 162', 'express-style error (mock-llm)');
+  t.equal(
+    bodyMessage('{"error":"SyntaxError","message":"Bad control character in string literal in JSON at position 162","status":500}'),
+    'Bad control character in string literal in JSON at position 162',
+    'express-style error (mock-llm)',
+  );
   t.equal(bodyMessage('{"detail":"Not Found"}'), 'Not Found', 'FastAPI-style detail');
-  t.equal(bodyMessage('<!DOCTYPE html><html><head><title>Error</title></head><body><pre>Cannot POST /v1/completions</pre></body></html>', 'text/html'),
-    'Cannot POST /v1/completions', 'HTML error page: its visible text');
+  t.equal(
+    bodyMessage('<!DOCTYPE html><html><head><title>Error</title></head><body><pre>Cannot POST /v1/completions</pre></body></html>', 'text/html'),
+    'Cannot POST /v1/completions',
+    'HTML error page: its visible text',
+  );
   t.equal(bodyMessage('upstream\nconnect error\r\n  or disconnect'), 'upstream connect error or disconnect', 'one line');
   t.equal(httpErrorLine(404, 'Not Found', Buffer.from('{"message":"Cannot POST /v1/embeddings"}'), 'application/json'), '404 Not Found: Cannot POST /v1/embeddings');
   t.equal(httpErrorLine(502, undefined, Buffer.alloc(0), ''), '502', 'no reason and no body: the status alone');
@@ -66,7 +91,11 @@ t.test('numbers and ids do not make a message new', async (t) => {
   s.observe(failed('a', 'http_5xx', '500 Internal Server Error: at position 210'));
   const [only, ...rest] = s.snapshot();
   t.same(rest, []);
-  t.match(only, { scenario: 'a', class: 'http_5xx', message: '500 Internal Server Error: at position 162', count: 2, firstAt: '2026-01-01T00:00:00.000Z', lastAt: '2026-01-01T00:00:01.000Z' }, 'the first wording, both counted, first and last times');
+  t.match(
+    only,
+    { scenario: 'a', class: 'http_5xx', message: '500 Internal Server Error: at position 162', count: 2, firstAt: '2026-01-01T00:00:00.000Z', lastAt: '2026-01-01T00:00:01.000Z' },
+    'the first wording, both counted, first and last times',
+  );
 });
 
 t.test('a target with thousands of distinct error bodies cannot grow the samples past their caps', async (t) => {
@@ -87,8 +116,13 @@ t.test('a target with thousands of distinct error bodies cannot grow the samples
   t.teardown(() => pool.close());
   const scrub = new SecretScrubber([KEY]);
   const client: ClientOptions = {
-    dispatcher: pool, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, clock: systemClock,
-    totalTimeoutMs: 5000, maxBodyBytes: 1024 * 1024, countTokens: (s) => s.length, scrub: (x) => scrub.scrub(x),
+    dispatcher: pool,
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    clock: systemClock,
+    totalTimeoutMs: 5000,
+    maxBodyBytes: 1024 * 1024,
+    countTokens: (s) => s.length,
+    scrub: (x) => scrub.scrub(x),
   };
   const PER_GROUP = 5;
   const MAX = 12;
@@ -98,10 +132,26 @@ t.test('a target with thousands of distinct error bodies cannot grow the samples
   const scenarios = ['a', 'b', 'c', 'd'];
   let longest = 0;
   for (let i = 0; i < REQUESTS; i += 50) {
-    const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => sendRequest(client, {
-      id: `r${i + j}`, scenario: scenarios[(i + j) % scenarios.length] as string, endpoint: 'chat', model: 'm', stream: false,
-      path: '/v1/chat/completions', body: '{}', promptTokens: 1, keepText: false,
-    }, 0n, () => undefined)));
+    const batch = await Promise.all(
+      Array.from({ length: 50 }, (_, j) =>
+        sendRequest(
+          client,
+          {
+            id: `r${i + j}`,
+            scenario: scenarios[(i + j) % scenarios.length] as string,
+            endpoint: 'chat',
+            model: 'm',
+            stream: false,
+            path: '/v1/chat/completions',
+            body: '{}',
+            promptTokens: 1,
+            keepText: false,
+          },
+          0n,
+          () => undefined,
+        ),
+      ),
+    );
     for (const { record } of batch) {
       longest = Math.max(longest, record.errorDetail?.length ?? Infinity);
       samples.observe(record);
@@ -113,14 +163,21 @@ t.test('a target with thousands of distinct error bodies cannot grow the samples
   t.equal(samples.size, MAX, `${REQUESTS} distinct bodies, ${MAX} messages kept`);
   t.equal(kept.length, MAX);
   for (const sc of scenarios) t.ok(kept.filter((s) => s.scenario === sc).length <= PER_GROUP, `at most ${PER_GROUP} for scenario ${sc}`);
-  t.equal(snap.reduce((a, s) => a + s.count, 0), REQUESTS, 'every failure still counts (kept messages plus the "other messages" lines)');
+  t.equal(
+    snap.reduce((a, s) => a + s.count, 0),
+    REQUESTS,
+    'every failure still counts (kept messages plus the "other messages" lines)',
+  );
   t.ok(snap.filter((s) => s.other === true).length <= scenarios.length, 'one "other messages" line per scenario and class');
   t.equal(logged.length, MAX, 'a new message is announced once');
   const all = JSON.stringify(snap);
   t.notOk(all.includes(KEY), 'the echoed key is not in the samples');
   t.match(all, /Bearer \[redacted\]/, 'it was there, scrubbed');
-  t.match(kept[0]?.message, /^500 Internal Server Error: failure /, 'the status line and the server\'s message');
-  t.ok(kept.every((s) => s.message.length <= MAX_ERROR_DETAIL_CHARS), 'each message cut short');
+  t.match(kept[0]?.message, /^500 Internal Server Error: failure /, "the status line and the server's message");
+  t.ok(
+    kept.every((s) => s.message.length <= MAX_ERROR_DETAIL_CHARS),
+    'each message cut short',
+  );
 });
 
 t.test('transport errors carry their own message', async (t) => {
@@ -130,16 +187,37 @@ t.test('transport errors carry their own message', async (t) => {
   await new Promise<void>((r) => server.close(() => r()));
   const pool = new Pool(`http://127.0.0.1:${port}`);
   t.teardown(() => pool.close());
-  const { record } = await sendRequest({ dispatcher: pool, headers: {}, clock: systemClock, totalTimeoutMs: 5000, maxBodyBytes: 1024, countTokens: () => 0 }, {
-    id: 'r', scenario: 'a', endpoint: 'chat', model: 'm', stream: true, path: '/v1/chat/completions', body: '{}', promptTokens: 1, keepText: false,
-  }, 0n, () => undefined);
+  const { record } = await sendRequest(
+    { dispatcher: pool, headers: {}, clock: systemClock, totalTimeoutMs: 5000, maxBodyBytes: 1024, countTokens: () => 0 },
+    {
+      id: 'r',
+      scenario: 'a',
+      endpoint: 'chat',
+      model: 'm',
+      stream: true,
+      path: '/v1/chat/completions',
+      body: '{}',
+      promptTokens: 1,
+      keepText: false,
+    },
+    0n,
+    () => undefined,
+  );
   t.equal(record.outcome, 'connect');
   t.match(record.errorDetail, /ECONNREFUSED/);
 });
 
 t.test('new messages are logged at most perMinute times a minute; the rest are counted in the next line', async (t) => {
   let out = '';
-  const logger = createLogger('info', new Writable({ write(c: Buffer, _e, cb) { out += c.toString(); cb(); } }));
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out += c.toString();
+        cb();
+      },
+    }),
+  );
   const clock = fakeClock(Date.UTC(2026, 0, 1));
   const announcer = new FailureAnnouncer(logger, clock, 3);
   const sample = (i: number) => ({ scenario: 'a', class: 'http_5xx' as const, message: `m${i}`, count: 1, firstAt: '', lastAt: '' });
@@ -147,7 +225,10 @@ t.test('new messages are logged at most perMinute times a minute; the rest are c
   clock.advance(60_000);
   announcer.announce(sample(100));
   await new Promise<void>((r) => logger.flush(() => r()));
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; notLogged?: number });
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; notLogged?: number });
   t.equal(lines.length, 4, '3 lines in the first minute, one in the next');
   t.equal(lines[3]?.notLogged, 97, 'the next line says how many were not logged');
 });

@@ -28,10 +28,18 @@ function fakeNvml(): string {
 
 function runCheck(out: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(ROOT, 'scripts', 'gpu-check.sh'), out], { cwd: ROOT, env: { ...process.env, GPUCHECK_NO_PACK: '1', PYTHONPATH: FAKE_TORCH, PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [join(ROOT, 'scripts', 'gpu-check.sh'), out], {
+      cwd: ROOT,
+      env: { ...process.env, GPUCHECK_NO_PACK: '1', PYTHONPATH: FAKE_TORCH, PYTHONDONTWRITEBYTECODE: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
-    child.stdout.on('data', (b: Buffer) => { output += b.toString('utf8'); });
-    child.stderr.on('data', (b: Buffer) => { output += b.toString('utf8'); });
+    child.stdout.on('data', (b: Buffer) => {
+      output += b.toString('utf8');
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      output += b.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -70,7 +78,10 @@ t.test('a whole dry run over the fakes: every part runs, the files are written, 
   t.match(r.output, /^load: \{"phase": "matmul", "event": "end", "tflops": [\d.]+, "tMs": [\d.]+\}$/m, 'scripts/gpu-load.py ran its phases');
 
   const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { phases: Array<{ name: string; startMs: number; endMs: number }>; problems: string[] };
-  t.same(run.phases.map((p) => p.name), ['idle', 'matmul', 'copy', 'idle2']);
+  t.same(
+    run.phases.map((p) => p.name),
+    ['idle', 'matmul', 'copy', 'idle2'],
+  );
   t.same(run.problems, []);
   const secs = (run.phases.at(-1)!.endMs - run.phases[0]!.startMs) / 1000;
   const collections = readFileSync(join(out, 'collector.jsonl'), 'utf8').trim().split('\n').length;

@@ -51,8 +51,14 @@ export interface Distortion {
 const MIB = 1024 * 1024;
 /** nvml.h's clock-event bits and nvidia-smi's field for each: written here from nvidia-smi's names, not from llmsoak's table. */
 const SMI_REASON_BITS: ReadonlyArray<readonly [string, number]> = [
-  ['gpu_idle', 0x1], ['applications_clocks_setting', 0x2], ['sw_power_cap', 0x4], ['hw_slowdown', 0x8],
-  ['sync_boost', 0x10], ['sw_thermal_slowdown', 0x20], ['hw_thermal_slowdown', 0x40], ['hw_power_brake_slowdown', 0x80],
+  ['gpu_idle', 0x1],
+  ['applications_clocks_setting', 0x2],
+  ['sw_power_cap', 0x4],
+  ['hw_slowdown', 0x8],
+  ['sync_boost', 0x10],
+  ['sw_thermal_slowdown', 0x20],
+  ['hw_thermal_slowdown', 0x40],
+  ['hw_power_brake_slowdown', 0x80],
 ];
 
 function smiTime(ms: number): string {
@@ -88,9 +94,21 @@ export async function recordedRun(spec: H100Spec = h100Spec(), d: Distortion = {
       // nvidia-smi query line, sampled 20 ms into the second
       const active = (bit: number): string => ((reasons & bit) !== 0 ? 'Active' : 'Not Active');
       const cols = [
-        smiTime(base + 20), String(g.index), g.uuid, g.name, g.driver, String(Math.round(p.util * 100)), String(Math.round(p.memBusy * 100)),
-        String(g.memoryUsedMiB), String(g.memoryTotalMiB), String(p.tempC), power.toFixed(2), g.powerLimitW.toFixed(2),
-        String(p.smClockMHz), String(g.memClockMHz), `0x${reasons.toString(16).padStart(16, '0')}`,
+        smiTime(base + 20),
+        String(g.index),
+        g.uuid,
+        g.name,
+        g.driver,
+        String(Math.round(p.util * 100)),
+        String(Math.round(p.memBusy * 100)),
+        String(g.memoryUsedMiB),
+        String(g.memoryTotalMiB),
+        String(p.tempC),
+        power.toFixed(2),
+        g.powerLimitW.toFixed(2),
+        String(p.smClockMHz),
+        String(g.memClockMHz),
+        `0x${reasons.toString(16).padStart(16, '0')}`,
         ...SMI_REASON_BITS.map(([, bit]) => active(bit)),
       ];
       if (cols.length !== QUERY_FIELDS.length) throw new Error('fixture columns out of step with QUERY_FIELDS');
@@ -98,13 +116,22 @@ export async function recordedRun(spec: H100Spec = h100Spec(), d: Distortion = {
 
       // llmsoak's collection, 480 ms into the second; NVML gives GPM from the second collection on
       const reading: GpuReading = {
-        index: g.index, uuid: g.uuid, name: g.name,
-        utilizationRatio: p.util, memoryBusyRatio: p.memBusy,
-        memoryUsedBytes: g.memoryUsedMiB * MIB * (d.scale?.memoryUsedBytes ?? 1), memoryTotalBytes: g.memoryTotalMiB * MIB,
-        temperatureCelsius: p.tempC, powerWatts: power * (d.scale?.powerWatts ?? 1), powerLimitWatts: g.powerLimitW,
-        energyJoules: energyJ + 0.48 * power, smClockHertz: p.smClockMHz * 1e6, memoryClockHertz: g.memClockMHz * 1e6,
+        index: g.index,
+        uuid: g.uuid,
+        name: g.name,
+        utilizationRatio: p.util,
+        memoryBusyRatio: p.memBusy,
+        memoryUsedBytes: g.memoryUsedMiB * MIB * (d.scale?.memoryUsedBytes ?? 1),
+        memoryTotalBytes: g.memoryTotalMiB * MIB,
+        temperatureCelsius: p.tempC,
+        powerWatts: power * (d.scale?.powerWatts ?? 1),
+        powerLimitWatts: g.powerLimitW,
+        energyJoules: energyJ + 0.48 * power,
+        smClockHertz: p.smClockMHz * 1e6,
+        memoryClockHertz: g.memClockMHz * 1e6,
         clockEventReasons: BigInt(d.shiftEventBits ? reasons << 1 : reasons),
-        pcieTransmitBytesPerSecond: p.pcieMBs.tx * 1e6, pcieReceiveBytesPerSecond: p.pcieMBs.rx * 1e6,
+        pcieTransmitBytesPerSecond: p.pcieMBs.tx * 1e6,
+        pcieReceiveBytesPerSecond: p.pcieMBs.rx * 1e6,
         ...(k > 0 ? { smActiveRatio: gpm(p.gpm.smActive), smOccupancyRatio: gpm(p.gpm.smOccupancy), tensorActiveRatio: gpm(p.gpm.tensorActive), dramActiveRatio: gpm(p.gpm.dramActive) } : {}),
       };
       for (const f of d.drop ?? []) delete reading[f];
@@ -115,7 +142,9 @@ export async function recordedRun(spec: H100Spec = h100Spec(), d: Distortion = {
       // dmon line, printed 700 ms into the second (GPM columns in DMON_GPM_IDS order)
       const pct = (v: number): string => String(Math.round(v * 100));
       const gpmCols = DMON_GPM_IDS.map((id) => pct(gpm(id === 2 ? p.gpm.smActive : id === 3 ? p.gpm.smOccupancy : id === 5 ? p.gpm.tensorActive : p.gpm.dramActive)));
-      dmonLines.push(`${base + 700}     ${g.index}  ${Math.round(power)}  ${p.tempC}  -  ${pct(p.util)}  ${pct(p.memBusy)}  0  0  0  0  ${g.memClockMHz}  ${p.smClockMHz}  ${p.pcieMBs.rx}  ${p.pcieMBs.tx}  ${gpmCols.join('  ')}`);
+      dmonLines.push(
+        `${base + 700}     ${g.index}  ${Math.round(power)}  ${p.tempC}  -  ${pct(p.util)}  ${pct(p.memBusy)}  0  0  0  0  ${g.memClockMHz}  ${p.smClockMHz}  ${p.pcieMBs.rx}  ${p.pcieMBs.tx}  ${gpmCols.join('  ')}`,
+      );
     }
     phases.push({ name: p.name, startMs, endMs: spec.startMs + k * 1000 });
   }

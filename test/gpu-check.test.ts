@@ -74,7 +74,7 @@ t.test('a missing series: FAIL in the comparison, the replay and the dashboards'
   t.notMatch(text, /^FAIL llmsoak_gpu_(?!tensor_active_ratio)/m, 'no other series is blamed');
 });
 
-t.test('a wrong clock-event bit: the reasons disagree with nvidia-smi\'s named fields', async (t) => {
+t.test("a wrong clock-event bit: the reasons disagree with nvidia-smi's named fields", async (t) => {
   const { result } = await analyse(await recordedRun(undefined, { shiftEventBits: true }), DASHBOARDS);
   const text = result.failures.join('\n');
   t.match(text, /^FAIL llmsoak_gpu_clock_event_active \[gpu_idle\]:/m);
@@ -91,7 +91,7 @@ t.test('readings that cannot be paired in time are FAILs, not silent passes', as
     const smi = `${d.slice(0, 10).replace(/-/g, '/')} ${d.slice(11, 23)}`;
     return [String(Number(arrival) + (arrivalToo ? ms : 0)), smi, ...rest].join(',');
   };
-  t.equal(shifted(run.queryLines[5]!, 0, false), run.queryLines[5], 'the helper writes nvidia-smi\'s timestamp format');
+  t.equal(shifted(run.queryLines[5]!, 0, false), run.queryLines[5], "the helper writes nvidia-smi's timestamp format");
   // nvidia-smi's lines an hour late (a clock slip in both its timestamp and their arrival)
   const hour = 3_600_000;
   const late = run.queryLines.map((l) => shifted(l, hour, true));

@@ -19,13 +19,18 @@ t.test('every llmsoak_gpu_* name in a panel query is a series the collector defi
   t.same(unknownPanelNames(refs, defined, 'the GPU collector defines'), []);
 
   // the same names as the shared dashboard reader finds in panel targets
-  const shared = new Set(loadDashboards().flatMap((d) => expressions(d)).filter((e) => e.kind === 'panel')
-    .flatMap((e) => [...e.expr.matchAll(/\bllmsoak_gpu_[a-zA-Z0-9_]+/g)].map((m) => m[0])));
+  const shared = new Set(
+    loadDashboards()
+      .flatMap((d) => expressions(d))
+      .filter((e) => e.kind === 'panel')
+      .flatMap((e) => [...e.expr.matchAll(/\bllmsoak_gpu_[a-zA-Z0-9_]+/g)].map((m) => m[0])),
+  );
   t.same([...new Set(refs.map((r) => r.name))].sort(), [...shared].sort());
 });
 
 t.test('a panel naming a series the collector lacks is a FAIL line', async (t) => {
   const refs = [...dashboardGpuNames(DIR), { file: 'x.json', panel: 'GPU thing', name: 'llmsoak_gpu_power_milliwatts' }];
-  t.same(unknownPanelNames(refs, collectorSeriesNames(), 'the GPU collector defines'),
-    ['FAIL dashboard x.json panel "GPU thing": llmsoak_gpu_power_milliwatts is not a series the GPU collector defines']);
+  t.same(unknownPanelNames(refs, collectorSeriesNames(), 'the GPU collector defines'), [
+    'FAIL dashboard x.json panel "GPU thing": llmsoak_gpu_power_milliwatts is not a series the GPU collector defines',
+  ]);
 });

@@ -38,7 +38,10 @@ t.test('dashboards are importable Grafana JSON', async (t) => {
 
     const panels = allPanels(json);
     const ids = panels.map((p) => num(p, 'id'));
-    t.ok(ids.every((i) => i !== undefined), `${file}: every panel has an id`);
+    t.ok(
+      ids.every((i) => i !== undefined),
+      `${file}: every panel has an id`,
+    );
     t.equal(new Set(ids).size, ids.length, `${file}: panel ids unique (${ids.length} panels)`);
 
     const boxes: Array<{ id: number; x: number; y: number; w: number; h: number }> = [];
@@ -73,7 +76,7 @@ t.test('dashboards select Prometheus through the datasource variable', async (t)
     for (const name of ['instance', 'model', 'scenario']) {
       const v = vars.find((x) => str(x, 'name') === name);
       t.equal(v && str(v, 'type'), 'query', `${file}: $${name} is a query variable`);
-      t.match(v ? variableExpr(v) ?? '' : '', /^llmsoak_/, `${file}: $${name} from label_values of an llmsoak series`);
+      t.match(v ? (variableExpr(v) ?? '') : '', /^llmsoak_/, `${file}: $${name} from label_values of an llmsoak series`);
     }
     const usesDs = (o: JObj | undefined, what: string): void => {
       const d = o?.datasource;
@@ -132,9 +135,9 @@ t.test('every PromQL expression parses in a real Prometheus', async (t) => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let log = '';
-  const child = spawn(prometheus, [
-    `--config.file=${config}`, `--storage.tsdb.path=${join(tmp, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(prometheus, [`--config.file=${config}`, `--storage.tsdb.path=${join(tmp, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   t.teardown(() => stopProcess(child));

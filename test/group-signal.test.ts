@@ -19,17 +19,22 @@ t.test('a process-group SIGINT: in-flight streams drain, none is cut', async (t)
   const port = await freePort();
   const simPort = await freePort();
   const config = join(dir, 'llmsoak.yaml');
-  writeFileSync(config, JSON.stringify({
-    simulator: { port: simPort },
-    // ~1.5 s streams at 8 req/s: about a dozen are in flight at any instant.
-    traffic: { rate: 8, seed: 3, scenarios: [{ name: 'chat', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 64 }, output: { dist: 'fixed', value: 100 } }] },
-    run: { drainMs: 20_000 },
-    report: { dir: join(dir, 'reports') },
-    collectors: { gpu: { enabled: false } },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      simulator: { port: simPort },
+      // ~1.5 s streams at 8 req/s: about a dozen are in flight at any instant.
+      traffic: { rate: 8, seed: 3, scenarios: [{ name: 'chat', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 64 }, output: { dist: 'fixed', value: 100 } }] },
+      run: { drainMs: 20_000 },
+      report: { dir: join(dir, 'reports') },
+      collectors: { gpu: { enabled: false } },
+    }),
+  );
   // Its own process group, as a shell gives a foreground job.
   const child = spawn(process.execPath, [CLI, 'run', '--config', config, '--listen', `127.0.0.1:${port}`], {
-    env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   t.teardown(() => {
     try {

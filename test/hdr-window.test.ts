@@ -7,7 +7,12 @@ import { createRng } from '../src/traffic/random.js';
 /** A fake clock, ms. */
 function fakeClock(): { now: () => number; set: (ms: number) => void } {
   let ms = 0;
-  return { now: () => ms, set: (v) => { ms = v; } };
+  return {
+    now: () => ms,
+    set: (v) => {
+      ms = v;
+    },
+  };
 }
 
 /** HDR percentiles are the upper edge of a bucket: equal up to +0.1 %. */
@@ -39,7 +44,10 @@ t.test('percentiles of a known distribution within 0.1 % relative; min/max/mean 
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const q of [0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 0.9999, 1]) {
     const exact = exactQuantile(xs, q);
-    for (const [name, got] of [['window', w.percentile(q)], ['total', total.percentile(q)]] as const) {
+    for (const [name, got] of [
+      ['window', w.percentile(q)],
+      ['total', total.percentile(q)],
+    ] as const) {
       const rel = Math.abs((got ?? NaN) - exact) / exact;
       t.ok(rel <= 0.001, `${name} q=${q}: ${got} vs ${exact} (rel ${rel.toExponential(2)})`);
     }

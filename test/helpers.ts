@@ -9,7 +9,11 @@ export const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 /** The repository root (two levels above dist/test/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run the CLI to completion (bounded by timeoutMs). */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {

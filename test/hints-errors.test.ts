@@ -17,7 +17,7 @@ t.test('error burst: error_storm with the server_errors cause', async (t) => {
   const { hint, afterSec } = await s.waitTopCause('server_errors', TWO_WINDOWS);
   t.equal(hint.rule, 'error_storm');
   t.ok(Number(hint.evidence.error_ratio) > 0.05, `evidence carries the ratio (${hint.evidence.error_ratio})`);
-  t.match(String(hint.evidence.top_message), /: 500 Internal Server Error: simulated error \(fault 'errors', status 500\)$/, 'evidence quotes the server\'s own words');
+  t.match(String(hint.evidence.top_message), /: 500 Internal Server Error: simulated error \(fault 'errors', status 500\)$/, "evidence quotes the server's own words");
   t.match(hint.summary, /the server says: 500 Internal Server Error: simulated error/, 'and so does the summary');
   t.ok(afterSec <= TWO_WINDOWS, `found after ${afterSec.toFixed(1)} s`);
   await s.clearFaults();

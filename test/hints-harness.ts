@@ -30,11 +30,17 @@ export interface Scenario {
   waitResolved(cause: string, timeoutSec: number): Promise<number>;
 }
 
-export async function startScenario(t: Test, opts: {
-  simEnv?: Record<string, string>; traffic?: Record<string, unknown>; analyzer?: Record<string, unknown>; quality?: Record<string, unknown>;
-  /** Requests go through a loopback delay proxy (test/delay-proxy.ts); the server's /metrics is scraped directly. */
-  viaProxy?: boolean;
-} = {}): Promise<Scenario> {
+export async function startScenario(
+  t: Test,
+  opts: {
+    simEnv?: Record<string, string>;
+    traffic?: Record<string, unknown>;
+    analyzer?: Record<string, unknown>;
+    quality?: Record<string, unknown>;
+    /** Requests go through a loopback delay proxy (test/delay-proxy.ts); the server's /metrics is scraped directly. */
+    viaProxy?: boolean;
+  } = {},
+): Promise<Scenario> {
   const simPort = await freePort();
   const sim = startCli(['simulate', '--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', ...opts.simEnv });
   t.teardown(() => sim.child.kill('SIGKILL'));
@@ -48,7 +54,8 @@ export async function startScenario(t: Test, opts: {
       target: proxy ? { url: `${proxy.url}/v1`, metricsUrl: `${simUrl}/metrics`, pid: sim.child.pid } : { url: `${simUrl}/v1`, pid: sim.child.pid },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate: 8, seed: 11,
+        rate: 8,
+        seed: 11,
         scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'uniform', min: 100, max: 400 }, output: { dist: 'uniform', min: 20, max: 60 } }],
         ...opts.traffic,
       },
@@ -87,11 +94,15 @@ export async function startScenario(t: Test, opts: {
     },
     async waitTopCause(cause, timeoutSec) {
       const start = Date.now();
-      const hint = await waitFor(async () => {
-        const s = snapshot();
-        const top = s.hints.find((h) => h.state === 'firing');
-        return s.topCause === cause && top ? top : undefined;
-      }, timeoutSec * 1000, 200).catch((err: unknown) => {
+      const hint = await waitFor(
+        async () => {
+          const s = snapshot();
+          const top = s.hints.find((h) => h.state === 'firing');
+          return s.topCause === cause && top ? top : undefined;
+        },
+        timeoutSec * 1000,
+        200,
+      ).catch((err: unknown) => {
         const s = snapshot();
         throw new Error(`${String(err)}; top cause ${s.topCause}; hints: ${s.hints.map((h) => `${h.rule}/${h.cause}/${h.state}: ${h.summary}`).join(' | ')}`);
       });
@@ -114,7 +125,5 @@ export async function startScenario(t: Test, opts: {
  * up in compressed time), not a daemon alone.
  */
 export function unexpectedHints(hints: Hint[]): string[] {
-  return hints
-    .filter((h) => h.rule !== 'generator_bound' && !(h.rule === 'leak' && h.labels?.series === 'process_resident_memory_bytes'))
-    .map((h) => `${h.rule}: ${h.summary}`);
+  return hints.filter((h) => h.rule !== 'generator_bound' && !(h.rule === 'leak' && h.labels?.series === 'process_resident_memory_bytes')).map((h) => `${h.rule}: ${h.summary}`);
 }

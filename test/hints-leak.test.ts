@@ -20,7 +20,13 @@ t.test('leak: the slope is within 20% of the injected rate', async (t) => {
   // Once the whole trend window lies inside the leak, the robust slope is the leak's rate.
   await new Promise((r) => setTimeout(r, LEAK_WINDOW * 1000));
   const hint = s.snapshot().hints.find((h) => h.cause === 'leak' && h.state === 'firing' && h.labels?.series === 'target_process_resident_memory_bytes');
-  t.ok(hint, `the target RSS leak is firing (hints: ${s.snapshot().hints.map((h) => `${h.rule}${JSON.stringify(h.labels ?? {})}`).join(', ')})`);
+  t.ok(
+    hint,
+    `the target RSS leak is firing (hints: ${s
+      .snapshot()
+      .hints.map((h) => `${h.rule}${JSON.stringify(h.labels ?? {})}`)
+      .join(', ')})`,
+  );
   const slopeMiBPerMin = Number(hint?.evidence.slope_per_hour) / 60 / (1024 * 1024);
   t.ok(Math.abs(slopeMiBPerMin - mibPerMinute) / mibPerMinute <= 0.2, `slope ${slopeMiBPerMin.toFixed(1)} MiB/min vs injected ${mibPerMinute}`);
   await s.clearFaults();

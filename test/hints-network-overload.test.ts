@@ -38,8 +38,11 @@ t.test('a slow path between client and server, then more arrivals than the serve
   s.daemon.setRate(45);
   const over = await s.waitTopCause('overload', TWO_WINDOWS);
   t.equal(over.hint.rule, 'overload');
-  t.ok(Number(over.hint.evidence.waiting_second_half) >= Number(over.hint.evidence.waiting_first_half), `queue growing (${over.hint.evidence.waiting_first_half} → ${over.hint.evidence.waiting_second_half})`);
-  t.equal(Number(over.hint.evidence.running_max), 12, 'running at the server\'s maximum (12 slots)');
+  t.ok(
+    Number(over.hint.evidence.waiting_second_half) >= Number(over.hint.evidence.waiting_first_half),
+    `queue growing (${over.hint.evidence.waiting_first_half} → ${over.hint.evidence.waiting_second_half})`,
+  );
+  t.equal(Number(over.hint.evidence.running_max), 12, "running at the server's maximum (12 slots)");
   t.ok(over.afterSec <= TWO_WINDOWS, `overload found after ${over.afterSec.toFixed(1)} s`);
   s.daemon.setRate(8);
   await s.waitResolved('overload', 3 * TWO_WINDOWS);

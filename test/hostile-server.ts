@@ -77,7 +77,6 @@ const ROLE = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: 'ass
 const FINAL = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] })}\n\n`;
 const usage = (n: number) => `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: n, total_tokens: 10 + n } })}\n\n`;
 
-
 export async function startHostileServer(opts: { mix: Partial<Record<Behaviour, number>>; seed?: number; port?: number; okTokens?: number }): Promise<HostileServer> {
   const entries = Object.entries(opts.mix).filter(([, w]) => (w ?? 0) > 0) as [Behaviour, number][];
   const total = entries.reduce((a, [, w]) => a + w, 0);
@@ -204,16 +203,17 @@ export async function startHostileServer(opts: { mix: Partial<Record<Behaviour, 
 
   let server: Server = createServer(handler);
   const port0 = opts.port ?? 0;
-  const listen = (port: number) => new Promise<number>((resolve, reject) => {
-    server = createServer(handler);
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server = createServer(handler);
+      server.keepAliveTimeout = 30_000;
+      server.on('connection', (s) => {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
     });
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
   const port = await listen(port0);
   const stop = async () => {
     for (const t of timers) clearInterval(t);

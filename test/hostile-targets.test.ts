@@ -49,7 +49,10 @@ function daemonConfig(url: string, rate: number) {
       target: { url: `${url}/v1`, timeouts: { connectMs: 1000, headersMs: 1000, idleMs: 1500, totalMs: 3000 } },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate, arrival: 'constant', seed: 3, maxInFlight: 512,
+        rate,
+        arrival: 'constant',
+        seed: 3,
+        maxInFlight: 512,
         scenarios: [{ name: 'hostile_chat', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 16 }, output: { dist: 'fixed', value: 8 } }],
       },
       run: { drainMs: 500 },
@@ -70,9 +73,23 @@ async function drained(rec: Recorder, ms: number): Promise<void> {
 
 t.test('every hostile behaviour ends as one record in its class; schedule held; memory bounded', async (t) => {
   const mix: Partial<Record<Behaviour, number>> = {
-    ok: 30, ok_then_close: 8, garbage: 4, no_headers: 3, stall: 3, drip: 2, reset: 4, cut: 4,
-    huge_json: 1, huge_sse_line: 1, endless: 2, wrong_type: 4, bad_json: 4, error_event: 4,
-    http_429: 10, http_500: 4, http_503: 4,
+    ok: 30,
+    ok_then_close: 8,
+    garbage: 4,
+    no_headers: 3,
+    stall: 3,
+    drip: 2,
+    reset: 4,
+    cut: 4,
+    huge_json: 1,
+    huge_sse_line: 1,
+    endless: 2,
+    wrong_type: 4,
+    bad_json: 4,
+    error_event: 4,
+    http_429: 10,
+    http_500: 4,
+    http_503: 4,
   };
   const target = await startHostileServer({ mix, seed: 11 });
   t.teardown(() => target.close());
@@ -118,7 +135,10 @@ t.test('every hostile behaviour ends as one record in its class; schedule held; 
   t.ok(growthMb < 50, `RSS growth after warm-up ${growthMb.toFixed(1)} MB (< 50 MB; RSS ${(rssEnd / 1048576).toFixed(0)} MB)`);
 
   const lines = log.lines();
-  t.notOk(lines.some((l) => l.includes('"level":50') || l.includes('"level":60')), 'no error or fatal logged');
+  t.notOk(
+    lines.some((l) => l.includes('"level":50') || l.includes('"level":60')),
+    'no error or fatal logged',
+  );
   t.ok(lines.length < 200, `log stays quiet (${lines.length} lines for ${records.length} hostile requests)`);
   const metrics = await daemon.registry.metrics();
   t.match(metrics, /llmsoak_request_errors_total\{[^}]*class="timeout_headers"[^}]*\} [1-9]/);
@@ -150,12 +170,18 @@ t.test('a target that refuses connections for a while, then comes back', async (
   const after = records.filter((r) => r.at > upAt + 1500);
   t.ok(before.length > 30 && before.every((r) => r.outcome === 'ok'), `before the outage: ${before.length} ok`);
   t.ok(during.length > 80, `requests kept going during the outage (${during.length})`);
-  t.ok(during.every((r) => r.outcome === 'connect'), `every request during the outage is a connect error (${[...new Set(during.map((r) => r.outcome))].join(', ')})`);
+  t.ok(
+    during.every((r) => r.outcome === 'connect'),
+    `every request during the outage is a connect error (${[...new Set(during.map((r) => r.outcome))].join(', ')})`,
+  );
   t.ok(after.length > 30 && after.every((r) => r.outcome === 'ok'), `recovered: ${after.length} ok after the target came back`);
   const sent = records.length;
   t.ok(Math.abs(sent - 20 * 13) <= 20, `schedule held through the outage: ${sent} sent, ~260 due`);
   t.equal(rec.totals.dropped, 0, 'nothing dropped');
-  t.notOk(log.lines().some((l) => l.includes('"level":50')), 'no error logged');
+  t.notOk(
+    log.lines().some((l) => l.includes('"level":50')),
+    'no error logged',
+  );
   await daemon.stop('done');
 });
 
@@ -179,13 +205,22 @@ t.test('a runaway stream without usage: text kept and tokenizer work are bounded
   const pool = new Pool(`http://127.0.0.1:${port}`);
   t.teardown(() => pool.close());
   let counted = 0;
-  const { record, text } = await sendRequest({
-    dispatcher: pool, headers: { 'content-type': 'application/json' }, clock: systemClock, totalTimeoutMs: 20_000, maxBodyBytes: 1 << 20,
-    countTokens: (s) => {
-      counted += s.length;
-      return s.split(' ').filter(Boolean).length;
+  const { record, text } = await sendRequest(
+    {
+      dispatcher: pool,
+      headers: { 'content-type': 'application/json' },
+      clock: systemClock,
+      totalTimeoutMs: 20_000,
+      maxBodyBytes: 1 << 20,
+      countTokens: (s) => {
+        counted += s.length;
+        return s.split(' ').filter(Boolean).length;
+      },
     },
-  }, { id: 'x', scenario: 's', endpoint: 'chat', model: 'm', stream: true, path: '/v1/chat/completions', body: '{}', promptTokens: 1, keepText: true }, systemClock.monoNs(), () => {});
+    { id: 'x', scenario: 's', endpoint: 'chat', model: 'm', stream: true, path: '/v1/chat/completions', body: '{}', promptTokens: 1, keepText: true },
+    systemClock.monoNs(),
+    () => {},
+  );
   t.equal(record.outcome, 'ok');
   t.equal(record.contentChunks, words);
   t.ok(counted <= 32 * 1024, `the tokenizer saw ${counted} characters (≤ 32 Ki), not ${words * 5}`);
@@ -222,14 +257,20 @@ t.test('model discovery survives an endless /v1/models body (cut at 1 MB, retrie
     server.close();
   });
   const port = (server.address() as { port: number }).port;
-  const { config } = loadConfig({ document: {
-    // Traffic in the main thread: a worker's own heap would count in the RSS measured here, and its start would let
-    // the models poller (target.changes) call /models before the count below is read.
-    target: { url: `http://127.0.0.1:${port}/v1` }, server: { listen: '127.0.0.1:0' }, traffic: { rate: 1, workers: 0 },
-    // Model discovery's calls are counted: the preflight's GET /models would add to them.
-    preflight: { enabled: false },
-    collectors: { gpu: { enabled: false } }, analyzer: { enabled: false }, log: { level: 'info' },
-  } });
+  const { config } = loadConfig({
+    document: {
+      // Traffic in the main thread: a worker's own heap would count in the RSS measured here, and its start would let
+      // the models poller (target.changes) call /models before the count below is read.
+      target: { url: `http://127.0.0.1:${port}/v1` },
+      server: { listen: '127.0.0.1:0' },
+      traffic: { rate: 1, workers: 0 },
+      // Model discovery's calls are counted: the preflight's GET /models would add to them.
+      preflight: { enabled: false },
+      collectors: { gpu: { enabled: false } },
+      analyzer: { enabled: false },
+      log: { level: 'info' },
+    },
+  });
   const log = capture();
   const daemon = new Daemon(config, { logger: createLogger('info', log.stream) });
   const rssBefore = await settledRss();

@@ -28,11 +28,15 @@ const at = (sec: number): Date => new Date(START + sec * 1000);
  */
 function tracker(): { tracker: IncidentTracker; registry: Registry } {
   const store = new SeriesStore({ stepSec: 1 });
-  loadSeries(store, [
-    { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+8x60' },
-    { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0x20 2+2x20 42x19' },
-    { series: 'llmsoak_request_errors_total{scenario="a",class="http_5xx"}', values: '0x20 2+2x20 42x19' },
-  ], { startMs: START, intervalSec: 1 });
+  loadSeries(
+    store,
+    [
+      { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+8x60' },
+      { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0x20 2+2x20 42x19' },
+      { series: 'llmsoak_request_errors_total{scenario="a",class="http_5xx"}', values: '0x20 2+2x20 42x19' },
+    ],
+    { startMs: START, intervalSec: 1 },
+  );
   const registry = new Registry();
   const tr = new IncidentTracker({
     src: new LocalSource(store),
@@ -48,9 +52,18 @@ function tracker(): { tracker: IncidentTracker; registry: Registry } {
 
 function stormHint(firedSec: number): Hint {
   return {
-    rule: 'error_storm', severity: 'critical', cause: 'server_errors', summary: 'errors', suggestion: '', confidence: 0.9,
-    evidence: {}, labels: { class: 'http_5xx' }, state: 'firing',
-    activeAt: at(firedSec - 2), firedAt: at(firedSec), lastEvalAt: at(firedSec),
+    rule: 'error_storm',
+    severity: 'critical',
+    cause: 'server_errors',
+    summary: 'errors',
+    suggestion: '',
+    confidence: 0.9,
+    evidence: {},
+    labels: { class: 'http_5xx' },
+    state: 'firing',
+    activeAt: at(firedSec - 2),
+    firedAt: at(firedSec),
+    lastEvalAt: at(firedSec),
   };
 }
 

@@ -24,7 +24,13 @@ import { waitFor } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-interface ChartBox { name: string; width: number; height: number; marks: number; sizedMarks: number }
+interface ChartBox {
+  name: string;
+  width: number;
+  height: number;
+  marks: number;
+  sizedMarks: number;
+}
 
 const CHART_PROBE = `(() => [...document.querySelectorAll('[data-chart]')].map((el) => {
   const r = el.getBoundingClientRect();
@@ -96,7 +102,11 @@ t.test('a real ramp report and the live status page render in Chromium', async (
   const rep = await visit(browser, `${daemon.listenUrl}/api/reports/${name}.html`);
   t.same(rep.errors, [], 'report: no console errors');
   t.same(rep.external, [], 'report: nothing loaded from anywhere');
-  t.same(rep.charts.map((c) => c.name), ['latency', 'throughput'], 'report: latency and throughput charts');
+  t.same(
+    rep.charts.map((c) => c.name),
+    ['latency', 'throughput'],
+    'report: latency and throughput charts',
+  );
   for (const c of rep.charts) {
     t.ok(c.width > 100 && c.height > 40, `report/${c.name}: laid out ${Math.round(c.width)}×${Math.round(c.height)}`);
     t.ok(c.sizedMarks >= report.steps.length, `report/${c.name}: ${c.sizedMarks} of ${c.marks} data marks drawn`);
@@ -113,7 +123,11 @@ t.test('a real ramp report and the live status page render in Chromium', async (
   const st = await visit(browser, `${daemon.listenUrl}/`);
   t.same(st.errors, [], 'status: no console errors (the CSP allows what the page needs)');
   t.same(st.external, [], 'status: nothing loaded from anywhere');
-  t.same(st.charts.map((c) => c.name), ['spark-ttft', 'spark-rps'], 'status: sparklines');
+  t.same(
+    st.charts.map((c) => c.name),
+    ['spark-ttft', 'spark-rps'],
+    'status: sparklines',
+  );
   for (const c of st.charts) {
     t.ok(c.width > 100 && c.height > 20, `status/${c.name}: laid out ${Math.round(c.width)}×${Math.round(c.height)}`);
     t.ok(c.sizedMarks >= 1, `status/${c.name}: data drawn`);

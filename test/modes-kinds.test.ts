@@ -52,7 +52,10 @@ t.test('sweep, surface and spike', async (t) => {
     t.equal(thr?.concurrency, 24, 'maximum throughput: maxUsers');
     t.ok((thr?.achievedRps ?? 0) > (sync?.achievedRps ?? 0) * 3, `throughput ${thr?.achievedRps} req/s above synchronous ${sync?.achievedRps} req/s`);
     t.ok(open.length >= 2 && open.every((s) => s.targetRate !== undefined), `${open.length} open-loop rates`);
-    t.ok(open.every((s, i) => i === 0 || (s.targetRate ?? 0) > (open[i - 1]?.targetRate ?? 0)), 'rates in increasing order');
+    t.ok(
+      open.every((s, i) => i === 0 || (s.targetRate ?? 0) > (open[i - 1]?.targetRate ?? 0)),
+      'rates in increasing order',
+    );
     t.ok(report.knee !== undefined && report.knee.unit === 'req/s' && report.knee.value > 15 && report.knee.value < 50, `knee ${report.knee?.value} req/s: ${report.knee?.reason}`);
   });
 
@@ -74,7 +77,10 @@ t.test('sweep, surface and spike', async (t) => {
 
   await t.test('spike: baseline, spike, recovery time', async (t) => {
     const { report } = await runs.run(mode('spike'));
-    t.same(report.steps.map((s) => s.targetRate), [10, 50, 10]);
+    t.same(
+      report.steps.map((s) => s.targetRate),
+      [10, 50, 10],
+    );
     const sp = report.spike;
     if (!sp) throw new Error('no spike');
     t.equal(sp.multiple, 5);

@@ -88,9 +88,19 @@ t.test('a ramp finds the knee the simulator implies, names the cause, and its to
   t.match(knee.reason, /TTFT p99 .* > SLO 250 ms|not keeping up/);
   t.ok(report.steps.some((s) => !s.sloMet) && report.steps.some((s) => s.sloMet), 'levels on both sides of the knee');
   const loads = report.steps.map((s) => s.targetRate ?? 0);
-  t.same(loads, [...loads].sort((a, b) => a - b), 'steps in load order');
-  t.ok(report.steps.every((s) => s.durationSec >= 2.9 && s.durationSec < 3.5), 'each step measured its hold only (warm-up and cool-down excluded)');
-  t.ok(report.steps.every((s) => s.server?.running !== undefined), 'server series per step');
+  t.same(
+    loads,
+    [...loads].sort((a, b) => a - b),
+    'steps in load order',
+  );
+  t.ok(
+    report.steps.every((s) => s.durationSec >= 2.9 && s.durationSec < 3.5),
+    'each step measured its hold only (warm-up and cool-down excluded)',
+  );
+  t.ok(
+    report.steps.every((s) => s.server?.running !== undefined),
+    'server series per step',
+  );
   t.equal(report.verdict.pass, true, 'no required rate: a knee was found, the run passes');
 
   // Counts and token totals: the report against what Prometheus scrapes for the same run.

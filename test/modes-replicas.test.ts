@@ -20,7 +20,13 @@ t.test('replica 1 of 2: modes send half of each rate they set', async (t) => {
     document: {
       server: { listen: '127.0.0.1:0' },
       simulator: { port: 0, engine: { maxNumSeqs: 32, decodeStepBaseMs: 5, decodeStepPerSeqMs: 0.1, prefillTokensPerSec: 1_000_000, maxQueue: 100_000 } },
-      traffic: { rate: 6, arrival: 'constant', seed: 3, replicas: { count: 2, index: 1 }, scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'fixed', value: 16 }, output: { dist: 'fixed', value: 8 } }] },
+      traffic: {
+        rate: 6,
+        arrival: 'constant',
+        seed: 3,
+        replicas: { count: 2, index: 1 },
+        scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'fixed', value: 16 }, output: { dist: 'fixed', value: 8 } }],
+      },
       collectors: { intervalMs: 1000, gpu: { enabled: false } },
       analyzer: { enabled: false },
       report: { dir },
@@ -59,8 +65,16 @@ t.test('replica 1 of 2: modes send half of each rate they set', async (t) => {
 
   const ramp = await watch(runs.run(mode('ramp')));
   const r = ramp.result.report;
-  t.same([...ramp.rates].filter((v) => v > 0).sort((a, b) => a - b), [4, 8], `engine rates while the ramp ran: ${[...ramp.rates].join(', ')} (the fleet's 8 and 16 halved)`);
-  t.same(r.steps.map((s) => s.targetRate), [8, 16], 'steps are labelled with the fleet rates');
+  t.same(
+    [...ramp.rates].filter((v) => v > 0).sort((a, b) => a - b),
+    [4, 8],
+    `engine rates while the ramp ran: ${[...ramp.rates].join(', ')} (the fleet's 8 and 16 halved)`,
+  );
+  t.same(
+    r.steps.map((s) => s.targetRate),
+    [8, 16],
+    'steps are labelled with the fleet rates',
+  );
   for (const s of r.steps) {
     const share = s.achievedRps / (s.targetRate ?? 1);
     t.ok(share > 0.4 && share < 0.6, `at ${s.targetRate} req/s this replica achieved ${s.achievedRps} req/s (${(share * 100).toFixed(0)}% of the fleet rate)`);
@@ -70,6 +84,10 @@ t.test('replica 1 of 2: modes send half of each rate they set', async (t) => {
 
   // The bench soak: traffic.rate is the fleet's 6 req/s, this replica sends 3.
   const soak = await watch(runs.run(mode('soak')));
-  t.same([...soak.rates].filter((v) => v > 0), [3], `soak bench: engine rate ${[...soak.rates].join(', ')}`);
+  t.same(
+    [...soak.rates].filter((v) => v > 0),
+    [3],
+    `soak bench: engine rate ${[...soak.rates].join(', ')}`,
+  );
   t.equal(soak.result.report.parameters.rate, 6, 'the soak report names the fleet rate');
 });

@@ -28,9 +28,25 @@ const fig = (p99: number, count = 100): Figures => ({ count, mean: p99 / 2, p50:
 
 function step(p: Partial<StepResult> & { load: number }): StepResult {
   return {
-    index: 0, label: `${p.load} req/s`, targetRate: p.load, startedAt: '2025-01-01T00:00:00Z', durationSec: 10,
-    requests: 100, ok: 100, achievedRps: 10, goodputRps: 10, errors: {}, errorRate: 0, outputTokensPerSec: 100,
-    ttft: fig(0.05), itl: fig(0.01), tpot: fig(0.01), e2e: fig(0.5), scheduleLag: fig(0.001), sloMet: true, ...p,
+    index: 0,
+    label: `${p.load} req/s`,
+    targetRate: p.load,
+    startedAt: '2025-01-01T00:00:00Z',
+    durationSec: 10,
+    requests: 100,
+    ok: 100,
+    achievedRps: 10,
+    goodputRps: 10,
+    errors: {},
+    errorRate: 0,
+    outputTokensPerSec: 100,
+    ttft: fig(0.05),
+    itl: fig(0.01),
+    tpot: fig(0.01),
+    e2e: fig(0.5),
+    scheduleLag: fig(0.001),
+    sloMet: true,
+    ...p,
   };
 }
 
@@ -85,10 +101,21 @@ t.test('surface refinement adds points on the SLO boundary only', async (t) => {
   t.equal(between(16, 64), 32);
   t.equal(between(1, 2), undefined);
   const ok = new Map<string, boolean>([
-    ['4x128', true], ['16x128', true], ['64x128', false],
-    ['4x2048', true], ['16x2048', false], ['64x2048', false],
+    ['4x128', true],
+    ['16x128', true],
+    ['64x128', false],
+    ['4x2048', true],
+    ['16x2048', false],
+    ['64x2048', false],
   ]);
-  t.same(refinePoints([4, 16, 64], [128, 2048], ok).sort(), [[16, 512], [32, 128], [8, 2048]].sort());
+  t.same(
+    refinePoints([4, 16, 64], [128, 2048], ok).sort(),
+    [
+      [16, 512],
+      [32, 128],
+      [8, 2048],
+    ].sort(),
+  );
 });
 
 t.test('a step holds only when every threshold does, and says why not', async (t) => {
@@ -114,7 +141,7 @@ t.test('the likely cause of a failing step', async (t) => {
   t.equal(likelyCause(errs, SLO).cause, 'server_errors');
   const full = m({ waitingMax: 500, waitingMean: 480 }, { result: step({ load: 40, sloMet: false, errors: { http_429: 20 }, errorRate: 0.2 }) });
   t.equal(likelyCause(full, SLO).cause, 'overload', 'a full queue answering 429 is overload');
-  t.equal(likelyCause(m({ kvMax: 0.99, preemptions: 3 }, { hintCauses: ['generator_bound', 'cpu_bound'] }), SLO).cause, 'cpu_bound', 'the analyzer\'s top hint wins');
+  t.equal(likelyCause(m({ kvMax: 0.99, preemptions: 3 }, { hintCauses: ['generator_bound', 'cpu_bound'] }), SLO).cause, 'cpu_bound', "the analyzer's top hint wins");
   t.same(likelyCause(m({}), SLO), {}, 'nothing to go on');
 });
 
@@ -128,7 +155,7 @@ t.test('mode, schedule and SLO config: defaults and every problem at once', asyn
 
   const ok = loadConfig({ document: { schedules: [{ name: 'nightly', cron: '0 2 * * *', mode: { kind: 'ramp', ramp: { from: 5, to: 50 } } }] } }).config;
   t.equal(ok.schedules[0]?.pauseSoak, true, 'a schedule pauses the soak by default');
-  t.equal(ok.schedules[0]?.mode.ramp.steps, 5, 'a schedule\'s mode is defaulted too');
+  t.equal(ok.schedules[0]?.mode.ramp.steps, 5, "a schedule's mode is defaulted too");
 
   const problems = problemsOf({
     mode: { kind: 'ramp', ramp: { levels: [10, 5], by: 'users' } },
@@ -164,7 +191,10 @@ t.test('report routes: listing, files with their types, nothing outside the dire
   await writeFile(join(root, 'secret.json'), '{"secret":true}');
   await symlink(join(root, 'secret.json'), join(dir, 'linked.json'));
   const app = buildApp({
-    registry: createRegistry(), logger: silentLogger(), ready: () => true, status: () => ({}),
+    registry: createRegistry(),
+    logger: silentLogger(),
+    ready: () => true,
+    status: () => ({}),
     reports: { reportDir: () => dir, listReports: () => listReports(dir), statusPage: async () => '<!doctype html><title>status</title>', schedules: () => [{ name: 'nightly' }] },
   });
   t.teardown(() => app.close());

@@ -57,11 +57,15 @@ async function startServer(bin: string, args: (dir: string, port: number) => str
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`${bin} exited (${child.exitCode})`);
-      const res = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-      return res.ok ? true : undefined;
-    }, readyMs, 100);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${bin} exited (${child.exitCode})`);
+        const res = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+        return res.ok ? true : undefined;
+      },
+      readyMs,
+      100,
+    );
   } catch (err) {
     await stop();
     throw new Error(`${bin} not ready within ${readyMs} ms: ${String(err)}\n${out}`);
@@ -75,28 +79,26 @@ async function startServer(bin: string, args: (dir: string, port: number) => str
  * `extraArgs` are added to its command line, e.g. --enable-feature=exemplar-storage).
  */
 export async function startPrometheus(bin: string, configYaml: string, files: Record<string, string> = {}, readyMs = 30_000, extraArgs: string[] = []): Promise<RunningServer> {
-  return startServer(bin, (dir, port) => {
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    writeFileSync(join(dir, 'prometheus.yml'), configYaml);
-    return [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-      ...extraArgs,
-    ];
-  }, 'llmsoak-prom-', readyMs);
+  return startServer(
+    bin,
+    (dir, port) => {
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+      writeFileSync(join(dir, 'prometheus.yml'), configYaml);
+      return [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs];
+    },
+    'llmsoak-prom-',
+    readyMs,
+  );
 }
 
 /** Alertmanager with a config file from the repository, no clustering. */
 export async function startAlertmanager(bin: string, configFile: string, readyMs = 15_000): Promise<RunningServer> {
-  return startServer(bin, (dir, port) => [
-    `--config.file=${configFile}`,
-    `--storage.path=${dir}`,
-    '--cluster.listen-address=',
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], 'llmsoak-am-', readyMs);
+  return startServer(
+    bin,
+    (dir, port) => [`--config.file=${configFile}`, `--storage.path=${dir}`, '--cluster.listen-address=', `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    'llmsoak-am-',
+    readyMs,
+  );
 }
 
 /** One series of a Prometheus answer: labels and [unix s, "value"] pairs. */

@@ -27,20 +27,60 @@ function scenarios(): ScenarioConfig[] {
 }
 
 const okChat = (stream: boolean, over: Partial<EndpointProbe> = {}): EndpointProbe => ({
-  endpoint: 'chat', stream, path: '/v1/chat/completions', outcome: 'ok', httpStatus: 200, missing: false, ms: 12,
-  askedTokens: 8, ignoreEos: true, outputTokens: 8, tokenSource: 'usage', tokenizerTokens: 8, deltaKinds: ['content'], ...(stream ? { chunks: 8 } : {}), ...over,
+  endpoint: 'chat',
+  stream,
+  path: '/v1/chat/completions',
+  outcome: 'ok',
+  httpStatus: 200,
+  missing: false,
+  ms: 12,
+  askedTokens: 8,
+  ignoreEos: true,
+  outputTokens: 8,
+  tokenSource: 'usage',
+  tokenizerTokens: 8,
+  deltaKinds: ['content'],
+  ...(stream ? { chunks: 8 } : {}),
+  ...over,
 });
 const missing = (endpoint: 'completions' | 'embeddings'): EndpointProbe => ({
-  endpoint, stream: false, path: `/v1/${endpoint}`, outcome: 'http_4xx', httpStatus: 404, missing: true, ms: 3, message: `404 Not Found: Cannot POST /v1/${endpoint}`,
+  endpoint,
+  stream: false,
+  path: `/v1/${endpoint}`,
+  outcome: 'http_4xx',
+  httpStatus: 404,
+  missing: true,
+  ms: 3,
+  message: `404 Not Found: Cannot POST /v1/${endpoint}`,
 });
-const okOther = (endpoint: 'completions' | 'embeddings'): EndpointProbe => (endpoint === 'completions'
-  ? { endpoint, stream: false, path: '/v1/completions', outcome: 'ok', httpStatus: 200, missing: false, ms: 9, askedTokens: 8, ignoreEos: true, outputTokens: 8, tokenSource: 'usage', tokenizerTokens: 8, deltaKinds: ['content'] }
-  : { endpoint, stream: false, path: '/v1/embeddings', outcome: 'ok', httpStatus: 200, missing: false, ms: 4 });
+const okOther = (endpoint: 'completions' | 'embeddings'): EndpointProbe =>
+  endpoint === 'completions'
+    ? {
+        endpoint,
+        stream: false,
+        path: '/v1/completions',
+        outcome: 'ok',
+        httpStatus: 200,
+        missing: false,
+        ms: 9,
+        askedTokens: 8,
+        ignoreEos: true,
+        outputTokens: 8,
+        tokenSource: 'usage',
+        tokenizerTokens: 8,
+        deltaKinds: ['content'],
+      }
+    : { endpoint, stream: false, path: '/v1/embeddings', outcome: 'ok', httpStatus: 200, missing: false, ms: 4 };
 
 function input(endpoints: EndpointProbe[], over: Partial<JudgeInput> = {}): JudgeInput {
   return {
-    at: '2026-01-01T00:00:00.000Z', target: 'http://127.0.0.1:1/v1', model: 'm', modelConfigured: false, durationMs: 100,
-    scenarios: scenarios(), endpoints,
+    at: '2026-01-01T00:00:00.000Z',
+    target: 'http://127.0.0.1:1/v1',
+    model: 'm',
+    modelConfigured: false,
+    durationMs: 100,
+    scenarios: scenarios(),
+    endpoints,
     models: { ok: true, httpStatus: 200, ids: ['m'], rttMs: 1.5 },
     metrics: { url: 'http://127.0.0.1:1/metrics', names: 40, dialect: 'vllm' },
     ...over,
@@ -48,27 +88,40 @@ function input(endpoints: EndpointProbe[], over: Partial<JudgeInput> = {}): Judg
 }
 
 t.test('the plan: every endpoint the scenarios use, streamed too where one streams', async (t) => {
-  const plan = probePlan(scenarios()).map((p) => `${p.endpoint}${p.stream ? '/stream' : ''}`).sort();
+  const plan = probePlan(scenarios())
+    .map((p) => `${p.endpoint}${p.stream ? '/stream' : ''}`)
+    .sort();
   t.same(plan, ['chat', 'chat/stream', 'completions', 'embeddings']);
-  t.same(probePlan([{ ...(scenarios()[0] as ScenarioConfig), endpoint: 'moderations', stream: false }]).map((p) => p.endpoint), ['moderations']);
+  t.same(
+    probePlan([{ ...(scenarios()[0] as ScenarioConfig), endpoint: 'moderations', stream: false }]).map((p) => p.endpoint),
+    ['moderations'],
+  );
 });
 
 t.test('a clean target: every check ok, every scenario runnable, nothing that will not work', async (t) => {
   const r = judge(input([okChat(false), okChat(true), okOther('completions'), okOther('embeddings')]));
   t.equal(r.ok, true);
   t.same(r.problems, []);
-  t.ok(r.checks.every((c) => c.status === 'ok' || c.status === 'info'), 'no warn or fail');
+  t.ok(
+    r.checks.every((c) => c.status === 'ok' || c.status === 'info'),
+    'no warn or fail',
+  );
   t.ok(r.scenarios.every((s) => s.runnable));
   t.match(renderPreflight(r), /nothing found that will not work/);
 });
 
 t.test('what mock-llm-like answers mean: missing endpoints, no usage, lengths not honoured, no /metrics', async (t) => {
   const chat = { tokenSource: 'tokenizer' as const, outputTokens: 12, tokenizerTokens: 12 };
-  const r = judge(input([okChat(false, chat), okChat(true, chat), missing('completions'), missing('embeddings')], {
-    metrics: { url: 'http://127.0.0.1:1/metrics', names: 0, message: 'HTTP 404 from http://127.0.0.1:1/metrics' },
-  }));
+  const r = judge(
+    input([okChat(false, chat), okChat(true, chat), missing('completions'), missing('embeddings')], {
+      metrics: { url: 'http://127.0.0.1:1/metrics', names: 0, message: 'HTTP 404 from http://127.0.0.1:1/metrics' },
+    }),
+  );
   t.equal(r.ok, false, 'not every scenario can run');
-  t.same(r.scenarios.filter((s) => !s.runnable).map((s) => s.name), ['completion_batch', 'embeddings']);
+  t.same(
+    r.scenarios.filter((s) => !s.runnable).map((s) => s.name),
+    ['completion_batch', 'embeddings'],
+  );
   t.ok(r.scenarios.filter((s) => !s.runnable).every((s) => s.missing));
   const problems = r.problems.join('\n');
   t.match(problems, /POST \/v1\/completions does not exist on the target \(404 Not Found: Cannot POST \/v1\/completions\): scenario completion_batch cannot run/);
@@ -82,7 +135,10 @@ t.test('an endpoint that exists but fails is not "missing"', async (t) => {
   const r = judge(input([okChat(false), { ...okChat(true), outcome: 'http_5xx', httpStatus: 500, message: '500 Internal Server Error: boom' }, okOther('completions'), okOther('embeddings')]));
   t.equal(r.ok, false);
   const failing = r.scenarios.filter((s) => !s.runnable);
-  t.same(failing.map((s) => s.name), ['short_qa', 'long_summary', 'multi_turn_chat']);
+  t.same(
+    failing.map((s) => s.name),
+    ['short_qa', 'long_summary', 'multi_turn_chat'],
+  );
   t.ok(failing.every((s) => !s.missing));
   t.match(r.problems[0], /\(stream\) fails \(500 Internal Server Error: boom\)/);
   const decided = applyMissingEndpointPolicy(r, scenarios(), 'skip');
@@ -108,12 +164,18 @@ t.test('onMissingEndpoint: skip, fail, keep', async (t) => {
   const probes = [okChat(false), okChat(true), missing('completions'), okOther('embeddings')];
   const skip = applyMissingEndpointPolicy(judge(input(probes)), scenarios(), 'skip');
   t.same(skip.skipped, ['completion_batch']);
-  t.same(skip.run.map((s) => s.name), ['short_qa', 'long_summary', 'multi_turn_chat', 'embeddings']);
+  t.same(
+    skip.run.map((s) => s.name),
+    ['short_qa', 'long_summary', 'multi_turn_chat', 'embeddings'],
+  );
   t.equal(skip.fatal, undefined);
 
   const r = judge(input(probes));
   const fail = applyMissingEndpointPolicy(r, scenarios(), 'fail');
-  t.match(fail.fatal, /^preflight: scenario completion_batch needs an endpoint the target does not have \(POST \/v1\/completions: 404 Not Found: Cannot POST \/v1\/completions\); preflight\.onMissingEndpoint is fail$/);
+  t.match(
+    fail.fatal,
+    /^preflight: scenario completion_batch needs an endpoint the target does not have \(POST \/v1\/completions: 404 Not Found: Cannot POST \/v1\/completions\); preflight\.onMissingEndpoint is fail$/,
+  );
   t.notOk(fail.fatal?.includes('\n'), 'one line');
 
   const kept = judge(input(probes));
@@ -169,9 +231,13 @@ t.test('on the built-in simulator the preflight passes clean at daemon start', a
   t.ok(r, 'ran');
   t.equal(r?.ok, true, 'every scenario can run');
   t.same(r?.problems, [], 'nothing that will not work');
-  t.same(r?.checks.filter((c) => c.status === 'warn' || c.status === 'fail'), [], 'no warning');
+  t.same(
+    r?.checks.filter((c) => c.status === 'warn' || c.status === 'fail'),
+    [],
+    'no warning',
+  );
   t.ok(r?.scenarios.every((s) => s.action === 'run'));
-  t.equal(r?.metrics.dialect, 'vllm', 'the simulator speaks vLLM\'s /metrics');
+  t.equal(r?.metrics.dialect, 'vllm', "the simulator speaks vLLM's /metrics");
   t.comment(`preflight took ${r?.durationMs} ms at start (bench/preflight.ts measures it)`);
 });
 
@@ -189,16 +255,34 @@ t.test('against hostile answers the preflight ends within its timeout, with one 
   const TIMEOUT_MS = 1500;
   const t0 = Date.now();
   const r = await runPreflight({
-    baseUrl: `${target.url}/v1`, shownUrl: `${target.url}/v1`, metricsUrl: `${target.url}/metrics`, model: 'hostile', modelConfigured: false,
-    headers: { 'content-type': 'application/json' }, scenarios: scenarios().filter((s) => s.endpoint === 'chat'), timeoutMs: TIMEOUT_MS, connectTimeoutMs: 1000,
-    clock: systemClock, countTokens: (x) => Math.ceil(x.length / 4), scrub: (x) => x,
+    baseUrl: `${target.url}/v1`,
+    shownUrl: `${target.url}/v1`,
+    metricsUrl: `${target.url}/metrics`,
+    model: 'hostile',
+    modelConfigured: false,
+    headers: { 'content-type': 'application/json' },
+    scenarios: scenarios().filter((s) => s.endpoint === 'chat'),
+    timeoutMs: TIMEOUT_MS,
+    connectTimeoutMs: 1000,
+    clock: systemClock,
+    countTokens: (x) => Math.ceil(x.length / 4),
+    scrub: (x) => x,
   });
   const took = Date.now() - t0;
   t.ok(took >= TIMEOUT_MS - 50 && took < TIMEOUT_MS + 1500, `ended in ${took} ms, bounded by the probe limit of ${TIMEOUT_MS} ms`);
   t.equal(r.ok, false, 'the chat scenarios cannot run');
   const failed = r.endpoints.filter((e) => e.outcome !== 'ok');
   t.equal(failed.length, 2, 'both chat probes failed');
-  t.ok(failed.every((e) => e.message !== undefined && e.message.length <= MAX_ERROR_DETAIL_CHARS), 'each with a short message');
-  t.ok(r.scenarios.every((s) => !s.missing), 'a failing endpoint is not a missing one');
-  t.ok(r.problems.every((p) => !p.includes('\n')), 'one line per problem');
+  t.ok(
+    failed.every((e) => e.message !== undefined && e.message.length <= MAX_ERROR_DETAIL_CHARS),
+    'each with a short message',
+  );
+  t.ok(
+    r.scenarios.every((s) => !s.missing),
+    'a failing endpoint is not a missing one',
+  );
+  t.ok(
+    r.problems.every((p) => !p.includes('\n')),
+    'one line per problem',
+  );
 });

@@ -45,9 +45,7 @@ import { PrometheusSource } from '../src/analyzer/prometheus-source.js';
 import { AlertmanagerNotifier } from '../src/alerting/alertmanager.js';
 import { ROOT, freePort, startCli, waitFor } from './helpers.js';
 import { expressions, loadDashboards, substitute, variables } from './dashboards.js';
-import {
-  amAlerts, findBinary, finiteValues, installLine, promQuery, startAlertmanager, startPrometheus, type RunningServer,
-} from './monitoring-stack.js';
+import { amAlerts, findBinary, finiteValues, installLine, promQuery, startAlertmanager, startPrometheus, type RunningServer } from './monitoring-stack.js';
 
 /**
  * Compressed time as in hints-harness.ts, except the leak window: an hour, so
@@ -57,7 +55,11 @@ import {
 const ANALYZER = { stepSec: 1, intervalSec: 2, windowSec: 12, warmupSec: 4, baselineSec: 10, leakWindowSec: 3600, thresholds: { alpha: 0.01 } };
 const RULES_FILE = join(ROOT, 'alerts', 'llmsoak-rules.yml');
 
-interface RuleGroupDoc { name: string; interval?: string; rules: Array<Record<string, unknown>> }
+interface RuleGroupDoc {
+  name: string;
+  interval?: string;
+  rules: Array<Record<string, unknown>>;
+}
 
 /** The alerting groups of alerts/llmsoak-rules.yml with `for: 0s`, groups renamed; recording rules left to the real file. */
 export function for0sVariant(text: string): string {
@@ -125,18 +127,24 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
   t.teardown(() => prom.stop());
 
   await t.test('Prometheus scrapes llmsoak and loads alerts/', async (t) => {
-    const up = await waitFor(async () => {
-      const v = finiteValues(await promQuery(prom.base, 'up{job="llmsoak"}'));
-      return v[0] === 1 ? v : undefined;
-    }, 15_000, 250);
+    const up = await waitFor(
+      async () => {
+        const v = finiteValues(await promQuery(prom.base, 'up{job="llmsoak"}'));
+        return v[0] === 1 ? v : undefined;
+      },
+      15_000,
+      250,
+    );
     t.same(up, [1], 'up{job="llmsoak"} == 1');
-    const rules = await (await fetch(`${prom.base}/api/v1/rules`)).json() as { data: { groups: Array<{ name: string; file: string; rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+    const rules = (await (await fetch(`${prom.base}/api/v1/rules`)).json()) as {
+      data: { groups: Array<{ name: string; file: string; rules: Array<{ name: string; health: string; lastError?: string }> }> };
+    };
     const real = rules.data.groups.filter((g) => g.file === RULES_FILE);
     const realDoc = parse(readFileSync(RULES_FILE, 'utf8')) as { groups: RuleGroupDoc[] };
     t.equal(real.length, realDoc.groups.length, `every group of alerts/llmsoak-rules.yml loaded (${real.length})`);
     // Give every group a few evaluations, then none may have failed.
     await new Promise((r) => setTimeout(r, 3000));
-    const again = await (await fetch(`${prom.base}/api/v1/rules`)).json() as typeof rules;
+    const again = (await (await fetch(`${prom.base}/api/v1/rules`)).json()) as typeof rules;
     const bad = again.data.groups.flatMap((g) => g.rules.filter((r) => r.health === 'err').map((r) => `${g.name}/${r.name}: ${r.lastError ?? ''}`));
     t.same(bad, [], 'no rule evaluation error');
   });
@@ -164,7 +172,8 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
       }
       if (/llmsoak_quality_score/.test(e.text) && !exported('llmsoak_quality_score')) return 'quality score: no quality suite runs (llmsoak exports no llmsoak_quality_score)';
       if (e.kind === 'annotation' && /changes\(llmsoak_target_process_start_time_seconds/.test(e.text)) return 'target-restarts annotation: an event, data only after the target restarted';
-      if (e.kind === 'annotation' && /changes\(llmsoak_target_last_change_timestamp_seconds/.test(e.text)) return 'target-changes annotation: an event, data only after the target changed (test/target-changes.test.ts)';
+      if (e.kind === 'annotation' && /changes\(llmsoak_target_last_change_timestamp_seconds/.test(e.text))
+        return 'target-changes annotation: an event, data only after the target changed (test/target-changes.test.ts)';
       if (hintDriven.includes(e)) return 'hint panels and annotations: data while a hint fires, checked after the fault below';
       return undefined;
     };
@@ -198,11 +207,15 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
     t.equal(res.statusCode, 200, 'fault set');
     await res.body.dump();
     const injectedAt = Date.now();
-    const alerts = await waitFor(async () => {
-      const list = await amAlerts(am.base);
-      const names = new Set(list.filter((a) => a.status.state === 'active').map((a) => a.labels.alertname));
-      return names.has('LlmsoakRequestErrorsHigh') && names.has('ErrorStorm') ? list : undefined;
-    }, 40_000, 500).catch(async (err: unknown) => {
+    const alerts = await waitFor(
+      async () => {
+        const list = await amAlerts(am.base);
+        const names = new Set(list.filter((a) => a.status.state === 'active').map((a) => a.labels.alertname));
+        return names.has('LlmsoakRequestErrorsHigh') && names.has('ErrorStorm') ? list : undefined;
+      },
+      40_000,
+      500,
+    ).catch(async (err: unknown) => {
       t.fail(`alerts did not arrive: ${String(err)}; Alertmanager has ${JSON.stringify((await amAlerts(am.base)).map((a) => a.labels.alertname))}`);
       return [];
     });
@@ -213,22 +226,37 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
     const fromLlmsoak = alerts.filter((a) => a.labels.alertname === 'ErrorStorm');
     t.match(fromLlmsoak[0]?.labels, { rule: 'error_storm', cause: 'server_errors', class: 'http_5xx' }, "ErrorStorm: llmsoak's own hint");
 
-    const local = await waitFor(async () => {
-      const s = daemon.hintAnalyzer?.snapshot();
-      return s?.topCause === 'server_errors' ? s : undefined;
-    }, 20_000, 250).catch(() => daemon.hintAnalyzer?.snapshot());
+    const local = await waitFor(
+      async () => {
+        const s = daemon.hintAnalyzer?.snapshot();
+        return s?.topCause === 'server_errors' ? s : undefined;
+      },
+      20_000,
+      250,
+    ).catch(() => daemon.hintAnalyzer?.snapshot());
     t.equal(local?.topCause, 'server_errors', 'local analyzer: server_errors');
 
     const src = new PrometheusSource({ url: prom.base, stepSec: 1, timeoutMs: 5000 });
     const analyzer = new Analyzer({
-      cfg: config.analyzer, rules: builtInRules(), src, tracker: new HintTracker(), sinks: [],
-      registry: new Registry(), logger: silentLogger(), clock: systemClock, runStartMs,
+      cfg: config.analyzer,
+      rules: builtInRules(),
+      src,
+      tracker: new HintTracker(),
+      sinks: [],
+      registry: new Registry(),
+      logger: silentLogger(),
+      clock: systemClock,
+      runStartMs,
     });
-    const snap = await waitFor(async () => {
-      await analyzer.evaluate(new Date());
-      const s = analyzer.snapshot();
-      return s.topCause !== null && s.topCause === local?.topCause ? s : undefined;
-    }, 20_000, 1000).catch(() => analyzer.snapshot());
+    const snap = await waitFor(
+      async () => {
+        await analyzer.evaluate(new Date());
+        const s = analyzer.snapshot();
+        return s.topCause !== null && s.topCause === local?.topCause ? s : undefined;
+      },
+      20_000,
+      1000,
+    ).catch(() => analyzer.snapshot());
     t.equal(snap.topCause, local?.topCause, `Prometheus-backed analyzer: top cause ${String(snap.topCause)}, as the local one`);
     const top = snap.hints.find((h) => h.state === 'firing');
     t.equal(top?.rule, local?.hints.find((h) => h.state === 'firing')?.rule, `same rule (${String(top?.rule)})`);
@@ -236,9 +264,15 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
 
     // A second analyzer (an HA twin) sending identical hints: Alertmanager deduplicates them
     // (identity = labels; severity is one, so a twin that rated it differently would be a second alert).
-    const twin = new AlertmanagerNotifier({ ...config.alerting, externalUrl: 'http://127.0.0.1:1' }, {
-      registry: new Registry(), logger: silentLogger(), clock: systemClock, evaluationIntervalMs: 2000,
-    });
+    const twin = new AlertmanagerNotifier(
+      { ...config.alerting, externalUrl: 'http://127.0.0.1:1' },
+      {
+        registry: new Registry(),
+        logger: silentLogger(),
+        clock: systemClock,
+        evaluationIntervalMs: 2000,
+      },
+    );
     twin.start();
     const stormsBefore = (await amAlerts(am.base)).filter((a) => a.labels.alertname === 'ErrorStorm').length;
     t.equal(twin.send(daemon.hintAnalyzer?.snapshot().hints ?? [], new Date()) > 0, true, 'the twin sends the same hints');
@@ -251,10 +285,14 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
     t.equal(src.stats().failures, 0, 'no failed Prometheus query');
 
     // The hint panels and annotations show the firing hints (scraped within a second or two).
-    const emptyHints = await waitFor(async () => {
-      const e = await withData(hintDriven);
-      return e.length === 0 ? e : undefined;
-    }, 10_000, 1000).catch(() => withData(hintDriven));
+    const emptyHints = await waitFor(
+      async () => {
+        const e = await withData(hintDriven);
+        return e.length === 0 ? e : undefined;
+      },
+      10_000,
+      1000,
+    ).catch(() => withData(hintDriven));
     for (const e of emptyHints) t.fail(`${e.where}: no data while a hint fires`, { expr: e.text });
     t.equal(emptyHints.length, 0, `${hintDriven.length} hint-driven expressions return data while a hint fires`);
   });

@@ -26,7 +26,11 @@ import type { Series } from '../src/analyzer/source.js';
 import { freePort, waitExit, waitFor } from './helpers.js';
 import { findBinary, installLine } from './monitoring-stack.js';
 
-interface Seen { path: string; params: URLSearchParams; auth: string | undefined }
+interface Seen {
+  path: string;
+  params: URLSearchParams;
+  auth: string | undefined;
+}
 type Handler = (seen: Seen, res: ServerResponse) => void;
 
 /** A fake Prometheus API: records every request and answers with `handler`. */
@@ -43,10 +47,13 @@ async function fakeApi(t: Test, handler: Handler): Promise<{ url: string; seen: 
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => new Promise<void>((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return { url: `http://127.0.0.1:${port}`, seen, set: (n) => (h = n) };
@@ -63,8 +70,21 @@ const matrix = (result: unknown[]) => ({ status: 'success', data: { resultType: 
 
 function capturingLogger(): { logger: pino.Logger; lines: () => Array<{ level: number; msg: string }> } {
   const out: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { out.push(chunk.toString()); cb(); } });
-  return { logger: pino({ level: 'info' }, stream), lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string }) };
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      out.push(chunk.toString());
+      cb();
+    },
+  });
+  return {
+    logger: pino({ level: 'info' }, stream),
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; msg: string }),
+  };
 }
 
 const NOW = new Date(Date.UTC(2025, 0, 1, 12, 0, 7, 500));
@@ -77,9 +97,24 @@ t.test('parsing', async (t) => {
   t.equal(promDuration(300), '300000ms');
   t.equal(promDuration(0.0001), '1ms');
   t.same(parseQueryData({ resultType: 'scalar', result: [1700000000.5, '2'] }), [{ labels: {}, points: [{ t: 1700000000500, v: 2 }] }]);
-  t.same(parseQueryData({ resultType: 'vector', result: [{ metric: { __name__: 'x', a: '1' }, value: [1700000000, '3'] }] }),
-    [{ labels: { __name__: 'x', a: '1' }, points: [{ t: 1700000000000, v: 3 }] }]);
-  t.same(parseQueryData({ resultType: 'matrix', result: [{ metric: {}, values: [[1, '1'], [2, '2']] }] })[0]?.points.length, 2);
+  t.same(parseQueryData({ resultType: 'vector', result: [{ metric: { __name__: 'x', a: '1' }, value: [1700000000, '3'] }] }), [
+    { labels: { __name__: 'x', a: '1' }, points: [{ t: 1700000000000, v: 3 }] },
+  ]);
+  t.same(
+    parseQueryData({
+      resultType: 'matrix',
+      result: [
+        {
+          metric: {},
+          values: [
+            [1, '1'],
+            [2, '2'],
+          ],
+        },
+      ],
+    })[0]?.points.length,
+    2,
+  );
   t.throws(() => parseQueryData({ resultType: 'string', result: [1, 'x'] }));
   t.throws(() => parseQueryData(null));
 });
@@ -88,13 +123,43 @@ t.test('each method sends its PromQL, aligned, with auth', async (t) => {
   const api = await fakeApi(t, (s, res) => {
     const q = s.params.get('query') ?? '';
     if (s.path.endsWith('/api/v1/query_range')) {
-      return json(res, 200, matrix([{ metric: { scenario: 'a' }, values: [[1735732800, '2'], [1735732805, 'NaN']] }]));
+      return json(
+        res,
+        200,
+        matrix([
+          {
+            metric: { scenario: 'a' },
+            values: [
+              [1735732800, '2'],
+              [1735732805, 'NaN'],
+            ],
+          },
+        ]),
+      );
     }
-    if (/^x_total\[/.test(q)) return json(res, 200, matrix([{ metric: { __name__: 'x_total', a: '1' }, values: [[1735732507.5, '1'], [1735732807.5, '2']] }]));
-    if (/^g\[/.test(q)) return json(res, 200, matrix([
-      { metric: { __name__: 'g', a: '1' }, values: [[1735732800, '5']] },
-      { metric: { __name__: 'g', a: '2' }, values: [[1735732801, '6']] },
-    ]));
+    if (/^x_total\[/.test(q))
+      return json(
+        res,
+        200,
+        matrix([
+          {
+            metric: { __name__: 'x_total', a: '1' },
+            values: [
+              [1735732507.5, '1'],
+              [1735732807.5, '2'],
+            ],
+          },
+        ]),
+      );
+    if (/^g\[/.test(q))
+      return json(
+        res,
+        200,
+        matrix([
+          { metric: { __name__: 'g', a: '1' }, values: [[1735732800, '5']] },
+          { metric: { __name__: 'g', a: '2' }, values: [[1735732801, '6']] },
+        ]),
+      );
     if (q === 'g') return json(res, 200, vector([{ metric: { __name__: 'g', a: '1' }, value: [1735732807.5, '5'] }]));
     if (q.startsWith('histogram_quantile')) return json(res, 200, vector([{ metric: {}, value: [1735732807.5, 'NaN'] }]));
     return json(res, 200, vector([{ metric: {}, value: [1735732807.5, '42'] }]));
@@ -127,12 +192,22 @@ t.test('each method sends its PromQL, aligned, with auth', async (t) => {
     { query: 'x_total[300000ms]' },
   ]);
   const rq = sent.filter((s) => s.path === '/prom/api/v1/query_range');
-  t.match(rq, [
-    { query: 'rate(x_total[60000ms])', start: '1735732780.000', end: '1735732805.000', step: '5' },
-    { query: 'histogram_quantile(0.5, sum by (le) (rate(lat_bucket[60000ms])))', start: '1735732780.000', end: '1735732805.000', step: '5' },
-  ], 'range queries at multiples of the step inside (now − window, now]');
-  t.ok(api.seen.every((s) => s.auth === 'Bearer s3cret'), 'bearer token on every query');
-  t.ok(api.seen.every((s) => s.params.get('timeout') === '2s'), 'the timeout goes with the query');
+  t.match(
+    rq,
+    [
+      { query: 'rate(x_total[60000ms])', start: '1735732780.000', end: '1735732805.000', step: '5' },
+      { query: 'histogram_quantile(0.5, sum by (le) (rate(lat_bucket[60000ms])))', start: '1735732780.000', end: '1735732805.000', step: '5' },
+    ],
+    'range queries at multiples of the step inside (now − window, now]',
+  );
+  t.ok(
+    api.seen.every((s) => s.auth === 'Bearer s3cret'),
+    'bearer token on every query',
+  );
+  t.ok(
+    api.seen.every((s) => s.params.get('timeout') === '2s'),
+    'the timeout goes with the query',
+  );
 
   const basic = new PrometheusSource({ url: api.url, basicAuth: { username: 'u', password: 'p' } });
   await basic.last('g', NOW);
@@ -145,17 +220,24 @@ t.test('failures read as absence, one log line per streak', async (t) => {
   let mode = 'ok';
   const api = await fakeApi(t, (_s, res) => {
     switch (mode) {
-      case 'http500': return json(res, 500, { status: 'error', errorType: 'internal', error: 'boom' });
-      case 'bad_data': return json(res, 400, { status: 'error', errorType: 'bad_data', error: 'parse error' });
-      case 'notjson': res.writeHead(200, { 'content-type': 'text/html' }); return void res.end('<html>proxy</html>');
-      case 'slow': setTimeout(() => json(res, 200, vector([])), 1500); return;
+      case 'http500':
+        return json(res, 500, { status: 'error', errorType: 'internal', error: 'boom' });
+      case 'bad_data':
+        return json(res, 400, { status: 'error', errorType: 'bad_data', error: 'parse error' });
+      case 'notjson':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return void res.end('<html>proxy</html>');
+      case 'slow':
+        setTimeout(() => json(res, 200, vector([])), 1500);
+        return;
       case 'huge': {
         res.writeHead(200, { 'content-type': 'application/json' }); // chunked: no content-length
         res.write('{"status":"success","data":{"resultType":"vector","result":[');
         res.end(`${'{"metric":{},"value":[1,"1"]},'.repeat(20_000)}{"metric":{},"value":[1,"1"]}]}}`);
         return;
       }
-      default: return json(res, 200, vector([{ metric: {}, value: [1, '7'] }]));
+      default:
+        return json(res, 200, vector([{ metric: {}, value: [1, '7'] }]));
     }
   });
   const log = capturingLogger();
@@ -211,7 +293,9 @@ function openMetrics(input: readonly InputSeries[], startMs: number): string {
     lines.push(`# TYPE ${fam} ${first.endsWith('_total') ? 'counter' : first.endsWith('_bucket') ? 'histogram' : 'gauge'}`);
     for (const s of list) {
       const { name, labels } = parseSeriesDescription(s.series);
-      const lab = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+      const lab = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',');
       expandSeriesValues(s.values).forEach((v, i) => {
         if (typeof v === 'number') lines.push(`${name}${lab ? `{${lab}}` : ''} ${v} ${((startMs + i * STEP * 1000) / 1000).toFixed(3)}`);
       });
@@ -257,10 +341,9 @@ t.test('a real Prometheus gives the answers LocalSource gives for the same serie
 
   const port = await freePort();
   writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
-  const child = spawn(promBin, [
-    `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-  ], { stdio: 'ignore' });
+  const child = spawn(promBin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+    stdio: 'ignore',
+  });
   t.teardown(async () => {
     child.kill('SIGTERM');
     await waitExit(child, 5_000);
@@ -270,7 +353,8 @@ t.test('a real Prometheus gives the answers LocalSource gives for the same serie
   const remote = new PrometheusSource({ url: base, stepSec: STEP, timeoutMs: 10_000 });
   await waitFor(async () => ((await remote.last('tok_total', new Date(loaded.endMs), 'count')) === 2 ? true : undefined), 15_000, 200);
 
-  for (const back of [0, 1234.5 * 1000, 2700 * 1000, 3000 * 1000]) { // 2700: inside gap_gauge's gap
+  for (const back of [0, 1234.5 * 1000, 2700 * 1000, 3000 * 1000]) {
+    // 2700: inside gap_gauge's gap
     const now = new Date(loaded.endMs - back + 3_000);
     const at = `at end − ${back / 1000} s`;
     for (const sel of ['tok_total', 'kv_ratio', 'gap_gauge', 'lat_bucket{le=~"0.5|1"}']) {
@@ -278,8 +362,12 @@ t.test('a real Prometheus gives the answers LocalSource gives for the same serie
       sameSeries(t, await remote.instant(sel, now), await local.instant(sel, now), `${at} instant(${sel})`);
     }
     sameSeries(t, await remote.rate('tok_total', 900, now), await local.rate('tok_total', 900, now), `${at} rate`);
-    sameSeries(t, await remote.rate('tok_total{scenario="b"}', 3600, now, { stepSec: 60, rateWindowSec: 120 }),
-      await local.rate('tok_total{scenario="b"}', 3600, now, { stepSec: 60, rateWindowSec: 120 }), `${at} rate (step 60, window 120, reset)`);
+    sameSeries(
+      t,
+      await remote.rate('tok_total{scenario="b"}', 3600, now, { stepSec: 60, rateWindowSec: 120 }),
+      await local.rate('tok_total{scenario="b"}', 3600, now, { stepSec: 60, rateWindowSec: 120 }),
+      `${at} rate (step 60, window 120, reset)`,
+    );
     const scalars: Array<[string, () => Promise<number | undefined>, () => Promise<number | undefined>]> = [
       ['increase a', () => remote.increase('tok_total{scenario="a"}', 300, now), () => local.increase('tok_total{scenario="a"}', 300, now)],
       ['increase all (reset)', () => remote.increase('tok_total', 3600, now), () => local.increase('tok_total', 3600, now)],

@@ -50,7 +50,11 @@ t.test('chatMessages: content tokens add up to the target', async (t) => {
   for (const kind of ['qa', 'summary'] as const) {
     for (const n of [100, 500, 2000, 8000]) {
       const msgs = pb.chatMessages(kind, n);
-      t.same(msgs.map((m) => m.role), ['system', 'user'], `${kind}: system + user`);
+      t.same(
+        msgs.map((m) => m.role),
+        ['system', 'user'],
+        `${kind}: system + user`,
+      );
       const c = msgs.reduce((a, m) => a + countTokens(m.content), 0);
       t.ok(Math.abs(c - n) <= 1, `${kind} ${n}: ${c} content tokens`);
     }

@@ -23,7 +23,10 @@ t.test('quality fault: quality_drift is the top cause, and resolves when cleared
   t.equal(s.snapshot().topCause, null, 'no hint before the fault');
   const status = (await (await request(`${s.daemon.listenUrl}/api/status`)).body.json()) as { quality: QualitySnapshot };
   t.equal(status.quality.intervalSec, 2);
-  t.same(status.quality.suites.map((x) => x.name), ['golden']);
+  t.same(
+    status.quality.suites.map((x) => x.name),
+    ['golden'],
+  );
   t.equal(status.quality.lastRun?.suites[0]?.score, 1, '/api/status shows the last run');
   t.ok(status.quality.runs.ok >= 5, `runs so far: ${JSON.stringify(status.quality.runs)}`);
   const metrics = await (await request(`${s.daemon.listenUrl}/metrics`)).body.text();
@@ -41,10 +44,14 @@ t.test('quality fault: quality_drift is the top cause, and resolves when cleared
   t.ok(afterSec <= TWO_WINDOWS, `found after ${afterSec.toFixed(1)} s`);
   // The first run that started with the fault on answers every golden prompt wrong.
   const runner = s.daemon.qualityChecks?.runner;
-  const faulted = await waitFor(async () => {
-    const r = runner?.lastReport;
-    return r && Date.parse(r.startedAt) >= faultAt ? r : undefined;
-  }, 20_000, 200);
+  const faulted = await waitFor(
+    async () => {
+      const r = runner?.lastReport;
+      return r && Date.parse(r.startedAt) >= faultAt ? r : undefined;
+    },
+    20_000,
+    200,
+  );
   t.equal(faulted.suites[0]?.score, 0, 'every golden answer is wrong in a run under the fault');
 
   await s.clearFaults();
@@ -53,9 +60,13 @@ t.test('quality fault: quality_drift is the top cause, and resolves when cleared
   t.pass(`resolved ${resolvedAfter.toFixed(1)} s after clearing`);
   // A run that started before the fault was cleared may end after the hint resolved (on a busy machine): judge the first
   // run that started after clearing.
-  const after = await waitFor(async () => {
-    const r = runner?.lastReport;
-    return r && Date.parse(r.startedAt) >= clearedAt ? r : undefined;
-  }, 20_000, 200);
+  const after = await waitFor(
+    async () => {
+      const r = runner?.lastReport;
+      return r && Date.parse(r.startedAt) >= clearedAt ? r : undefined;
+    },
+    20_000,
+    200,
+  );
   t.equal(after.suites[0]?.score, 1, 'score back to 1');
 });

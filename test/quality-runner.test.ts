@@ -17,7 +17,10 @@ import { waitFor } from './helpers.js';
 
 const KEY = 'sk-test-secret-4711';
 
-interface Seen { auth: string | undefined; body: Record<string, unknown> }
+interface Seen {
+  auth: string | undefined;
+  body: Record<string, unknown>;
+}
 const seen: Seen[] = [];
 /** How the prompt "flaky" is answered now. */
 let flaky: 'right' | 'slow' = 'right';
@@ -37,30 +40,53 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     };
     if (q.startsWith('right')) answer('2 + 2 = 4');
     else if (q.startsWith('wrong')) answer('5');
-    else if (q.startsWith('http500')) { res.writeHead(500); res.end(`boom, your header was ${req.headers.authorization ?? ''}`); }
-    else if (q.startsWith('garbage')) { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"choices": ['); }
-    else if (q.startsWith('slow')) setTimeout(() => answer('4'), 2000);
+    else if (q.startsWith('http500')) {
+      res.writeHead(500);
+      res.end(`boom, your header was ${req.headers.authorization ?? ''}`);
+    } else if (q.startsWith('garbage')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"choices": [');
+    } else if (q.startsWith('slow')) setTimeout(() => answer('4'), 2000);
     else answer('?');
   });
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+t.teardown(
+  () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+);
 const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 
 function suite(name: string, questions: string[]): Suite {
   const problems: string[] = [];
-  const prompts = validatePrompts(questions.map((q, i) => ({ id: `p${i}`, prompt: q, expect: { number: { value: 4 } }, maxTokens: 8 })), 'prompts', problems);
+  const prompts = validatePrompts(
+    questions.map((q, i) => ({ id: `p${i}`, prompt: q, expect: { number: { value: 4 } }, maxTokens: 8 })),
+    'prompts',
+    problems,
+  );
   if (!prompts) throw new Error(problems.join('; '));
   return { name, source: 'inline', prompts };
 }
 
 function capture(): { logger: ReturnType<typeof createLogger>; lines: () => { msg: string; level: number }[]; text: () => string } {
   let out = '';
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { out += chunk.toString(); cb(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      out += chunk.toString();
+      cb();
+    },
+  });
   const logger = createLogger('debug', stream);
   return {
     logger,
-    lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number }),
+    lines: () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { msg: string; level: number }),
     text: () => out,
   };
 }
@@ -75,11 +101,19 @@ t.test('runner: what it sends, how it scores, errors apart from the score, the k
   const log = capture();
   const runner = new QualityRunner({
     suites: [suite('math', ['right 1', 'right 2', 'right 3', 'wrong 1', 'http500', 'garbage']), suite('ok', ['right'])],
-    baseUrl, model: 'm1', apiKey: KEY, timeoutMs: 1000, registry: reg, logger: log.logger,
+    baseUrl,
+    model: 'm1',
+    apiKey: KEY,
+    timeoutMs: 1000,
+    registry: reg,
+    logger: log.logger,
   });
   t.teardown(() => runner.close());
   seen.length = 0;
-  const err = await runner.run().then(() => undefined, (e: unknown) => e);
+  const err = await runner.run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof QualityRunError, 'a run with errors throws after recording');
   const report = (err as QualityRunError).report;
   t.match((err as QualityRunError).message, /2 of 7 golden prompts got no usable answer \(first: math\/p4: HTTP 500: boom, your header was Bearer \[redacted\]\)/);
@@ -91,18 +125,31 @@ t.test('runner: what it sends, how it scores, errors apart from the score, the k
 
   const math = report.suites[0];
   t.same({ passed: math?.passed, failed: math?.failed, errors: math?.errors, score: math?.score }, { passed: 3, failed: 1, errors: 2, score: 0.75 }, 'score = passed / answered');
-  t.same(math?.problems.map((p) => [p.id, p.outcome]), [['p3', 'fail'], ['p4', 'error'], ['p5', 'error']]);
+  t.same(
+    math?.problems.map((p) => [p.id, p.outcome]),
+    [
+      ['p3', 'fail'],
+      ['p4', 'error'],
+      ['p5', 'error'],
+    ],
+  );
   t.match(math?.problems[0]?.detail, /expected 4 ± 0, got 5/);
   t.match(math?.problems[2]?.detail, /malformed JSON body/);
 
   const score = await metric(reg, 'llmsoak_quality_score');
-  t.same(score.map((v) => [v.labels.suite, v.value]).sort(), [['math', 0.75], ['ok', 1]]);
+  t.same(score.map((v) => [v.labels.suite, v.value]).sort(), [
+    ['math', 0.75],
+    ['ok', 1],
+  ]);
   const checks = await metric(reg, 'llmsoak_quality_checks_total');
   const count = (suite: string, outcome: string) => checks.find((v) => v.labels.suite === suite && v.labels.outcome === outcome)?.value;
   t.same([count('math', 'pass'), count('math', 'fail'), count('math', 'error'), count('ok', 'pass'), count('ok', 'error')], [3, 1, 2, 1, 0]);
   t.equal((await metric(reg, 'llmsoak_quality_last_run_timestamp_seconds')).length, 2);
   t.notMatch(log.text(), KEY, 'the key is in no log line');
-  t.ok(log.lines().some((l) => l.msg === 'quality check did not pass'), 'failures are logged at debug');
+  t.ok(
+    log.lines().some((l) => l.msg === 'quality check did not pass'),
+    'failures are logged at debug',
+  );
 });
 
 t.test('runner: a suite with no answer keeps its score; a timeout is an error', async (t) => {
@@ -110,13 +157,27 @@ t.test('runner: a suite with no answer keeps its score; a timeout is an error', 
   const runner = new QualityRunner({ suites: [suite('s', ['flaky']), suite('never', ['slow'])], baseUrl, model: 'm', timeoutMs: 300, registry: reg, logger: capture().logger });
   t.teardown(() => runner.close());
   flaky = 'right';
-  const first = await runner.run().then(() => undefined, (e: unknown) => e as QualityRunError);
+  const first = await runner.run().then(
+    () => undefined,
+    (e: unknown) => e as QualityRunError,
+  );
   t.match(first?.report.suites[1]?.problems[0]?.detail, /timed out after 300 ms/);
-  t.same((await metric(reg, 'llmsoak_quality_score')).map((v) => [v.labels.suite, v.value]), [['s', 1]], 'no answer, no score');
+  t.same(
+    (await metric(reg, 'llmsoak_quality_score')).map((v) => [v.labels.suite, v.value]),
+    [['s', 1]],
+    'no answer, no score',
+  );
   flaky = 'slow';
-  const second = await runner.run().then(() => undefined, (e: unknown) => e as QualityRunError);
+  const second = await runner.run().then(
+    () => undefined,
+    (e: unknown) => e as QualityRunError,
+  );
   t.same(second?.report.suites[0], { suite: 's', passed: 0, failed: 0, errors: 1, score: undefined, problems: second?.report.suites[0]?.problems });
-  t.same((await metric(reg, 'llmsoak_quality_score')).map((v) => [v.labels.suite, v.value]), [['s', 1]], 'an outage leaves the score as it was');
+  t.same(
+    (await metric(reg, 'llmsoak_quality_score')).map((v) => [v.labels.suite, v.value]),
+    [['s', 1]],
+    'an outage leaves the score as it was',
+  );
 });
 
 t.test('scheduler: interval ticks never overlap; a failing run is logged once, recovery once', async (t) => {
@@ -126,7 +187,11 @@ t.test('scheduler: interval ticks never overlap; a failing run is logged once, r
   let calls = 0;
   let fail = true;
   const s = new QualityScheduler({
-    schedule: '0 * * * *', intervalSec: 0.05, runOnStart: true, registry: new Registry(), logger: log.logger,
+    schedule: '0 * * * *',
+    intervalSec: 0.05,
+    runOnStart: true,
+    registry: new Registry(),
+    logger: log.logger,
     job: async () => {
       calls++;
       active++;
@@ -155,13 +220,20 @@ t.test('scheduler: node-cron schedule (seconds field) runs; stop aborts a run in
   let runs = 0;
   let aborted = false;
   const s = new QualityScheduler({
-    schedule: '* * * * * *', runOnStart: false, registry: new Registry(), logger: capture().logger,
+    schedule: '* * * * * *',
+    runOnStart: false,
+    registry: new Registry(),
+    logger: capture().logger,
     job: async (signal) => {
       runs++;
       if (runs < 2) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 10_000);
-        signal.addEventListener('abort', () => { aborted = true; clearTimeout(timer); resolve(); });
+        signal.addEventListener('abort', () => {
+          aborted = true;
+          clearTimeout(timer);
+          resolve();
+        });
       });
     },
   });

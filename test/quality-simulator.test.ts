@@ -22,7 +22,11 @@ async function post(path: string, body: Record<string, unknown>): Promise<{ stat
   return { status: res.statusCode, text: await res.body.text() };
 }
 
-interface ChatAnswer { content: string; finish: string; usage: { completion_tokens: number } }
+interface ChatAnswer {
+  content: string;
+  finish: string;
+  usage: { completion_tokens: number };
+}
 
 async function ask(content: string, extra: Record<string, unknown> = {}): Promise<ChatAnswer> {
   const r = await post('/v1/chat/completions', { model: cfg.model, messages: [{ role: 'user', content }], temperature: 0, max_tokens: 64, ...extra });
@@ -59,7 +63,7 @@ t.test('over HTTP: chat (non-streamed and streamed) and completions answer corre
   const a = await ask('What is 17 + 25? Answer with only the number.');
   t.equal(a.content, '42');
   t.equal(a.finish, 'stop');
-  t.equal(a.usage.completion_tokens, 1, 'usage counts the answer\'s tokens');
+  t.equal(a.usage.completion_tokens, 1, "usage counts the answer's tokens");
   const long = await ask('Repeat exactly: The quick brown fox jumps over the lazy dog.');
   t.equal(long.content, 'The quick brown fox jumps over the lazy dog.');
   t.ok(long.usage.completion_tokens > 5, `several tokens (${long.usage.completion_tokens})`);
@@ -68,11 +72,22 @@ t.test('over HTTP: chat (non-streamed and streamed) and completions answer corre
   t.equal(cut.finish, 'length', 'max_tokens cuts the answer');
   t.equal(cut.content, 'The quick brown');
   // The instruction about JSON may come in a system message.
-  const r = await post('/v1/chat/completions', { model: cfg.model, max_tokens: 32, messages: [{ role: 'system', content: 'Reply in JSON as {"answer": n}.' }, { role: 'user', content: 'What is 6 * 7?' }] });
+  const r = await post('/v1/chat/completions', {
+    model: cfg.model,
+    max_tokens: 32,
+    messages: [
+      { role: 'system', content: 'Reply in JSON as {"answer": n}.' },
+      { role: 'user', content: 'What is 6 * 7?' },
+    ],
+  });
   t.same(JSON.parse((JSON.parse(r.text) as { choices: { message: { content: string } }[] }).choices[0]?.message.content ?? ''), { answer: 42 });
 
   const s = await post('/v1/chat/completions', { model: cfg.model, max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'What is the capital of Japan?' }] });
-  const content = s.text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? '').join('');
+  const content = s.text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: {'))
+    .map((e) => (JSON.parse(e.slice(6)) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? '')
+    .join('');
   t.equal(content, 'Tokyo', 'streamed');
   const c = await post('/v1/completions', { model: cfg.model, max_tokens: 8, prompt: 'Q: What is 2 + 3?\nA:' });
   t.equal((JSON.parse(c.text) as { choices: { text: string }[] }).choices[0]?.text, '5', 'completions');
@@ -86,7 +101,7 @@ t.test('over HTTP: chat (non-streamed and streamed) and completions answer corre
 
 async function admin(method: 'GET' | 'POST' | 'DELETE', path = '', body?: unknown): Promise<{ status: number; json: FaultState & { error?: { message: string } } }> {
   const res = await request(`${sim.url}/admin/faults${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.statusCode, json: await res.body.json() as FaultState & { error?: { message: string } } };
+  return { status: res.statusCode, json: (await res.body.json()) as FaultState & { error?: { message: string } } };
 }
 
 t.test('the quality fault answers wrongly with its probability, and clears', async (t) => {

@@ -16,7 +16,6 @@ function file(name: string, text: string): string {
   return p;
 }
 
-
 t.test('the example suite loads: every expectation type, prompt and messages forms', async (t) => {
   const [suite] = loadSuites({ suites: [{ name: 'golden', file: join(ROOT, 'examples/quality/golden.yaml') }] });
   t.ok(suite);
@@ -25,7 +24,10 @@ t.test('the example suite loads: every expectation type, prompt and messages for
   const kinds = new Set(suite?.prompts.map((p) => p.expect.kind));
   t.same([...kinds].sort(), ['contains', 'exact', 'jsonSchema', 'number', 'regex']);
   const japan = suite?.prompts.find((p) => p.id === 'capital-japan');
-  t.same(japan?.messages.map((m) => m.role), ['system', 'user']);
+  t.same(
+    japan?.messages.map((m) => m.role),
+    ['system', 'user'],
+  );
   t.equal(suite?.prompts.find((p) => p.id === 'add')?.messages[0]?.content, 'What is 17 + 25? Answer with only the number.');
 });
 
@@ -36,38 +38,41 @@ t.test('a bare list of prompts is a suite too; maxTokens defaults to 64', async 
 });
 
 t.test('a bad suite file: every problem, each prefixed with the file and the path inside it', async (t) => {
-  const f = file('bad.yaml', [
-    'prompts:',
-    '  - id: ok',
-    '    prompt: "What is 1 + 1?"',
-    '    expect: { number: { value: 2 } }',
-    '  - id: ok',                                   // duplicate
-    '    prompt: "x"',
-    '    expect: { exact: "y" }',
-    '  - prompt: "no id"',                          // missing id
-    '    expect: { contains: "" }',                 // empty contains
-    '  - id: both',
-    '    prompt: "a"',
-    '    messages: [{ role: user, content: "b" }]', // both forms
-    '    expect: { exact: "a", regex: "b" }',       // two kinds
-    '  - id: badregex',
-    '    prompt: "a"',
-    '    expect: { regex: "(" }',
-    '  - id: badnum',
-    '    prompt: "a"',
-    '    expect: { number: { tolerance: -1 } }',
-    '    maxTokens: 0',
-    '  - id: badschema',
-    '    prompt: "a"',
-    '    expect: { jsonSchema: { type: 12 } }',
-    '  - id: roles',
-    '    messages: [{ role: robot, content: "a" }, { role: user }]',
-    '    expect: { exact: "a", ignoreCase: "yes" }',
-    '    temperature: 0.7',                         // unknown key
-    '  - id: nouser',
-    '    messages: [{ role: system, content: "a" }]',
-    '    expect: { number: { value: 1 }, ignoreCase: true }',
-  ].join('\n'));
+  const f = file(
+    'bad.yaml',
+    [
+      'prompts:',
+      '  - id: ok',
+      '    prompt: "What is 1 + 1?"',
+      '    expect: { number: { value: 2 } }',
+      '  - id: ok', // duplicate
+      '    prompt: "x"',
+      '    expect: { exact: "y" }',
+      '  - prompt: "no id"', // missing id
+      '    expect: { contains: "" }', // empty contains
+      '  - id: both',
+      '    prompt: "a"',
+      '    messages: [{ role: user, content: "b" }]', // both forms
+      '    expect: { exact: "a", regex: "b" }', // two kinds
+      '  - id: badregex',
+      '    prompt: "a"',
+      '    expect: { regex: "(" }',
+      '  - id: badnum',
+      '    prompt: "a"',
+      '    expect: { number: { tolerance: -1 } }',
+      '    maxTokens: 0',
+      '  - id: badschema',
+      '    prompt: "a"',
+      '    expect: { jsonSchema: { type: 12 } }',
+      '  - id: roles',
+      '    messages: [{ role: robot, content: "a" }, { role: user }]',
+      '    expect: { exact: "a", ignoreCase: "yes" }',
+      '    temperature: 0.7', // unknown key
+      '  - id: nouser',
+      '    messages: [{ role: system, content: "a" }]',
+      '    expect: { number: { value: 1 }, ignoreCase: true }',
+    ].join('\n'),
+  );
   const p = problemsOf(() => loadSuites({ suites: [{ name: 'bad', file: f }] }));
   const at = `${f}: prompts`;
   const expected = [
@@ -88,38 +93,52 @@ t.test('a bad suite file: every problem, each prefixed with the file and the pat
     `${at}[8].messages: needs at least one user message`,
     `${at}[8].expect.ignoreCase: applies to exact, contains and regex only`,
   ];
-  for (const e of expected) t.ok(p.some((x) => x.startsWith(e)), `reports: ${e}`);
+  for (const e of expected)
+    t.ok(
+      p.some((x) => x.startsWith(e)),
+      `reports: ${e}`,
+    );
   t.equal(p.length, expected.length, `nothing else:\n${p.join('\n')}`);
 });
 
 t.test('file-level problems: unreadable, not YAML, wrong shape, empty', async (t) => {
-  t.match(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: join(dir, 'missing.yaml') }] })), [/^quality\.suites\[0\]\.file: cannot read .*missing\.yaml \(ENOENT\)$/]);
+  t.match(
+    problemsOf(() => loadSuites({ suites: [{ name: 'x', file: join(dir, 'missing.yaml') }] })),
+    [/^quality\.suites\[0\]\.file: cannot read .*missing\.yaml \(ENOENT\)$/],
+  );
   const notYaml = file('notyaml.yaml', 'prompts: [\n  - a: b: c');
-  t.match(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: notYaml }] })), [/notyaml\.yaml: line \d+ column \d+: /]);
+  t.match(
+    problemsOf(() => loadSuites({ suites: [{ name: 'x', file: notYaml }] })),
+    [/notyaml\.yaml: line \d+ column \d+: /],
+  );
   const scalar = file('scalar.yaml', '42\n');
-  t.match(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: scalar }] })), [/scalar\.yaml: must be a mapping with prompts, or a list of prompts \(got number\)/]);
+  t.match(
+    problemsOf(() => loadSuites({ suites: [{ name: 'x', file: scalar }] })),
+    [/scalar\.yaml: must be a mapping with prompts, or a list of prompts \(got number\)/],
+  );
   const extra = file('extra.yaml', 'prompt: []\n');
-  t.same(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: extra }] })), [
-    `${extra}: prompt: unknown key (allowed: description, prompts)`,
-    `${extra}: prompts: is required`,
-  ]);
+  t.same(
+    problemsOf(() => loadSuites({ suites: [{ name: 'x', file: extra }] })),
+    [`${extra}: prompt: unknown key (allowed: description, prompts)`, `${extra}: prompts: is required`],
+  );
   const empty = file('empty.yaml', 'prompts: []\n');
-  t.same(problemsOf(() => loadSuites({ suites: [{ name: 'x', file: empty }] })), [`${empty}: prompts: must hold at least one prompt`]);
+  t.same(
+    problemsOf(() => loadSuites({ suites: [{ name: 'x', file: empty }] })),
+    [`${empty}: prompts: must hold at least one prompt`],
+  );
 });
 
 t.test('through the config loader: inline prompts, suite rules, cron expression, all at once', async (t) => {
-  const p = problemsOf(() => loadConfig({
-    document: {
-      quality: {
-        schedule: '61 * * * *',
-        suites: [
-          { name: 'a', prompts: [{ id: 'x', prompt: 'What is 1 + 1?', expect: { number: { value: 'two' } } }] },
-          { name: 'a', file: join(dir, 'missing.yaml') },
-          { name: 'c' },
-        ],
+  const p = problemsOf(() =>
+    loadConfig({
+      document: {
+        quality: {
+          schedule: '61 * * * *',
+          suites: [{ name: 'a', prompts: [{ id: 'x', prompt: 'What is 1 + 1?', expect: { number: { value: 'two' } } }] }, { name: 'a', file: join(dir, 'missing.yaml') }, { name: 'c' }],
+        },
       },
-    },
-  }));
+    }),
+  );
   t.same(p, [
     'quality.schedule: "61 * * * *" is not a cron expression (minute: 61 is a invalid expression for minute)',
     'quality.suites[0].prompts[0].expect.number.value: must be a number',

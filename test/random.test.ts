@@ -25,7 +25,9 @@ function near(t: Asserter, a: number, b: number, rel: number, msg: string): void
   t.ok(Math.abs(a - b) <= rel * Math.abs(b), `${msg}: ${a.toPrecision(6)} vs ${b.toPrecision(6)} (±${rel * 100}%)`);
 }
 /** The one assertion near() needs (works for the root and any subtest). */
-interface Asserter { ok(cond: boolean, msg: string): unknown }
+interface Asserter {
+  ok(cond: boolean, msg: string): unknown;
+}
 
 t.test('determinism per seed', async (t) => {
   const seq = (r: Rng): number[] => Array.from({ length: 20 }, () => r.uniform());
@@ -34,13 +36,25 @@ t.test('determinism per seed', async (t) => {
   t.notSame(seq(createRng(1)), seq(createRng(2 ** 32 + 1)), 'high bits of the seed matter');
   const a = createRng(7);
   const b = createRng(7);
-  const mix = (r: Rng): number[] => [r.normal(), r.gamma(0.5, 2), r.poisson(3), r.poisson(400),
-    r.negativeBinomial(100, 2), r.logNormal(200, 0.8), r.int(1, 6), r.pickWeighted([1, 2, 3]), r.exponential(2)];
+  const mix = (r: Rng): number[] => [
+    r.normal(),
+    r.gamma(0.5, 2),
+    r.poisson(3),
+    r.poisson(400),
+    r.negativeBinomial(100, 2),
+    r.logNormal(200, 0.8),
+    r.int(1, 6),
+    r.pickWeighted([1, 2, 3]),
+    r.exponential(2),
+  ];
   t.same(mix(a), mix(b), 'every method is deterministic');
   // Golden values pin the algorithm: a change here changes every replayed schedule.
   const g = createRng(2024);
-  t.same([g.uniform(), g.uniform()].map((x) => x.toFixed(12)), ['0.563430795475', '0.653203325626'],
-    'golden values for seed 2024');
+  t.same(
+    [g.uniform(), g.uniform()].map((x) => x.toFixed(12)),
+    ['0.563430795475', '0.653203325626'],
+    'golden values for seed 2024',
+  );
   const f1 = createRng(9).fork();
   const f2 = createRng(9).fork();
   t.equal(f1.uniform(), f2.uniform(), 'fork is deterministic');
@@ -57,7 +71,10 @@ t.test('uniform and int', async (t) => {
     const v = r.int(1, 6);
     counts[v - 1] = (counts[v - 1] ?? 0) + 1;
   }
-  t.ok(counts.every((c) => Math.abs(c - 10_000) < 500), `int(1,6) is uniform and inclusive: ${counts.join(',')}`);
+  t.ok(
+    counts.every((c) => Math.abs(c - 10_000) < 500),
+    `int(1,6) is uniform and inclusive: ${counts.join(',')}`,
+  );
 });
 
 t.test('normal, exponential, lognormal', async (t) => {
@@ -77,7 +94,13 @@ t.test('normal, exponential, lognormal', async (t) => {
 
 t.test('gamma (Marsaglia-Tsang, with shape < 1 boost)', async (t) => {
   const r = createRng(3);
-  for (const [shape, scale] of [[0.25, 2], [0.7, 1], [1, 3], [2.5, 0.4], [30, 0.1]] as const) {
+  for (const [shape, scale] of [
+    [0.25, 2],
+    [0.7, 1],
+    [1, 3],
+    [2.5, 0.4],
+    [30, 0.1],
+  ] as const) {
     const m = moments(() => r.gamma(shape, scale));
     near(t, m.mean, shape * scale, 0.02, `gamma(${shape}, ${scale}) mean`);
     near(t, m.variance, shape * scale * scale, shape < 0.5 ? 0.06 : 0.04, `gamma(${shape}, ${scale}) variance`);
@@ -114,7 +137,12 @@ t.test('poisson (small: multiplication, large: PTRS)', async (t) => {
 
 t.test('negative binomial (gamma-Poisson): variance = mean + mean^2/r', async (t) => {
   const r = createRng(5);
-  for (const [mean, disp] of [[5, 1], [200, 2], [1000, 20], [50, Infinity]] as const) {
+  for (const [mean, disp] of [
+    [5, 1],
+    [200, 2],
+    [1000, 20],
+    [50, Infinity],
+  ] as const) {
     const m = moments(() => r.negativeBinomial(mean, disp));
     near(t, m.mean, mean, 0.015, `negbin(${mean}, ${disp}) mean`);
     near(t, m.variance, mean + (mean * mean) / disp, 0.05, `negbin(${mean}, ${disp}) variance`);
@@ -172,7 +200,7 @@ t.test('lengths: means (truncation by resampling, wide bounds leave the mean int
   near(t, ln.mean, 400 * Math.exp(0.18), 0.02, 'lognormal mean');
   const nb = moments(() => sampleLength({ dist: 'negbin', mean: 250, dispersion: 3, min: 1, max: 1e6 }, r), 50_000);
   near(t, nb.mean, 250, 0.02, 'negbin mean');
-  near(t, nb.variance, 250 + 250 * 250 / 3, 0.06, 'negbin variance');
+  near(t, nb.variance, 250 + (250 * 250) / 3, 0.06, 'negbin variance');
   // Resampling (not clamping) within bounds: a symmetric cut keeps the median.
   const cut: number[] = [];
   for (let i = 0; i < 20_000; i++) cut.push(sampleLength({ dist: 'lognormal', median: 400, sigma: 1, min: 200, max: 800 }, r));

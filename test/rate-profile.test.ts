@@ -39,9 +39,11 @@ function offsets(spec: ArrivalSpec, until: number, seed = 1, max = 2_000_000): n
   return out;
 }
 
-
 t.test('the curve: linear ramps and steps between points, wrapping at 24 h', async (t) => {
-  const pts = [{ hour: 6, multiple: 1 }, { hour: 18, multiple: 3 }];
+  const pts = [
+    { hour: 6, multiple: 1 },
+    { hour: 18, multiple: 3 },
+  ];
   const lin = new RateProfile(pts, 'linear', 1, 0);
   const h = (hour: number): number => hour * 3600; // run seconds at timeScale 1 from hour 0
   t.equal(lin.multipleAt(h(6)), 1);
@@ -113,13 +115,16 @@ t.test('arrivals per step follow the profile: constant exactly, poisson within 4
   // Poisson: sum over 5 seeds so each step's expected count is 5x larger.
   const seeds = 5;
   const pois = new Array<number>(24).fill(0);
-  for (let seed = 1; seed <= seeds; seed++) countSteps(offsets({ kind: 'poisson', rate: base, integrated: p.intensity(base, 0) }, 72 * S, seed)).forEach((n, i) => {
+  for (let seed = 1; seed <= seeds; seed++)
+    countSteps(offsets({ kind: 'poisson', rate: base, integrated: p.intensity(base, 0) }, 72 * S, seed)).forEach((n, i) => {
       pois[i] = (pois[i] as number) + n;
     });
-  const outside = pois.map((n, i) => {
-    const expected = seeds * base * (DAY[i] as number) * 3;
-    return Math.abs(n - expected) > 4 * Math.sqrt(expected) ? `hour ${i}: ${n} vs ${expected}` : '';
-  }).filter(Boolean);
+  const outside = pois
+    .map((n, i) => {
+      const expected = seeds * base * (DAY[i] as number) * 3;
+      return Math.abs(n - expected) > 4 * Math.sqrt(expected) ? `hour ${i}: ${n} vs ${expected}` : '';
+    })
+    .filter(Boolean);
   t.same(outside, [], 'poisson: every step within 4 sd of its expected count');
   const gamma = offsets({ kind: 'gamma', rate: base, burstiness: 4, integrated: p.intensity(base, 0) }, 72 * S).length;
   const expectedDay = base * p.meanMultiple * 72;
@@ -128,7 +133,10 @@ t.test('arrivals per step follow the profile: constant exactly, poisson within 4
 
 t.test('no drift: arrival k of a constant process lies where the integrated rate reaches k, after a million arrivals', async (t) => {
   // A day in a minute (timeScale 1440), mean multiple 1.5 -> 10 x 1.5 x 60 = 900 arrivals a day.
-  const pts = [{ hour: 0, multiple: 1 }, { hour: 12, multiple: 2 }];
+  const pts = [
+    { hour: 0, multiple: 1 },
+    { hour: 12, multiple: 2 },
+  ];
   const p = new RateProfile(pts, 'step', 1440, 0);
   const a = createArrivals({ kind: 'constant', rate: 10, integrated: p.intensity(10, 0) }, createRng(1));
   let worst = 0;
@@ -150,12 +158,25 @@ t.test('no drift: arrival k of a constant process lies where the integrated rate
 });
 
 t.test('zero stretches are skipped; a restart continues the profile from where it is', async (t) => {
-  const p = new RateProfile([{ hour: 0, multiple: 0 }, { hour: 6, multiple: 2 }, { hour: 12, multiple: 0 }], 'step', 3600, 0);
+  const p = new RateProfile(
+    [
+      { hour: 0, multiple: 0 },
+      { hour: 6, multiple: 2 },
+      { hour: 12, multiple: 0 },
+    ],
+    'step',
+    3600,
+    0,
+  );
   // timeScale 3600: an hour is 1 s. Hours 0-6 at 0, 6-12 at 2, 12-24 at 0.
   const xs = offsets({ kind: 'constant', rate: 5, integrated: p.intensity(5, 0) }, 48 * S);
   t.equal(xs[0], 6 * S, 'the first arrival waits for the rate to turn positive');
   t.equal(xs.filter((x) => x < 24 * S).length, 60, '6 s at 10/s');
-  t.same(xs.filter((x) => (x % (24 * S)) < 6 * S || (x % (24 * S)) >= 12 * S), [], 'nothing while the multiple is 0');
+  t.same(
+    xs.filter((x) => x % (24 * S) < 6 * S || x % (24 * S) >= 12 * S),
+    [],
+    'nothing while the multiple is 0',
+  );
   // A base-rate change at 8 s restarts arrivals 8 s into the profile (the engine does this on setRate).
   const restarted = offsets({ kind: 'constant', rate: 10, integrated: p.intensity(10, 8) }, 20 * S);
   t.equal(restarted[0], 0, 'the rate is positive at 8 s: the first arrival is at once');
@@ -166,23 +187,46 @@ t.test('CSV of per-minute rates: forms, folding, multiples of the mean, errors b
   const rel = parseProfileCsv('minute,rate\n0,10\n60,30\n# comment\n\n120,20\n', 'step');
   // Held as steps: 0-1 h at 10, 1-2 h at 30, 2-24 h at 20 -> mean (10 + 30 + 22 x 20) / 24 = 20.
   t.equal(rel.meanRate, 20, 'time-weighted mean of the curve as followed');
-  t.same(rel.points, [{ hour: 0, multiple: 0.5 }, { hour: 1, multiple: 1.5 }, { hour: 2, multiple: 1 }]);
+  t.same(rel.points, [
+    { hour: 0, multiple: 0.5 },
+    { hour: 1, multiple: 1.5 },
+    { hour: 2, multiple: 1 },
+  ]);
   t.equal(new RateProfile(rel.points, 'step', 1, 0).meanMultiple, 1, 'the profile then has mean multiple 1: traffic.rate is the mean rate');
   const ts = parseProfileCsv('2026-03-01T00:00:00Z,5\n2026-03-01T12:00:00Z,15\n2026-03-02T12:00:30Z,25\n', 'step');
-  t.same(ts.points.map((p) => p.hour), [0, 12], 'timestamps fold onto the UTC minute of the day');
+  t.same(
+    ts.points.map((p) => p.hour),
+    [0, 12],
+    'timestamps fold onto the UTC minute of the day',
+  );
   t.equal(ts.points[1]?.multiple, 20 / ts.meanRate, 'the same minute on two days is averaged');
   t.same(parseProfileCsv('1440,3\n0,1\n', 'step').points, [{ hour: 0, multiple: 1 }], 'minute 1440 is minute 0 of the next day');
 
-  t.same(problemsOf(() => parseProfileCsv('minute,rate\n0,1\n5,-2\n7\n8,abc\nx,1\n', 'step')), [
-    'traffic.profile.csv: line 3: rate must be a number >= 0, got "-2"',
-    'traffic.profile.csv: line 4: needs 2 columns (minute or timestamp, rate), got 1',
-    'traffic.profile.csv: line 5: rate must be a number >= 0, got "abc"',
-    'traffic.profile.csv: line 6: expected a minute in the first column, got "x"',
-  ]);
-  t.same(problemsOf(() => parseProfileCsv('when,how\n0,1\n', 'step')), ['traffic.profile.csv: line 1: header must be "minute,rate" or "timestamp,rate"']);
-  t.same(problemsOf(() => parseProfileCsv('0,0\n5,0\n', 'step')), ['traffic.profile.csv: every rate is 0 (no requests would be sent)']);
-  t.same(problemsOf(() => parseProfileCsv('# nothing\n', 'step')), ['traffic.profile.csv: holds no rates']);
-  t.same(problemsOf(() => parseProfileCsv('1.5,3\n', 'step')), ['traffic.profile.csv: line 1: minute must be an integer >= 0, got "1.5"']);
+  t.same(
+    problemsOf(() => parseProfileCsv('minute,rate\n0,1\n5,-2\n7\n8,abc\nx,1\n', 'step')),
+    [
+      'traffic.profile.csv: line 3: rate must be a number >= 0, got "-2"',
+      'traffic.profile.csv: line 4: needs 2 columns (minute or timestamp, rate), got 1',
+      'traffic.profile.csv: line 5: rate must be a number >= 0, got "abc"',
+      'traffic.profile.csv: line 6: expected a minute in the first column, got "x"',
+    ],
+  );
+  t.same(
+    problemsOf(() => parseProfileCsv('when,how\n0,1\n', 'step')),
+    ['traffic.profile.csv: line 1: header must be "minute,rate" or "timestamp,rate"'],
+  );
+  t.same(
+    problemsOf(() => parseProfileCsv('0,0\n5,0\n', 'step')),
+    ['traffic.profile.csv: every rate is 0 (no requests would be sent)'],
+  );
+  t.same(
+    problemsOf(() => parseProfileCsv('# nothing\n', 'step')),
+    ['traffic.profile.csv: holds no rates'],
+  );
+  t.same(
+    problemsOf(() => parseProfileCsv('1.5,3\n', 'step')),
+    ['traffic.profile.csv: line 1: minute must be an integer >= 0, got "1.5"'],
+  );
 
   const f = join(dir, 'day.csv');
   writeFileSync(f, 'minute,rate\n0,2\n720,6\n');
@@ -191,15 +235,36 @@ t.test('CSV of per-minute rates: forms, folding, multiples of the mean, errors b
   t.equal(profile.shape, 'step', 'a CSV is followed as steps unless shape says otherwise');
   t.equal(profile.multipleAt(1), 0.5);
   t.equal(profile.multipleAt(1800 + 1), 1.5, 'noon comes after half an hour at timeScale 24');
-  t.same(problemsOf(() => profileFromConfig({ csv: join(dir, 'missing.csv'), timeScale: 1, startHour: 0 }, 0)), [`traffic.profile.csv: cannot read ${join(dir, 'missing.csv')} (ENOENT)`]);
+  t.same(
+    problemsOf(() => profileFromConfig({ csv: join(dir, 'missing.csv'), timeScale: 1, startHour: 0 }, 0)),
+    [`traffic.profile.csv: cannot read ${join(dir, 'missing.csv')} (ENOENT)`],
+  );
   t.equal(resolveStartHour('clock', Date.parse('2026-01-01T13:30:00Z')), 13.5, 'startHour clock: the UTC hour now');
   t.equal(resolveStartHour(7, 0), 7);
 });
 
 t.test('config: keys, defaults and one-line errors naming the key', async (t) => {
   const load = (traffic: unknown) => loadConfig({ document: { traffic } });
-  const ok = load({ profile: { points: [{ hour: 0, multiple: 1 }, { hour: 12, multiple: 2 }] } }).config.traffic.profile;
-  t.same(ok, { points: [{ hour: 0, multiple: 1 }, { hour: 12, multiple: 2 }], timeScale: 1, startHour: 0 }, 'defaults: timeScale 1, startHour 0, shape by source');
+  const ok = load({
+    profile: {
+      points: [
+        { hour: 0, multiple: 1 },
+        { hour: 12, multiple: 2 },
+      ],
+    },
+  }).config.traffic.profile;
+  t.same(
+    ok,
+    {
+      points: [
+        { hour: 0, multiple: 1 },
+        { hour: 12, multiple: 2 },
+      ],
+      timeScale: 1,
+      startHour: 0,
+    },
+    'defaults: timeScale 1, startHour 0, shape by source',
+  );
   t.equal(load({ profile: { csv: 'x.csv', startHour: 'clock' } }).config.traffic.profile?.startHour, 'clock');
   const cases: [unknown, RegExp][] = [
     [{ profile: { points: [{ hour: 24, multiple: 1 }] } }, /^traffic\.profile\.points\[0\]\.hour: must be < 24$/],
@@ -207,8 +272,28 @@ t.test('config: keys, defaults and one-line errors naming the key', async (t) =>
     [{ profile: { points: [{ hour: 1, multiple: -0.5 }] } }, /^traffic\.profile\.points\[0\]\.multiple: must be >= 0$/],
     [{ profile: { points: [] } }, /^traffic\.profile\.points: must NOT have fewer than 1 items$/],
     [{ profile: { points: [{ hour: 1 }] } }, /^traffic\.profile\.points\[0\]\.multiple: is required$/],
-    [{ profile: { points: [{ hour: 1, multiple: 0 }, { hour: 2, multiple: 0 }] } }, /^traffic\.profile\.points: every multiple is 0/],
-    [{ profile: { points: [{ hour: 1, multiple: 1 }, { hour: 1, multiple: 2 }] } }, /^traffic\.profile\.points\[1\]\.hour: hour 1 appears twice$/],
+    [
+      {
+        profile: {
+          points: [
+            { hour: 1, multiple: 0 },
+            { hour: 2, multiple: 0 },
+          ],
+        },
+      },
+      /^traffic\.profile\.points: every multiple is 0/,
+    ],
+    [
+      {
+        profile: {
+          points: [
+            { hour: 1, multiple: 1 },
+            { hour: 1, multiple: 2 },
+          ],
+        },
+      },
+      /^traffic\.profile\.points\[1\]\.hour: hour 1 appears twice$/,
+    ],
     [{ profile: { points: [{ hour: 1, multiple: 1 }], csv: 'a.csv' } }, /^traffic\.profile: give points or csv, not both$/],
     [{ profile: {} }, /^traffic\.profile: needs points or csv$/],
     [{ profile: { csv: 'a.csv', shape: 'smooth' } }, /^traffic\.profile\.shape: must be one of linear, step$/],
@@ -256,10 +341,11 @@ async function countingProxy(upstream: string): Promise<{ url: string; arrivals:
   return {
     url: `http://127.0.0.1:${port}`,
     arrivals,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -282,7 +368,9 @@ t.test('MUST-SHOW: a compressed daily profile on the wire, within 10 % per step 
       server: { listen: '127.0.0.1:0' },
       // Constant arrivals: a Poisson step of 3 s at 12 req/s has a 17 % standard deviation by itself.
       traffic: {
-        arrival: 'constant', rate: base, seed: 1,
+        arrival: 'constant',
+        rate: base,
+        seed: 1,
         scenarios: [{ name: 'tiny', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 16 }, output: { dist: 'fixed', value: 4 } }],
         profile: { points: dayPoints(), shape: 'step', timeScale: 3600 / stepSec, startHour },
       },
@@ -322,7 +410,10 @@ t.test('MUST-SHOW: a compressed daily profile on the wire, within 10 % per step 
   // the median of (wire time - planned offset).
   t.ok(proxy.arrivals.length > 20, 'requests reached the simulator');
   const plan = createArrivals({ kind: 'constant', rate: base, integrated: new RateProfile(dayPoints(), 'step', 3600 / stepSec, startHour).intensity(base, 0) }, createRng(1));
-  const lags = proxy.arrivals.slice(0, 20).map((x) => x - plan.next() / 1e6).sort((a, b) => a - b);
+  const lags = proxy.arrivals
+    .slice(0, 20)
+    .map((x) => x - plan.next() / 1e6)
+    .sort((a, b) => a - b);
   const t0 = lags[10] as number;
   t.comment(`first request on the wire ${(firstPost - t0).toFixed(1)} ms after the profile's time 0; the median send delay is the reference`);
   // Step edges are left out (0.3 s each side): an arrival due just before an edge can cross it on the way.

@@ -16,15 +16,31 @@ const MS = 1_000_000n;
 
 function record(outcome: Outcome, over: Partial<RequestRecord> = {}): RequestRecord {
   return {
-    id: 'r', scenario: 's', endpoint: 'chat', model: 'm', stream: true, scheduledAt: 0n, sentAt: 100n * MS, endedAt: 900n * MS,
-    tokenGapsNs: [], contentChunks: 0, inputTokens: 1, outputTokens: 0, tokenSource: 'tokenizer', outcome, ...over,
+    id: 'r',
+    scenario: 's',
+    endpoint: 'chat',
+    model: 'm',
+    stream: true,
+    scheduledAt: 0n,
+    sentAt: 100n * MS,
+    endedAt: 900n * MS,
+    tokenGapsNs: [],
+    contentChunks: 0,
+    inputTokens: 1,
+    outputTokens: 0,
+    tokenSource: 'tokenizer',
+    outcome,
+    ...over,
   };
 }
 
 /** Observations in a histogram, all label sets, from the exposition text. */
 async function histogramCount(registry: Registry, name: string): Promise<number> {
   const text = await registry.metrics();
-  return text.split('\n').filter((l) => l.startsWith(`${name}_count{`)).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}_count{`))
+    .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 t.test('corrected latency for every request that ends, failed ones from their end', async (t) => {

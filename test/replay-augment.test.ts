@@ -25,8 +25,12 @@ const dir = mkdtempSync(join(tmpdir(), 'llmsoak-augment-'));
 function recording(seed = 3): ReplayEntry[] {
   const rng = createRng(seed);
   return Array.from({ length: 200 }, (_, i) => ({
-    t: i * 0.05, endpoint: 'chat' as const, scenario: 'rec', stream: true,
-    inputTokens: Math.round(rng.logNormal(200, 0.8)), outputTokens: Math.round(rng.logNormal(60, 0.7)),
+    t: i * 0.05,
+    endpoint: 'chat' as const,
+    scenario: 'rec',
+    stream: true,
+    inputTokens: Math.round(rng.logNormal(200, 0.8)),
+    outputTokens: Math.round(rng.logNormal(60, 0.7)),
   }));
 }
 
@@ -44,14 +48,23 @@ t.test('rare requests appear factor times per lap, spread over it; the rest once
   const period = replayPeriodSec(entries);
   const factor = 4;
   const s = oversampleRare(entries, { factor, quantile: 0.9 }, createRng(11));
-  const inAbove = quantileOf(entries.map((e) => e.inputTokens), 0.9) as number;
-  const outAbove = quantileOf(entries.map((e) => e.outputTokens), 0.9) as number;
+  const inAbove = quantileOf(
+    entries.map((e) => e.inputTokens),
+    0.9,
+  ) as number;
+  const outAbove = quantileOf(
+    entries.map((e) => e.outputTokens),
+    0.9,
+  ) as number;
   const rare = entries.filter((e) => e.inputTokens > inAbove || e.outputTokens > outAbove);
   t.ok(rare.length >= 20 && rare.length <= 40, `rare by input or output above the 0.9 quantile: ${rare.length} of 200`);
   t.equal(s.oversampled?.rare, rare.length);
   t.equal(s.entries.length, 200 + rare.length * (factor - 1), 'the copies are added');
-  t.equal(s.periodSec, period, 'the lap keeps the recording\'s length');
-  t.ok(s.entries.every((e, i) => e.t >= 0 && e.t < period && (i === 0 || e.t >= (s.entries[i - 1] as ReplayEntry).t)), 'sorted, within one lap');
+  t.equal(s.periodSec, period, "the lap keeps the recording's length");
+  t.ok(
+    s.entries.every((e, i) => e.t >= 0 && e.t < period && (i === 0 || e.t >= (s.entries[i - 1] as ReplayEntry).t)),
+    'sorted, within one lap',
+  );
   // Each rare request (by its lengths): factor appearances, at least half a slice (period / factor / 2) apart around the lap.
   const times = new Map<string, number[]>();
   for (const e of s.entries) times.set(key(e), [...(times.get(key(e)) ?? []), e.t]);
@@ -66,7 +79,10 @@ t.test('rare requests appear factor times per lap, spread over it; the rest once
   }
   t.equal(bunched, 0, 'no two appearances of a rare request closer than half a slice');
   const common = entries.filter((e) => !rare.includes(e) && entries.filter((x) => key(x) === key(e)).length === 1);
-  t.ok(common.every((e) => times.get(key(e))?.length === 1), 'common requests appear once');
+  t.ok(
+    common.every((e) => times.get(key(e))?.length === 1),
+    'common requests appear once',
+  );
 });
 
 t.test('deterministic under the seed; factor 1 or no augment leaves the recording as is', async (t) => {
@@ -74,7 +90,11 @@ t.test('deterministic under the seed; factor 1 or no augment leaves the recordin
   const a = oversampleRare(entries, { factor: 3, quantile: 0.8 }, createRng(7));
   const b = oversampleRare(entries, { factor: 3, quantile: 0.8 }, createRng(7));
   const c = oversampleRare(entries, { factor: 3, quantile: 0.8 }, createRng(8));
-  t.same(a.entries.map((e) => e.t), b.entries.map((e) => e.t), 'same seed, same schedule');
+  t.same(
+    a.entries.map((e) => e.t),
+    b.entries.map((e) => e.t),
+    'same seed, same schedule',
+  );
   t.not(JSON.stringify(a.entries.map((e) => e.t)), JSON.stringify(c.entries.map((e) => e.t)), 'another seed, other times');
   let called = false;
   const rngCalled = () => {
@@ -84,7 +104,7 @@ t.test('deterministic under the seed; factor 1 or no augment leaves the recordin
   const plain = replaySchedule(entries, undefined, rngCalled);
   t.equal(plain.entries, entries);
   t.equal(replaySchedule(entries, { oversample: { factor: 1, quantile: 0.9 } }, rngCalled).entries, entries);
-  t.notOk(called, 'no random draws unless oversampling (the run\'s other streams stay as they were)');
+  t.notOk(called, "no random draws unless oversampling (the run's other streams stay as they were)");
 });
 
 t.test('arrivals of an augmented schedule keep the lap and the speed', async (t) => {
@@ -140,10 +160,13 @@ t.test('on the wire: the rare request arrives factor times per lap', async (t) =
     });
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => {
-    proxy.closeAllConnections();
-    proxy.close(() => r());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        proxy.closeAllConnections();
+        proxy.close(() => r());
+      }),
+  );
   const addr = proxy.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   const { config } = loadConfig({

@@ -15,7 +15,10 @@ const dir = mkdtempSync(join(tmpdir(), 'llmsoak-replay-'));
 
 t.test('bad lines are named with their line numbers, all at once', async (t) => {
   const f = join(dir, 'bad.jsonl');
-  writeFileSync(f, '{"t": 0, "endpoint": "chat", "inputTokens": 5, "outputTokens": 5}\nnot json\n{"endpoint": "chat"}\n{"t": 1, "endpoint": "images", "inputTokens": 1, "outputTokens": 1}\n{"t": 2, "endpoint": "chat"}\n');
+  writeFileSync(
+    f,
+    '{"t": 0, "endpoint": "chat", "inputTokens": 5, "outputTokens": 5}\nnot json\n{"endpoint": "chat"}\n{"t": 1, "endpoint": "images", "inputTokens": 1, "outputTokens": 1}\n{"t": 2, "endpoint": "chat"}\n',
+  );
   try {
     loadReplay(f);
     t.fail('should throw');
@@ -42,8 +45,15 @@ t.test('arrivals follow the recording, scaled by speed, and loop', async (t) => 
   for (let i = 0; i < 6; i++) once.next();
   t.equal(once.next(), Infinity, 'no loop: ends');
   const ts = join(dir, 'ts.jsonl');
-  writeFileSync(ts, '{"timestamp": "2026-01-01T00:00:10Z", "endpoint": "chat", "inputTokens": 5, "outputTokens": 5}\n{"timestamp": "2026-01-01T00:00:12.5Z", "endpoint": "chat", "inputTokens": 5, "outputTokens": 5}\n');
-  t.same(loadReplay(ts).map((e) => e.t), [0, 2.5], 'ISO timestamps relative to the first');
+  writeFileSync(
+    ts,
+    '{"timestamp": "2026-01-01T00:00:10Z", "endpoint": "chat", "inputTokens": 5, "outputTokens": 5}\n{"timestamp": "2026-01-01T00:00:12.5Z", "endpoint": "chat", "inputTokens": 5, "outputTokens": 5}\n',
+  );
+  t.same(
+    loadReplay(ts).map((e) => e.t),
+    [0, 2.5],
+    'ISO timestamps relative to the first',
+  );
 });
 
 t.test('a replayed recording is what goes on the wire', async (t) => {
@@ -63,7 +73,11 @@ t.test('a replayed recording is what goes on the wire', async (t) => {
   await new Promise((r) => setTimeout(r, 3500));
   await daemon.stop('done');
   const text = await daemon.registry.metrics();
-  const count = (scenario: string) => text.split('\n').filter((l) => l.startsWith('llmsoak_requests_total{') && l.includes(`scenario="${scenario}"`)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  const count = (scenario: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('llmsoak_requests_total{') && l.includes(`scenario="${scenario}"`))
+      .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
   t.equal(count('support_bot'), 3);
   t.equal(count('doc_summary'), 1);
   t.equal(count('replay_embeddings'), 1);

@@ -234,8 +234,16 @@ t.test('reports and status page in Chromium', async (t) => {
     t.ok(k.coloured > 2000, `${name}: charts and badges in colour (${k.coloured} coloured pixels)`);
     if (name === 'soak') {
       // The fixture: fitted lines on the RSS and GPU memory plots; two hints (one firing, one resolved) on every plot's time axis.
-      t.same(v.charts.filter((c) => c.name === 'timeseries').map((c) => c.fits), [1, 1, 0, 0], 'soak: fitted trend lines drawn');
-      t.same(v.charts.filter((c) => c.name === 'timeseries').map((c) => c.hintMarks), [2, 2, 2, 2], 'soak: hint firing intervals drawn on every time axis');
+      t.same(
+        v.charts.filter((c) => c.name === 'timeseries').map((c) => c.fits),
+        [1, 1, 0, 0],
+        'soak: fitted trend lines drawn',
+      );
+      t.same(
+        v.charts.filter((c) => c.name === 'timeseries').map((c) => c.hintMarks),
+        [2, 2, 2, 2],
+        'soak: hint firing intervals drawn on every time axis',
+      );
     }
     if (name === 'ramp') {
       t.ok(img.height > 1500, `ramp: full page captured (${img.height} px)`);

@@ -25,7 +25,10 @@ t.test('two reports in the same second: distinct names, both listed', async (t) 
   const [wa, wb, wc] = await Promise.all([writeReport(dir, a), writeReport(dir, b), writeReport(dir, c)]);
   const names = [wa.name, wb.name, wc.name];
   t.equal(new Set(names).size, 3, `three names: ${names.join(', ')}`);
-  t.ok(names.every((n) => n.startsWith('soak-20250602T080000Z')), 'each keeps the kind and start in its name');
+  t.ok(
+    names.every((n) => n.startsWith('soak-20250602T080000Z')),
+    'each keeps the kind and start in its name',
+  );
   t.equal((await readdir(dir)).filter((f) => f.endsWith('.json')).length, 3, 'three JSON files');
 
   // The same report again: its own files are replaced, no fourth name.
@@ -34,7 +37,10 @@ t.test('two reports in the same second: distinct names, both listed', async (t) 
   t.equal((await readdir(dir)).filter((f) => f.endsWith('.json')).length, 3);
 
   const app = buildApp({
-    registry: createRegistry(), logger: silentLogger(), ready: () => true, status: () => ({}),
+    registry: createRegistry(),
+    logger: silentLogger(),
+    ready: () => true,
+    status: () => ({}),
     reports: { reportDir: () => dir, listReports: () => listReports(dir), statusPage: async () => '<!doctype html><title>status</title>', schedules: () => [] },
   });
   t.teardown(() => app.close());

@@ -62,7 +62,10 @@ t.test('markdown: ramp has verdict, step table rows, knee; empty sections omitte
   t.match(md, /^# llmsoak Stress ramp report/);
   const lines = md.split('\n');
   t.match(lines[2], /^\*\*Verdict: FAIL\*\* — capacity 35 req\/s/, 'verdict is the first thing after the title');
-  t.match(md, /\| Step \| Rate req\/s \| Achieved req\/s \| Goodput req\/s \| TTFT p50\/p95\/p99 ms \| ITL p50\/p95\/p99 ms \| E2E p50\/p95\/p99 ms \| Output tok\/s \| GPU util \| KV cache \| Errors \| SLO \|/);
+  t.match(
+    md,
+    /\| Step \| Rate req\/s \| Achieved req\/s \| Goodput req\/s \| TTFT p50\/p95\/p99 ms \| ITL p50\/p95\/p99 ms \| E2E p50\/p95\/p99 ms \| Output tok\/s \| GPU util \| KV cache \| Errors \| SLO \|/,
+  );
   // One row per step, with the figures in ms and the SLO mark.
   for (const s of r.steps) {
     const row = lines.find((l) => l.startsWith(`| ${s.label} |`));
@@ -183,13 +186,20 @@ t.test('html and markdown escape text from outside', async (t) => {
   const evil = '<script>alert(1)</script>';
   r.steps[0]!.label = evil;
   r.hints[0]!.summary = `summary ${evil}`;
-  r.hints[0]!.evidence = { [`k${evil}`]: `v${evil}`, "q'\"": 1 };
+  r.hints[0]!.evidence = { [`k${evil}`]: `v${evil}`, 'q\'"': 1 };
   r.hints[0]!.cause = `cause${evil}`;
   r.events.push({ at: r.startedAt, kind: `kind${evil}`, detail: `detail ${evil} | pipe` });
   r.target = { ...r.target, model: `m${evil}` };
   r.verdict.failures.push(`fail ${evil}`);
   r.knee!.reason = `reason ${evil}`;
-  r.timeseries.push({ name: `plot ${evil}"`, unit: 'bytes', points: [[Date.parse(r.startedAt), 1], [Date.parse(r.endedAt), 2]] });
+  r.timeseries.push({
+    name: `plot ${evil}"`,
+    unit: 'bytes',
+    points: [
+      [Date.parse(r.startedAt), 1],
+      [Date.parse(r.endedAt), 2],
+    ],
+  });
   const html = renderHtml(r);
   t.notOk(html.includes('<script'), 'no raw <script> anywhere');
   t.notOk(html.includes('alert(1)</'), 'no raw closing tag');
@@ -223,7 +233,8 @@ t.test('html: a report with nothing optional renders without charts or empty sec
   r.overall.scheduleLag = { count: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
   const html = renderHtml(r);
   t.equal(charts(html).size, 0);
-  for (const h of ['<h2>Charts</h2>', '<h2>Steps</h2>', '<h2>Knee</h2>', '<h2>Hints</h2>', '<h2>Events</h2>', '<h2>Trends</h2>', '<h2>Parameters</h2>', 'Schedule lag']) t.notOk(html.includes(h), `no ${h}`);
+  for (const h of ['<h2>Charts</h2>', '<h2>Steps</h2>', '<h2>Knee</h2>', '<h2>Hints</h2>', '<h2>Events</h2>', '<h2>Trends</h2>', '<h2>Parameters</h2>', 'Schedule lag'])
+    t.notOk(html.includes(h), `no ${h}`);
   const md = renderMarkdown(r);
   for (const h of ['## Steps', '## Knee', '## Hints', '## Events', '## Trends', '## Parameters', 'Schedule lag']) t.notOk(md.includes(h), `no ${h}`);
   t.match(md, /## Totals/);
@@ -235,8 +246,23 @@ t.test('degenerate inputs render without throwing', async (t) => {
   r.knee = undefined;
   r.timeseries = [
     { name: 'one point', unit: 'seconds', points: [[Date.parse(r.startedAt), 0.5]] },
-    { name: 'zeros', unit: 'ratio', points: [[Date.parse(r.startedAt), 0], [Date.parse(r.endedAt), 0]] },
-    { name: 'gaps', unit: 'bytes', points: [[Date.parse(r.startedAt), NaN], [Date.parse(r.startedAt) + 1000, 5], [Date.parse(r.endedAt), Infinity]] },
+    {
+      name: 'zeros',
+      unit: 'ratio',
+      points: [
+        [Date.parse(r.startedAt), 0],
+        [Date.parse(r.endedAt), 0],
+      ],
+    },
+    {
+      name: 'gaps',
+      unit: 'bytes',
+      points: [
+        [Date.parse(r.startedAt), NaN],
+        [Date.parse(r.startedAt) + 1000, 5],
+        [Date.parse(r.endedAt), Infinity],
+      ],
+    },
     { name: 'empty', unit: '', points: [] },
   ];
   r.hints.push({ ...r.hints[0]!, activeAt: 'not a date', resolvedAt: 'nope' });
@@ -302,7 +328,10 @@ t.test('writeReport + listReports round trip', async (t) => {
   await writeFile(join(target, 'broken.json'), '{ not json');
   await writeFile(join(target, 'other.json'), JSON.stringify({ hello: 'world' }));
   const files = await readdir(target);
-  t.notOk(files.some((f) => f.includes('.tmp-')), 'no temp files left behind');
+  t.notOk(
+    files.some((f) => f.includes('.tmp-')),
+    'no temp files left behind',
+  );
   const list = await listReports(target);
   t.same(
     list.map((l) => l.name),
@@ -325,16 +354,27 @@ t.test('writeReport + listReports round trip', async (t) => {
   t.equal(reportBaseName({ kind: 'soak', startedAt: 'not a date/../x' }), 'soak-notadatex');
 });
 
-t.test('failures in the server\'s words: a table in Markdown, HTML and the status page, escaped; absent when none', async (t) => {
+t.test("failures in the server's words: a table in Markdown, HTML and the status page, escaped; absent when none", async (t) => {
   const r = sampleRampReport();
   const evil = '<script>alert(1)</script> | `tick`';
   r.failures = [
-    { scenario: 'short_qa', class: 'http_5xx', message: '500 Internal Server Error: Bad control character in string literal in JSON at position 162', count: 164, firstAt: r.startedAt, lastAt: r.endedAt },
+    {
+      scenario: 'short_qa',
+      class: 'http_5xx',
+      message: '500 Internal Server Error: Bad control character in string literal in JSON at position 162',
+      count: 164,
+      firstAt: r.startedAt,
+      lastAt: r.endedAt,
+    },
     { scenario: 'short_qa', class: 'http_4xx', message: `400 Bad Request: ${evil}`, count: 3, firstAt: r.startedAt, lastAt: r.startedAt },
   ];
   const md = renderMarkdown(r);
   t.match(md, /## Failures/);
-  t.match(md, /\| `short_qa` \| `http_5xx` \| 164 \| .* \| `500 Internal Server Error: Bad control character in string literal in JSON at position 162` \|/, 'one row per message, the server\'s words in a code span');
+  t.match(
+    md,
+    /\| `short_qa` \| `http_5xx` \| 164 \| .* \| `500 Internal Server Error: Bad control character in string literal in JSON at position 162` \|/,
+    "one row per message, the server's words in a code span",
+  );
   const row = md.split('\n').find((l) => l.includes('http_4xx')) as string;
   t.equal(row.split(' | ').length, 6, 'pipes and backticks in a message cannot break the row');
   const html = renderHtml(r);

@@ -31,16 +31,26 @@ const MS = 1e6;
 
 function prepared(stream: boolean, model = 'm'): PreparedRequest {
   return {
-    id: 'r', scenario: 'phases', endpoint: 'chat', model, stream, path: '/v1/chat/completions',
+    id: 'r',
+    scenario: 'phases',
+    endpoint: 'chat',
+    model,
+    stream,
+    path: '/v1/chat/completions',
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Tell me about phases.' }], max_tokens: 12, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
-    promptTokens: 5, keepText: false,
+    promptTokens: 5,
+    keepText: false,
   };
 }
 
 function client(pool: Pool): ClientOptions {
   return {
-    dispatcher: pool, headers: { 'content-type': 'application/json' }, clock: systemClock, totalTimeoutMs: 20_000,
-    maxBodyBytes: 1 << 20, countTokens: (s) => s.split(' ').length,
+    dispatcher: pool,
+    headers: { 'content-type': 'application/json' },
+    clock: systemClock,
+    totalTimeoutMs: 20_000,
+    maxBodyBytes: 1 << 20,
+    countTokens: (s) => s.split(' ').length,
   };
 }
 
@@ -65,11 +75,17 @@ t.test('against the simulator: phases add up, connection phases once per connect
     recorder.record(series, record, 0);
     records.push(record);
   }
-  t.ok(records.every((r) => r.outcome === 'ok'), 'all requests ok');
+  t.ok(
+    records.every((r) => r.outcome === 'ok'),
+    'all requests ok',
+  );
   for (const [i, r] of records.entries()) {
     const p = r.phases ?? {};
     const total = Number(r.endedAt - r.sentAt);
-    t.ok(Object.values(p).every((v) => v >= 0), `request ${i}: no negative phase ${fmt(p)}`);
+    t.ok(
+      Object.values(p).every((v) => v >= 0),
+      `request ${i}: no negative phase ${fmt(p)}`,
+    );
     for (const k of ['request_sent', 'headers', 'first_token', 'close'] as const) t.not(p[k], undefined, `request ${i}: ${k} measured`);
     // Contiguous phases: their sum is the request's time, to the scheduling gap before the connection starts.
     t.ok(Math.abs(sum(p) - total) <= 1 * MS + 0.02 * total, `request ${i}: phases sum ${(sum(p) / MS).toFixed(3)} ms ≈ duration ${(total / MS).toFixed(3)} ms`);
@@ -86,7 +102,10 @@ t.test('against the simulator: phases add up, connection phases once per connect
   t.not(records[0]?.phases?.connect, undefined, 'the first request opened the connection (connect measured)');
   t.equal(records[0]?.phases?.dns, 0, 'an IP literal: no DNS lookup, dns = 0');
   t.equal(records[0]?.phases?.tls, undefined, 'plain HTTP: no tls phase');
-  t.ok(records.slice(1).every((r) => r.phases?.connect === undefined && r.phases?.dns === undefined), 'later requests reused it: no dns/connect');
+  t.ok(
+    records.slice(1).every((r) => r.phases?.connect === undefined && r.phases?.dns === undefined),
+    'later requests reused it: no dns/connect',
+  );
   t.equal(pendingWatches(), 0, 'no request left waiting to be matched');
 
   const text = await registry.metrics();
@@ -108,10 +127,13 @@ async function httpServer(handler: Handler): Promise<number> {
     req.resume();
     req.on('end', () => handler(req, res));
   });
-  t.teardown(() => new Promise<void>((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return listen(server);
 }
 

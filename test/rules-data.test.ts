@@ -44,51 +44,65 @@ function findings(o: RuleOutcome) {
 }
 
 t.test('kv_cache_pressure: full cache and rising preemptions', async (t) => {
-  const out = await evalRule('kv_cache_pressure', [
-    { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.5x20 0.97x20' },
-    { series: 'llmsoak_server_preemptions_total{model="m"}', values: '0x20 0+2x20' },
-  ], 10);
+  const out = await evalRule(
+    'kv_cache_pressure',
+    [
+      { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.5x20 0.97x20' },
+      { series: 'llmsoak_server_preemptions_total{model="m"}', values: '0x20 0+2x20' },
+    ],
+    10,
+  );
   const f = findings(out);
   t.equal(f.length, 1);
   t.equal(f[0]?.cause, 'kv_cache_pressure');
   t.equal(f[0]?.evidence.kv_usage_ratio_max, 0.97);
   t.ok(Number(f[0]?.evidence.preemptions) > 0);
 
-  const calm = await evalRule('kv_cache_pressure', [
-    { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.97x40' },
-    { series: 'llmsoak_server_preemptions_total{model="m"}', values: '5x40' },
-  ], 10);
+  const calm = await evalRule(
+    'kv_cache_pressure',
+    [
+      { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.97x40' },
+      { series: 'llmsoak_server_preemptions_total{model="m"}', values: '5x40' },
+    ],
+    10,
+  );
   t.same(findings(calm), [], 'a full cache without preemptions is not pressure');
 
-  const missing = await evalRule('kv_cache_pressure', [
-    { series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.97x40' },
-  ], 10);
+  const missing = await evalRule('kv_cache_pressure', [{ series: 'llmsoak_server_kv_cache_usage_ratio{model="m"}', values: '0.97x40' }], 10);
   t.same(missing, { status: 'insufficient data', missing: ['llmsoak_server_preemptions_total'] });
 });
 
 t.test('error_storm: the dominant class names the cause', async (t) => {
-  const out = await evalRule('error_storm', [
-    { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+90x40' },
-    { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0+8x40' },
-    { series: 'llmsoak_requests_total{scenario="a",outcome="http_429"}', values: '0+2x40' },
-    { series: 'llmsoak_request_errors_total{scenario="a",class="http_5xx"}', values: '0+8x40' },
-    { series: 'llmsoak_request_errors_total{scenario="a",class="http_429"}', values: '0+2x40' },
-  ], 10);
+  const out = await evalRule(
+    'error_storm',
+    [
+      { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+90x40' },
+      { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0+8x40' },
+      { series: 'llmsoak_requests_total{scenario="a",outcome="http_429"}', values: '0+2x40' },
+      { series: 'llmsoak_request_errors_total{scenario="a",class="http_5xx"}', values: '0+8x40' },
+      { series: 'llmsoak_request_errors_total{scenario="a",class="http_429"}', values: '0+2x40' },
+    ],
+    10,
+  );
   const f = findings(out);
   t.equal(f.length, 1);
   t.equal(f[0]?.cause, 'server_errors');
   t.equal(f[0]?.labels?.class, 'http_5xx');
   t.ok(Math.abs(Number(f[0]?.evidence.error_ratio) - 0.1) < 0.005, `ratio ${f[0]?.evidence.error_ratio}`);
 
-  const few = await evalRule('error_storm', [
-    { series: 'llmsoak_requests_total{outcome="http_5xx"}', values: '0+0.01x40' },
-    { series: 'llmsoak_request_errors_total{class="http_5xx"}', values: '0+0.01x40' },
-  ], 10);
+  const few = await evalRule(
+    'error_storm',
+    [
+      { series: 'llmsoak_requests_total{outcome="http_5xx"}', values: '0+0.01x40' },
+      { series: 'llmsoak_request_errors_total{class="http_5xx"}', values: '0+0.01x40' },
+    ],
+    10,
+  );
   t.same(findings(few), [], 'below minRequests nothing is concluded');
   t.same(await evalRule('error_storm', [], 10), { status: 'insufficient data', missing: ['llmsoak_requests_total'] });
 });
 
-t.test('error_storm quotes the server\'s own words for the dominant class, seen within the window', async (t) => {
+t.test("error_storm quotes the server's own words for the dominant class, seen within the window", async (t) => {
   const series: InputSeries[] = [
     { series: 'llmsoak_requests_total{scenario="a",outcome="ok"}', values: '0+90x40' },
     { series: 'llmsoak_requests_total{scenario="a",outcome="http_5xx"}', values: '0+10x40' },
@@ -104,26 +118,34 @@ t.test('error_storm quotes the server\'s own words for the dominant class, seen 
   const f = findings(await evalRule('error_storm', series, 10, { failures }));
   t.equal(f[0]?.evidence.top_message, 'a: 500 Internal Server Error: Bad control character in string literal in JSON at position 162');
   t.match(f[0]?.summary, /mostly http_5xx .*; the server says: 500 Internal Server Error: Bad control character/);
-  t.same(asked, [{ cls: 'http_5xx', sinceMs: START + 10 * 60_000 - 300_000 }], 'asked for the dominant class, over the rule\'s window');
+  t.same(asked, [{ cls: 'http_5xx', sinceMs: START + 10 * 60_000 - 300_000 }], "asked for the dominant class, over the rule's window");
   const silent = findings(await evalRule('error_storm', series, 10, { failures: { top: () => undefined } }));
   t.equal(silent[0]?.evidence.top_message, undefined, 'no message seen: no quote, the hint stands on its figures');
   t.notMatch(silent[0]?.summary, /the server says/);
 });
 
 t.test('generator_bound: a sustained share of late sends, not one hiccup', async (t) => {
-  const late = await evalRule('generator_bound', [
-    { series: 'llmsoak_schedule_lag_seconds_bucket{le="0.05"}', values: '0+50x40' },
-    { series: 'llmsoak_schedule_lag_seconds_bucket{le="+Inf"}', values: '0+100x40' },
-    { series: 'llmsoak_schedule_lag_seconds_count', values: '0+100x40' },
-  ], 10);
+  const late = await evalRule(
+    'generator_bound',
+    [
+      { series: 'llmsoak_schedule_lag_seconds_bucket{le="0.05"}', values: '0+50x40' },
+      { series: 'llmsoak_schedule_lag_seconds_bucket{le="+Inf"}', values: '0+100x40' },
+      { series: 'llmsoak_schedule_lag_seconds_count', values: '0+100x40' },
+    ],
+    10,
+  );
   t.equal(findings(late)[0]?.cause, 'generator_bound');
   t.equal(findings(late)[0]?.evidence.late_share, 0.5);
 
-  const hiccup = await evalRule('generator_bound', [
-    { series: 'llmsoak_schedule_lag_seconds_bucket{le="0.05"}', values: '0+100x30 3000+100x10' },
-    { series: 'llmsoak_schedule_lag_seconds_bucket{le="+Inf"}', values: '0+100x30 3001+100x10' },
-    { series: 'llmsoak_schedule_lag_seconds_count', values: '0+100x30 3001+100x10' },
-  ], 10);
+  const hiccup = await evalRule(
+    'generator_bound',
+    [
+      { series: 'llmsoak_schedule_lag_seconds_bucket{le="0.05"}', values: '0+100x30 3000+100x10' },
+      { series: 'llmsoak_schedule_lag_seconds_bucket{le="+Inf"}', values: '0+100x30 3001+100x10' },
+      { series: 'llmsoak_schedule_lag_seconds_count', values: '0+100x30 3001+100x10' },
+    ],
+    10,
+  );
   t.same(findings(hiccup), [], 'one late send in thousands is not generator-bound');
 });
 
@@ -139,11 +161,15 @@ t.test('the generator-bound guard marks every hint untrustworthy', async (t) => 
 
 t.test('leak: a linear rise of the target RSS, with slope and projection', async (t) => {
   // 1 GB plus 10 MB every 15 s = 2.4 GB/h, after 5 min warm-up; host memory 24 GB.
-  const out = await evalRule('leak', [
-    { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9+1e7x480' },
-    { series: 'llmsoak_host_memory_total_bytes', values: '24e9x480' },
-    { series: 'llmsoak_in_flight_requests', values: '8x480' },
-  ], 120);
+  const out = await evalRule(
+    'leak',
+    [
+      { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9+1e7x480' },
+      { series: 'llmsoak_host_memory_total_bytes', values: '24e9x480' },
+      { series: 'llmsoak_in_flight_requests', values: '8x480' },
+    ],
+    120,
+  );
   const f = findings(out);
   t.equal(f.length, 1);
   t.equal(f[0]?.labels?.series, 'target_process_resident_memory_bytes');
@@ -152,15 +178,27 @@ t.test('leak: a linear rise of the target RSS, with slope and projection', async
   // At 2 h the line is at 1e9 + 2.4e9*2 = 5.8e9; (24e9 - 5.8e9) / 2.4e9 h = 7.58 h.
   t.ok(Math.abs(eta - 7.58 * 3600) < 0.05 * 7.58 * 3600, `exhaustion in ${(eta / 3600).toFixed(2)} h`);
 
-  const flat = await evalRule('leak', [
-    { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9 1.01e9 0.99e9 1e9 1.02e9 0.98e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9' },
-  ], 15);
+  const flat = await evalRule(
+    'leak',
+    [
+      {
+        series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}',
+        values:
+          '1e9 1.01e9 0.99e9 1e9 1.02e9 0.98e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9 1e9 1.01e9 0.99e9',
+      },
+    ],
+    15,
+  );
   t.same(findings(flat), [], 'noise around a level is stable');
 
-  const restarted = await evalRule('leak', [
-    // Rising, then the target restarts (RSS falls back) and stays flat.
-    { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9+1e7x240 1e9x240' },
-  ], 120);
+  const restarted = await evalRule(
+    'leak',
+    [
+      // Rising, then the target restarts (RSS falls back) and stays flat.
+      { series: 'llmsoak_target_process_resident_memory_bytes{process="vllm"}', values: '1e9+1e7x240 1e9x240' },
+    ],
+    120,
+  );
   t.same(findings(restarted), [], 'after a restart the new segment is judged alone');
   t.same(await evalRule('leak', [], 10), { status: 'insufficient data', missing: ['llmsoak_target_process_resident_memory_bytes'] });
 });
@@ -170,11 +208,15 @@ t.test('GPU rules say "insufficient data" without GPU series', async (t) => {
     const out = await evalRule(id, [{ series: 'llmsoak_requests_total{outcome="ok"}', values: '0+10x40' }], 10);
     t.equal(out.status, 'insufficient data', id);
   }
-  const throttled = await evalRule('gpu_throttling', [
-    { series: 'llmsoak_gpu_clock_event_active{gpu="0",reason="sw_thermal"}', values: '0x20 1x20' },
-    { series: 'llmsoak_gpu_clock_event_active{gpu="0",reason="sw_power_cap"}', values: '0x40' },
-    { series: 'llmsoak_gpu_sm_clock_hertz{gpu="0"}', values: '1.98e9x20 1.98e9-1e7x20' },
-  ], 10);
+  const throttled = await evalRule(
+    'gpu_throttling',
+    [
+      { series: 'llmsoak_gpu_clock_event_active{gpu="0",reason="sw_thermal"}', values: '0x20 1x20' },
+      { series: 'llmsoak_gpu_clock_event_active{gpu="0",reason="sw_power_cap"}', values: '0x40' },
+      { series: 'llmsoak_gpu_sm_clock_hertz{gpu="0"}', values: '1.98e9x20 1.98e9-1e7x20' },
+    ],
+    10,
+  );
   const f = findings(throttled);
   t.equal(f[0]?.cause, 'throttling');
   t.equal(f[0]?.evidence.reasons, 'sw_thermal');
@@ -185,26 +227,38 @@ const GPU = 'gpu="0",uuid="GPU-5b1e0c7a-3f51-9d1e-8a42-7c0f3e2d1b9a",name="NVIDI
 
 t.test('bandwidth_bound_decode: DRAM busy, tensor cores idle (GPM-shaped series)', async (t) => {
   // Decode at batch 64 on a Hopper GPU: DRAM bandwidth ~80 % busy, SM ~60 %, tensor pipes ~10 %.
-  const decode = await evalRule('bandwidth_bound_decode', [
-    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.35x20 0.8x20' },
-    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.4x20 0.09x20' },
-    { series: `llmsoak_gpu_sm_active_ratio{${GPU}}`, values: '0.7x20 0.6x20' },
-  ], 10);
+  const decode = await evalRule(
+    'bandwidth_bound_decode',
+    [
+      { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.35x20 0.8x20' },
+      { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.4x20 0.09x20' },
+      { series: `llmsoak_gpu_sm_active_ratio{${GPU}}`, values: '0.7x20 0.6x20' },
+    ],
+    10,
+  );
   const f = findings(decode);
   t.equal(f.length, 1, 'fires');
   t.equal(f[0]?.cause, 'bandwidth_bound_decode');
   t.equal(f[0]?.evidence.dram_active_ratio, 0.8);
   t.equal(f[0]?.evidence.tensor_active_ratio, 0.09);
   t.equal(f[0]?.evidence.sm_active_ratio, 0.6);
-  const compute = await evalRule('bandwidth_bound_decode', [
-    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.8x40' },
-    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.85x40' },
-  ], 10);
+  const compute = await evalRule(
+    'bandwidth_bound_decode',
+    [
+      { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.8x40' },
+      { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.85x40' },
+    ],
+    10,
+  );
   t.same(findings(compute), [], 'tensor cores busy too: not bandwidth bound');
-  const idle = await evalRule('bandwidth_bound_decode', [
-    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.2x40' },
-    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.05x40' },
-  ], 10);
+  const idle = await evalRule(
+    'bandwidth_bound_decode',
+    [
+      { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.2x40' },
+      { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.05x40' },
+    ],
+    10,
+  );
   t.same(findings(idle), [], 'DRAM not busy: nothing');
 });
 
@@ -214,11 +268,11 @@ t.test('compute_bound_prefill: tensor cores busy, TTFT evidence', async (t) => {
     { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="doc",le="0.5"}', values: '0+10x40' },
     { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="doc",le="+Inf"}', values: '0+10x40' },
   ];
-  const prefill = await evalRule('compute_bound_prefill', [
-    { series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.2x20 0.88x20' },
-    { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.3x40' },
-    ...ttft,
-  ], 10);
+  const prefill = await evalRule(
+    'compute_bound_prefill',
+    [{ series: `llmsoak_gpu_tensor_active_ratio{${GPU}}`, values: '0.2x20 0.88x20' }, { series: `llmsoak_gpu_dram_active_ratio{${GPU}}`, values: '0.3x40' }, ...ttft],
+    10,
+  );
   const f = findings(prefill);
   t.equal(f.length, 1, 'fires');
   t.equal(f[0]?.cause, 'compute_bound_prefill');
@@ -232,24 +286,36 @@ t.test('compute_bound_prefill: tensor cores busy, TTFT evidence', async (t) => {
 });
 
 t.test('overload: a growing queue with running at its maximum', async (t) => {
-  const out = await evalRule('overload', [
-    { series: 'llmsoak_server_requests_waiting{model="m"}', values: '0x20 0+2x20' },
-    { series: 'llmsoak_server_requests_running{model="m"}', values: '10x20 16x20' },
-  ], 10);
+  const out = await evalRule(
+    'overload',
+    [
+      { series: 'llmsoak_server_requests_waiting{model="m"}', values: '0x20 0+2x20' },
+      { series: 'llmsoak_server_requests_running{model="m"}', values: '10x20 16x20' },
+    ],
+    10,
+  );
   const f = findings(out);
   t.equal(f.length, 1, 'fires');
   t.equal(f[0]?.cause, 'overload');
   t.equal(f[0]?.evidence.running_max, 16);
   t.ok(Number(f[0]?.evidence.waiting_second_half) > Number(f[0]?.evidence.waiting_first_half), 'queue growing');
-  const steady = await evalRule('overload', [
-    { series: 'llmsoak_server_requests_waiting{model="m"}', values: '1x40' },
-    { series: 'llmsoak_server_requests_running{model="m"}', values: '16x40' },
-  ], 10);
+  const steady = await evalRule(
+    'overload',
+    [
+      { series: 'llmsoak_server_requests_waiting{model="m"}', values: '1x40' },
+      { series: 'llmsoak_server_requests_running{model="m"}', values: '16x40' },
+    ],
+    10,
+  );
   t.same(findings(steady), [], 'a short steady queue is not overload');
-  const refused = await evalRule('overload', [
-    { series: 'llmsoak_server_requests_waiting{model="m"}', values: '0x40' },
-    { series: 'llmsoak_request_errors_total{scenario="a",class="http_429"}', values: '0x20 0+3x20' },
-  ], 10);
+  const refused = await evalRule(
+    'overload',
+    [
+      { series: 'llmsoak_server_requests_waiting{model="m"}', values: '0x40' },
+      { series: 'llmsoak_request_errors_total{scenario="a",class="http_429"}', values: '0x20 0+3x20' },
+    ],
+    10,
+  );
   t.equal(findings(refused)[0]?.cause, 'overload', '429s refused at admission are overload too');
 });
 
@@ -258,18 +324,12 @@ t.test('network_client: client TTFT up, server TTFT flat', async (t) => {
   const client = (le: string, v: string) => ({ series: `llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="${le}"}`, values: v });
   // Client TTFT from ~0.12 s to ~0.35 s (all in the 0.25–0.5 bucket), server mean flat at 0.1 s.
   const slowPath = [client('0.25', '0+10x20 200x20'), client('0.5', '0+10x20 200+10x20'), client('+Inf', '0+10x20 200+10x20')];
-  const out = await evalRule('network_client', [
-    ...slowPath,
-    { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x40' },
-  ], 10, { baseline });
+  const out = await evalRule('network_client', [...slowPath, { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x40' }], 10, { baseline });
   const f = findings(out);
   t.equal(f.length, 1, 'fires');
   t.equal(f[0]?.cause, 'network_client');
   t.ok(Number(f[0]?.evidence.gap_s) > 0.2, `gap ${f[0]?.evidence.gap_s} s`);
-  const serverSlow = await evalRule('network_client', [
-    ...slowPath,
-    { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x20 0.3x20' },
-  ], 10, { baseline });
+  const serverSlow = await evalRule('network_client', [...slowPath, { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x20 0.3x20' }], 10, { baseline });
   t.same(findings(serverSlow), [], 'the server slowed down too: not the path');
   const noBaseline = await evalRule('network_client', [...slowPath, { series: 'llmsoak_server_time_to_first_token_mean_seconds{model="m"}', values: '0.1x40' }], 10);
   t.same(noBaseline, { status: 'insufficient data', missing: ['baseline (captured after warm-up)'] });
@@ -280,28 +340,47 @@ t.test('user rules from config: conditions, templates, insufficient data, config
   const { loadConfig } = await import('../src/config/load.js');
   const { ConfigError } = await import('../src/errors.js');
   const cfg = {
-    id: 'slow_first_token', severity: 'warning' as const, cause: 'slow_prefill', forSec: 0,
+    id: 'slow_first_token',
+    severity: 'warning' as const,
+    cause: 'slow_prefill',
+    forSec: 0,
     when: [
       { expr: 'quantile(0.99, llmsoak_time_to_first_token_seconds{scenario="qa"})', op: '>' as const, value: 1.5 },
       { expr: 'rate(llmsoak_requests_total)', op: '>=' as const, value: 1 },
     ],
-    summary: 'TTFT p99 {{0}} s at {{1}} req/s over {{window}} s', suggestion: 'check prefill',
+    summary: 'TTFT p99 {{0}} s at {{1}} req/s over {{window}} s',
+    suggestion: 'check prefill',
   };
   const store = new SeriesStore({ stepSec: STEP });
-  loadSeries(store, [
-    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="1"}', values: '0+1x40' },
-    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="2"}', values: '0+2x40' },
-    { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="+Inf"}', values: '0+30x40' },
-    { series: 'llmsoak_requests_total{outcome="ok"}', values: '0+30x40' },
-  ], { startMs: START, intervalSec: STEP });
-  const ctx: RuleContext = { src: new LocalSource(store), now: new Date(START + 10 * 60_000), windowSec: 300, leakWindowSec: 3600, runStartMs: START, warmupSec: 0, thresholds: DEFAULT_THRESHOLDS, baseline: undefined };
+  loadSeries(
+    store,
+    [
+      { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="1"}', values: '0+1x40' },
+      { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="2"}', values: '0+2x40' },
+      { series: 'llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="+Inf"}', values: '0+30x40' },
+      { series: 'llmsoak_requests_total{outcome="ok"}', values: '0+30x40' },
+    ],
+    { startMs: START, intervalSec: STEP },
+  );
+  const ctx: RuleContext = {
+    src: new LocalSource(store),
+    now: new Date(START + 10 * 60_000),
+    windowSec: 300,
+    leakWindowSec: 3600,
+    runStartMs: START,
+    warmupSec: 0,
+    thresholds: DEFAULT_THRESHOLDS,
+    baseline: undefined,
+  };
   const out = await userRule(cfg).evaluate(ctx);
   const f = findings(out)[0];
   t.equal(f?.cause, 'slow_prefill');
   t.match(f?.summary, /^TTFT p99 \S+ s at 2 req\/s over 300 s$/);
   const none = await userRule({ ...cfg, when: [{ expr: 'last(llmsoak_absent_series)', op: '>', value: 0 }] }).evaluate(ctx);
   t.same(none, { status: 'insufficient data', missing: ['last(llmsoak_absent_series)'] });
-  t.same(checkUserRules([{ ...cfg, when: [{ expr: 'sum(rate(x[5m]))', op: '>', value: 1 }] }]), ['analyzer.rules[0].when[0].expr: not a series function (quantile(q, h), rate(s), increase(s), avg(s), max(s), last(s))']);
+  t.same(checkUserRules([{ ...cfg, when: [{ expr: 'sum(rate(x[5m]))', op: '>', value: 1 }] }]), [
+    'analyzer.rules[0].when[0].expr: not a series function (quantile(q, h), rate(s), increase(s), avg(s), max(s), last(s))',
+  ]);
   try {
     loadConfig({ document: { analyzer: { rules: [{ id: 'leak', cause: 'x', summary: 's', when: [{ expr: 'last(a)', op: '>', value: 1 }] }] } } });
     t.fail('a user rule may not shadow a built-in one');

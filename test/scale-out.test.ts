@@ -34,14 +34,14 @@ t.test('traffic.replicas and analyzer.prometheus in the config', async (t) => {
   t.same(auto.traffic.replicas, { count: 8, index: 7 }, 'auto: the StatefulSet ordinal of HOSTNAME');
   const fromEnv = loadConfig({ env: { HOSTNAME: 'soak-web-2', LLMSOAK_TRAFFIC__REPLICAS__COUNT: '3', LLMSOAK_TRAFFIC__REPLICAS__INDEX: 'auto' } }).config;
   t.same(fromEnv.traffic.replicas, { count: 3, index: 2 }, 'from the environment');
-  t.match(problems({ traffic: { replicas: { count: 2, index: 'auto' } } }, { HOSTNAME: 'laptop' }),
-    [/^traffic\.replicas\.index: auto needs a host name ending in -<ordinal>.*"laptop"/]);
+  t.match(problems({ traffic: { replicas: { count: 2, index: 'auto' } } }, { HOSTNAME: 'laptop' }), [/^traffic\.replicas\.index: auto needs a host name ending in -<ordinal>.*"laptop"/]);
   t.match(problems({ traffic: { replicas: { count: 2, index: 2 } } }), ['traffic.replicas.index: 2 is not below count (2)']);
   t.match(problems({ traffic: { replicas: { count: 0, index: 'first' } } }), [/traffic\.replicas\.count/, /traffic\.replicas\.index/]);
   t.match(problems({ analyzer: { source: 'prometheus' } }), [/^analyzer\.prometheus: is required when analyzer\.source is prometheus/]);
   t.match(problems({ analyzer: { source: 'prometheus', prometheus: { url: 'ftp://x' } } }), [/^analyzer\.prometheus\.url: has the wrong form/]);
-  t.match(problems({ analyzer: { prometheus: { url: 'http://p:9090', bearerToken: 'a', basicAuth: { username: 'u', password: 'p' } } } }),
-    ['analyzer.prometheus: bearerToken and basicAuth are mutually exclusive']);
+  t.match(problems({ analyzer: { prometheus: { url: 'http://p:9090', bearerToken: 'a', basicAuth: { username: 'u', password: 'p' } } } }), [
+    'analyzer.prometheus: bearerToken and basicAuth are mutually exclusive',
+  ]);
   const prom = loadConfig({ document: { analyzer: { source: 'prometheus', prometheus: { url: 'http://p:9090', bearerToken: '${env:PROM_TOKEN}' } } }, env: { PROM_TOKEN: 'tok' } }).config;
   t.match(prom.analyzer.prometheus, { url: 'http://p:9090', timeoutMs: 10000, bearerToken: 'tok', maxResponseBytes: 16777216 });
   t.equal(redactConfig(prom).analyzer.prometheus?.bearerToken, '[redacted]', 'the token is never logged');
@@ -51,8 +51,15 @@ t.test('traffic.replicas and analyzer.prometheus in the config', async (t) => {
 
 t.test("each replica's share", async (t) => {
   t.equal(replicaRate(12, { count: 3 }), 4);
-  t.same([0, 1, 2].map((index) => replicaUsers(10, { count: 3, index })), [4, 3, 3], 'users/N, the remainder to the first');
-  t.same([0, 1, 2].map((index) => replicaUsers(2, { count: 3, index })), [1, 1, 0]);
+  t.same(
+    [0, 1, 2].map((index) => replicaUsers(10, { count: 3, index })),
+    [4, 3, 3],
+    'users/N, the remainder to the first',
+  );
+  t.same(
+    [0, 1, 2].map((index) => replicaUsers(2, { count: 3, index })),
+    [1, 1, 0],
+  );
 });
 
 t.test('a fleet of two replicas behind one Prometheus', async (t) => {
@@ -67,10 +74,13 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
 
   // Prometheus first (the replicas' ports are fixed up front), scraping both every second.
   const ports = [await freePort(), await freePort()];
-  const prom = await startPrometheus(promBin, stringify({
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    scrape_configs: [{ job_name: 'llmsoak', static_configs: [{ targets: ports.map((p) => `127.0.0.1:${p}`) }] }],
-  }));
+  const prom = await startPrometheus(
+    promBin,
+    stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      scrape_configs: [{ job_name: 'llmsoak', static_configs: [{ targets: ports.map((p) => `127.0.0.1:${p}`) }] }],
+    }),
+  );
   t.teardown(() => prom.stop());
 
   const daemons = ports.map((port, index) => {
@@ -79,7 +89,10 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
         target: { url: `${simUrl}/v1` },
         server: { listen: `127.0.0.1:${port}` },
         traffic: {
-          rate: 10, seed: 5, arrival: 'constant', replicas: { count: 2, index },
+          rate: 10,
+          seed: 5,
+          arrival: 'constant',
+          replicas: { count: 2, index },
           scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'uniform', min: 50, max: 200 }, output: { dist: 'uniform', min: 10, max: 40 } }],
         },
         collectors: { intervalMs: 1000, gpu: { enabled: false } },
@@ -95,11 +108,15 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
     t.teardown(() => d.stop('teardown'));
   }
 
-  const rates = await waitFor(async () => {
-    const a = await promQuery(prom.base, 'llmsoak_target_request_rate{job="llmsoak"}');
-    const v = finiteValues(a);
-    return v.length === 2 ? v : undefined;
-  }, 15_000, 250);
+  const rates = await waitFor(
+    async () => {
+      const a = await promQuery(prom.base, 'llmsoak_target_request_rate{job="llmsoak"}');
+      const v = finiteValues(a);
+      return v.length === 2 ? v : undefined;
+    },
+    15_000,
+    250,
+  );
   t.same(rates, [5, 5], 'each replica asks for rate/2');
   t.same(finiteValues(await promQuery(prom.base, 'sum(llmsoak_target_request_rate)')), [10], 'Prometheus adds them up to the configured rate');
 
@@ -116,10 +133,14 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
 
   const res = await request(`${simUrl}/admin/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: { rate: 0.5, status: 500 } }) });
   await res.body.dump();
-  const hint = await waitFor(async () => {
-    const s = daemons[0]?.hintAnalyzer?.snapshot();
-    return s?.topCause === 'server_errors' ? s.hints.find((h) => h.state === 'firing') : undefined;
-  }, 25_000, 250).catch(() => undefined);
+  const hint = await waitFor(
+    async () => {
+      const s = daemons[0]?.hintAnalyzer?.snapshot();
+      return s?.topCause === 'server_errors' ? s.hints.find((h) => h.state === 'firing') : undefined;
+    },
+    25_000,
+    250,
+  ).catch(() => undefined);
   t.equal(hint?.rule, 'error_storm', "replica 0's analyzer finds the fault in the fleet's series");
   // The window's requests are the fleet's: about 10/s over 12 s, not one replica's 5/s.
   t.ok(Number(hint?.evidence.requests) > 80, `evidence counts the whole fleet's requests (${String(hint?.evidence.requests)} in ${String(hint?.evidence.window_s)} s)`);

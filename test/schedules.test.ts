@@ -34,7 +34,12 @@ t.test('schedules: pause and resume, no overlap, missed runs, next runs, reports
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });
@@ -59,13 +64,26 @@ t.test('schedules: pause and resume, no overlap, missed runs, next runs, reports
   const base = daemon.listenUrl;
 
   const first = await getJson<{ schedules: ScheduleStatus[] }>(`${base}/api/schedules`);
-  t.same(first.schedules.map((s) => [s.name, s.cron, s.kind, s.pauseSoak]), [['ramp-job', '*/4 * * * * *', 'ramp', true], ['soak-report', '*/2 * * * * *', 'soak', true]]);
+  t.same(
+    first.schedules.map((s) => [s.name, s.cron, s.kind, s.pauseSoak]),
+    [
+      ['ramp-job', '*/4 * * * * *', 'ramp', true],
+      ['soak-report', '*/2 * * * * *', 'soak', true],
+    ],
+  );
   for (const s of first.schedules) {
     const next = s.nextRuns.map((x) => Date.parse(x));
     t.equal(next.length, 3, `${s.name}: three next runs`);
-    t.ok(next.every((v) => v > Date.now() - 1000), `${s.name}: next runs ahead`);
+    t.ok(
+      next.every((v) => v > Date.now() - 1000),
+      `${s.name}: next runs ahead`,
+    );
     const gap = s.name === 'ramp-job' ? 4000 : 2000;
-    t.same(next.slice(1).map((v, i) => v - (next[i] as number)), [gap, gap], `${s.name}: every ${gap / 1000} s`);
+    t.same(
+      next.slice(1).map((v, i) => v - (next[i] as number)),
+      [gap, gap],
+      `${s.name}: every ${gap / 1000} s`,
+    );
   }
   t.equal(await targetRate(base), 3, 'the soak runs at 3 req/s');
 
@@ -79,10 +97,14 @@ t.test('schedules: pause and resume, no overlap, missed runs, next runs, reports
   t.equal(await targetRate(base), 3, 'the soak resumed at 3 req/s');
 
   // A soak report comes due every 2 s between ramps.
-  const snap = await waitFor(async () => {
-    const s = (await getJson<{ schedules: ScheduleStatus[] }>(`${base}/api/schedules`)).schedules;
-    return s[1]?.lastRun?.endedAt !== undefined && (s[0]?.skipped ?? 0) + (s[1]?.skipped ?? 0) >= 1 ? s : undefined;
-  }, 12_000, 200);
+  const snap = await waitFor(
+    async () => {
+      const s = (await getJson<{ schedules: ScheduleStatus[] }>(`${base}/api/schedules`)).schedules;
+      return s[1]?.lastRun?.endedAt !== undefined && (s[0]?.skipped ?? 0) + (s[1]?.skipped ?? 0) >= 1 ? s : undefined;
+    },
+    12_000,
+    200,
+  );
   const [ramp, soak] = snap as [ScheduleStatus, ScheduleStatus];
   t.ok(ramp.runs >= 1 && ramp.lastRun?.report?.startsWith('ramp-'), `ramp ran ${ramp.runs}×, report ${ramp.lastRun?.report}`);
   t.ok(soak.runs >= 1 && soak.lastRun?.report?.startsWith('soak-'), `soak report ran ${soak.runs}×`);
@@ -96,7 +118,10 @@ t.test('schedules: pause and resume, no overlap, missed runs, next runs, reports
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => `${m[1]}:${m[2] ?? 'end'}`);
   t.ok(events.length >= 4, `runs logged: ${events.join(' ')}`);
-  t.ok(events.every((e, i) => (i % 2 === 0 ? e.endsWith(':starting') : e === `${events[i - 1]?.split(':')[0]}:end`)), 'start, end, start, end: no overlap');
+  t.ok(
+    events.every((e, i) => (i % 2 === 0 ? e.endsWith(':starting') : e === `${events[i - 1]?.split(':')[0]}:end`)),
+    'start, end, start, end: no overlap',
+  );
 
   // Reports listed and served.
   const listed = await getJson<{ reports: { name: string; kind: string; links: { html: string } }[] }>(`${base}/api/reports`);
@@ -111,12 +136,22 @@ t.test('schedules: pause and resume, no overlap, missed runs, next runs, reports
   // Atomics.wait blocks this thread asleep (what a stuck or suspended event loop looks like to the scheduler)
   // without burning a core that the tests running beside this one need.
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4500);
-  const missed = await waitFor(async () => {
-    const s = (await getJson<{ schedules: ScheduleStatus[] }>(`${base}/api/schedules`)).schedules;
-    return s.some((x) => x.missed > 0) ? s : undefined;
-  }, 6000, 100);
-  t.ok(missed.some((x) => x.lastMissedAt !== undefined), 'missed run counted with its time');
-  t.ok(lines.some((l) => l.includes('missed the run due at')), 'missed run logged');
+  const missed = await waitFor(
+    async () => {
+      const s = (await getJson<{ schedules: ScheduleStatus[] }>(`${base}/api/schedules`)).schedules;
+      return s.some((x) => x.missed > 0) ? s : undefined;
+    },
+    6000,
+    100,
+  );
+  t.ok(
+    missed.some((x) => x.lastMissedAt !== undefined),
+    'missed run counted with its time',
+  );
+  t.ok(
+    lines.some((l) => l.includes('missed the run due at')),
+    'missed run logged',
+  );
 
   const t0 = Date.now();
   await daemon.stop('test done');

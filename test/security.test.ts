@@ -33,7 +33,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function app(auth: { token?: string; protectMetrics?: boolean; protectApi?: boolean; loopbackOnly?: boolean }, bodyLimit?: number) {
   const a = buildApp({
-    registry: new Registry(), logger: silentLogger(), ready: () => true, status: () => ({ ok: true }),
+    registry: new Registry(),
+    logger: silentLogger(),
+    ready: () => true,
+    status: () => ({ ok: true }),
     auth: { protectMetrics: false, protectApi: false, loopbackOnly: false, ...auth },
     ...(bodyLimit !== undefined ? { bodyLimit } : {}),
   });
@@ -106,9 +109,19 @@ t.test('bearer comparison: exact token only', async (t) => {
 t.test('request bodies are size-limited', async (t) => {
   const a = app({ token: TOKEN }, 2048);
   t.teardown(() => a.close());
-  const big = await a.inject({ method: 'POST', url: '/api/rate', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(4096) }) });
+  const big = await a.inject({
+    method: 'POST',
+    url: '/api/rate',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ pad: 'x'.repeat(4096) }),
+  });
   t.equal(big.statusCode, 413);
-  const small = await a.inject({ method: 'POST', url: '/api/rate', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(100) }) });
+  const small = await a.inject({
+    method: 'POST',
+    url: '/api/rate',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ pad: 'x'.repeat(100) }),
+  });
   t.equal(small.statusCode, 200);
   const unauth = await a.inject({ method: 'POST', url: '/api/rate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(4096) }) });
   t.equal(unauth.statusCode, 401, 'authentication is checked before the body is read');
@@ -117,7 +130,14 @@ t.test('request bodies are size-limited', async (t) => {
 t.test('TLS: HTTPS with the configured certificate; plain HTTP is not answered', async (t) => {
   const cert = readFileSync(join(ROOT, 'test/fixtures/tls/cert.pem'));
   const key = readFileSync(join(ROOT, 'test/fixtures/tls/key.pem'));
-  const a = buildApp({ registry: new Registry(), logger: silentLogger(), ready: () => true, status: () => ({}), https: { cert, key }, auth: { token: TOKEN, protectMetrics: true, protectApi: false, loopbackOnly: true } });
+  const a = buildApp({
+    registry: new Registry(),
+    logger: silentLogger(),
+    ready: () => true,
+    status: () => ({}),
+    https: { cert, key },
+    auth: { token: TOKEN, protectMetrics: true, protectApi: false, loopbackOnly: true },
+  });
   await a.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => a.close());
   const port = (a.server.address() as AddressInfo).port;
@@ -129,7 +149,12 @@ t.test('TLS: HTTPS with the configured certificate; plain HTTP is not answered',
   const untrusted = new Agent();
   t.teardown(() => untrusted.close());
   await t.rejects(request(`https://127.0.0.1:${port}/healthz`, { dispatcher: untrusted }), 'an unknown certificate is refused by a verifying client');
-  await t.rejects(request(`http://127.0.0.1:${port}/healthz`, { headersTimeout: 2000, bodyTimeout: 2000 }).then((r) => r.body.text().then(() => r.statusCode === 200 ? Promise.resolve() : Promise.reject(new Error(`status ${r.statusCode}`)))), 'plain HTTP gets no answer');
+  await t.rejects(
+    request(`http://127.0.0.1:${port}/healthz`, { headersTimeout: 2000, bodyTimeout: 2000 }).then((r) =>
+      r.body.text().then(() => (r.statusCode === 200 ? Promise.resolve() : Promise.reject(new Error(`status ${r.statusCode}`)))),
+    ),
+    'plain HTTP gets no answer',
+  );
 });
 
 t.test('config: protect* need a token; a short token is refused without echoing it', async (t) => {
@@ -148,8 +173,14 @@ t.test('config: protect* need a token; a short token is refused without echoing 
   t.match(bad({ server: { tls: { certFile: 'a.pem' } } }), [/server\.tls\.keyFile: is required/]);
   const { warnings } = loadConfig({ document: { server: { listen: '0.0.0.0:9477' } } });
   t.match(warnings.join('\n'), /server\.auth\.token: not set/);
-  t.same(loadConfig({ document: { server: { listen: '127.0.0.1:9477' } } }).warnings.filter((w) => w.startsWith('server.')), []);
-  const daemon = new Daemon(loadConfig({ document: { target: { url: 'http://127.0.0.1:9/v1' }, server: { listen: '127.0.0.1:0', tls: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' } } } }).config, { logger: silentLogger() });
+  t.same(
+    loadConfig({ document: { server: { listen: '127.0.0.1:9477' } } }).warnings.filter((w) => w.startsWith('server.')),
+    [],
+  );
+  const daemon = new Daemon(
+    loadConfig({ document: { target: { url: 'http://127.0.0.1:9/v1' }, server: { listen: '127.0.0.1:0', tls: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' } } } }).config,
+    { logger: silentLogger() },
+  );
   await t.rejects(daemon.start(), { code: 'LLMSOAK_ERR_LISTEN', message: /cannot read server\.tls\.certFile \/nonexistent\/cert\.pem: ENOENT/ });
   await daemon.stop('test');
 });
@@ -157,14 +188,22 @@ t.test('config: protect* need a token; a short token is refused without echoing 
 t.test('label values are bounded per label; extra values fold into other', async (t) => {
   let folds = 0;
   const b = new BoundedLabel('model', 3, 16, () => folds++);
-  t.same(['a', 'b', 'a', 'c', 'd', 'e', 'b'].map((v) => b.value(v)), ['a', 'b', 'a', 'c', OTHER_LABEL_VALUE, OTHER_LABEL_VALUE, 'b']);
+  t.same(
+    ['a', 'b', 'a', 'c', 'd', 'e', 'b'].map((v) => b.value(v)),
+    ['a', 'b', 'a', 'c', OTHER_LABEL_VALUE, OTHER_LABEL_VALUE, 'b'],
+  );
   t.equal(b.value('x'.repeat(100)), OTHER_LABEL_VALUE);
   t.equal(folds, 1, 'the first fold is reported once');
   t.equal(b.foldedCount, 3);
   t.equal(new BoundedLabel('m', 2, 16).value('y'.repeat(100)), 'y'.repeat(16), 'long values are cut');
 
   const reg = new Registry();
-  const rec = new Recorder(reg, { slo: { ttftMs: 1000, tpotMs: 100, e2eMs: 10000, maxErrorRate: 0.01, minGoodRatio: 0.95, minAchievedRatio: 0.9 }, windowMs: 60000, clock: systemClock, maxLabelValues: 4 });
+  const rec = new Recorder(reg, {
+    slo: { ttftMs: 1000, tpotMs: 100, e2eMs: 10000, maxErrorRate: 0.01, minGoodRatio: 0.95, minAchievedRatio: 0.9 },
+    windowMs: 60000,
+    clock: systemClock,
+    maxLabelValues: 4,
+  });
   for (let i = 0; i < 50; i++) rec.scenario(`replayed_scenario_${i}`, 'chat', `model-${i % 7}`);
   const scenarios = new Set<string>();
   const models = new Set<string>();
@@ -208,13 +247,22 @@ async function leakyTarget(sentinel: string): Promise<{ url: string; close: () =
         res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: ` you sent ${auth}` } }] })}\n\ndata: ${JSON.stringify({ error: { message: auth } })}\n\n`);
       } else {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: auth } }] })}\n\ndata: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2 } })}\n\ndata: [DONE]\n\n`);
+        res.end(
+          `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: auth } }] })}\n\ndata: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2 } })}\n\ndata: [DONE]\n\n`,
+        );
       }
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 function filesUnder(dir: string): string[] {
@@ -238,7 +286,12 @@ t.test('a planted sentinel key never appears in any output', async (t) => {
   const { config } = loadConfig({
     env,
     document: {
-      target: { url: `http://user:${URLPASS}@${target.url.slice('http://'.length)}/v1`, apiKey: '${env:TARGET_KEY}', metricsUrl: `${target.url}/metrics`, timeouts: { connectMs: 1000, headersMs: 1000, idleMs: 1000, totalMs: 2000 } },
+      target: {
+        url: `http://user:${URLPASS}@${target.url.slice('http://'.length)}/v1`,
+        apiKey: '${env:TARGET_KEY}',
+        metricsUrl: `${target.url}/metrics`,
+        timeouts: { connectMs: 1000, headersMs: 1000, idleMs: 1000, totalMs: 2000 },
+      },
       server: { listen: '127.0.0.1:0', auth: { token: '${env:SERVER_TOKEN}' } },
       traffic: { rate: 20, seed: 1, scenarios: [{ name: 'leak_probe', endpoint: 'chat', prompt: { dist: 'fixed', value: 8 }, output: { dist: 'fixed', value: 4 } }] },
       run: { dataDir, checkpointIntervalSec: 1 },
@@ -249,7 +302,12 @@ t.test('a planted sentinel key never appears in any output', async (t) => {
     },
   });
   let logs = '';
-  const stream = new Writable({ write(c: Buffer, _e, cb) { logs += c.toString(); cb(); } });
+  const stream = new Writable({
+    write(c: Buffer, _e, cb) {
+      logs += c.toString();
+      cb();
+    },
+  });
   const logger = createLogger('trace', stream, configSecrets(config));
   const daemon = new Daemon(config, { logger, checkpoints: true, finalReport: true });
   await daemon.start();
@@ -278,7 +336,10 @@ t.test('a planted sentinel key never appears in any output', async (t) => {
       everything[`${f} section ${name}`] = JSON.stringify(sec.json) + (sec.blobs ?? []).map((b) => Buffer.from(b).toString('latin1')).join('');
     }
   }
-  t.ok(Object.keys(everything).some((k) => k.includes('section store')), 'a checkpoint was written and searched');
+  t.ok(
+    Object.keys(everything).some((k) => k.includes('section store')),
+    'a checkpoint was written and searched',
+  );
   t.match(everything[`${join(dataDir, 'checkpoint')} section store`], /\[redacted\]/, 'the label value the target planted is scrubbed in the checkpoint too');
   t.ok(logs.length > 1000, `logs searched (${logs.length} bytes)`);
   for (const [where, text] of Object.entries(everything)) {
@@ -293,13 +354,19 @@ t.test('a planted sentinel key never appears in any output', async (t) => {
   t.match(outputs['/api/status'], /http:\/\/\[redacted\]@127\.0\.0\.1/, 'the URL credentials are left out of /api/status');
   // The failures (the server's own words) and the preflight were exercised: the key the target echoed in error bodies is scrubbed there too.
   const status = JSON.parse(outputs['/api/status'] as string) as { failures: { message: string }[]; preflight: { models: { ids: string[] } } | null };
-  t.ok(status.failures.some((f) => f.message === '401 Unauthorized: invalid api key: Bearer [redacted]'), 'the 401 body echoing the key, scrubbed in the failures');
-  t.ok(status.failures.some((f) => f.message.startsWith('error event mid-stream: Bearer [redacted]')), 'the mid-stream error echoing the key, scrubbed');
+  t.ok(
+    status.failures.some((f) => f.message === '401 Unauthorized: invalid api key: Bearer [redacted]'),
+    'the 401 body echoing the key, scrubbed in the failures',
+  );
+  t.ok(
+    status.failures.some((f) => f.message.startsWith('error event mid-stream: Bearer [redacted]')),
+    'the mid-stream error echoing the key, scrubbed',
+  );
   t.same(status.preflight?.models.ids, ['model-of-[redacted]'], 'the preflight ran, its model ids scrubbed');
   t.match(outputs['/'], /invalid api key: Bearer \[redacted\]/, 'the status page shows the failures, scrubbed');
   const report = Object.keys(everything).find((k) => k.endsWith('.md') && k.includes('reports'));
   t.ok(report, 'a final report was written and searched');
-  t.match(everything[report as string], /invalid api key: Bearer \[redacted\]/, 'the report\'s failures table, scrubbed');
+  t.match(everything[report as string], /invalid api key: Bearer \[redacted\]/, "the report's failures table, scrubbed");
 });
 
 t.test('the scrubber itself', async (t) => {

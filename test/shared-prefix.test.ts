@@ -86,13 +86,23 @@ t.test('prefix builder: exact lengths, the share spread evenly, shared prompts f
     }
   }
   const other = new SharedPrefixes(cfg, createRng(99), new PromptBuilder(createRng(99)));
-  t.same(other.sharedPrompts.map((p) => p.text), sp.sharedPrompts.map((p) => p.text), 'another run (another seed) has the same shared prompts');
+  t.same(
+    other.sharedPrompts.map((p) => p.text),
+    sp.sharedPrompts.map((p) => p.text),
+    'another run (another seed) has the same shared prompts',
+  );
   t.equal(new Set(sp.sharedPrompts.map((p) => p.text)).size, 3, 'the shared prompts differ from each other');
 
   const none = new SharedPrefixes({ ...cfg, share: 0 }, rng, prompts);
-  t.ok(Array.from({ length: 50 }, () => none.next()).every((p) => p.shared === undefined), 'share 0: all unique');
+  t.ok(
+    Array.from({ length: 50 }, () => none.next()).every((p) => p.shared === undefined),
+    'share 0: all unique',
+  );
   const all = new SharedPrefixes({ ...cfg, share: 1 }, rng, prompts);
-  t.ok(Array.from({ length: 50 }, () => all.next()).every((p) => p.shared !== undefined), 'share 1: all shared');
+  t.ok(
+    Array.from({ length: 50 }, () => all.next()).every((p) => p.shared !== undefined),
+    'share 1: all shared',
+  );
 });
 
 t.test('block hashes are chained; the LRU is bounded and counts leading hits only', async (t) => {
@@ -101,7 +111,10 @@ t.test('block hashes are chained; the LRU is bounded and counts leading hits onl
   t.equal(h.length, 6, 'full blocks only (100 tokens = 6 blocks of 16 + 4)');
   t.equal(new Set(h).size, 6);
   const changedFirst = blockHashes([99, ...ids.slice(1)], 16);
-  t.ok(changedFirst.every((x, i) => x !== h[i]), 'a change in block 0 changes every later block hash (chained)');
+  t.ok(
+    changedFirst.every((x, i) => x !== h[i]),
+    'a change in block 0 changes every later block hash (chained)',
+  );
   t.same(blockHashes(ids.slice(0, 64), 16), h.slice(0, 4), 'a prefix of the prompt has the prefix of its hashes');
 
   const cache = new PrefixCache(4);
@@ -141,7 +154,17 @@ t.test('simulator: a repeated prompt hits its cached full blocks and prefills fa
   t.ok(ttft(first) - ttft(second) > 0.7 * skippedMs, `server TTFT ${ttft(first)} → ${ttft(second)} ms, skipped prefill ${skippedMs} ms`);
 
   // Chat: the ids the cache hashes are as many as the prompt tokens counted.
-  const messages = [{ role: 'system', content: 'Be brief. ' + prompts.text(300) }, { role: 'user', content: [{ type: 'text', text: 'Hello' }, { type: 'image_url', image_url: { url: 'x' } }] }, { role: 'user', name: 'bo', content: 'Hi' }];
+  const messages = [
+    { role: 'system', content: 'Be brief. ' + prompts.text(300) },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Hello' },
+        { type: 'image_url', image_url: { url: 'x' } },
+      ],
+    },
+    { role: 'user', name: 'bo', content: 'Hi' },
+  ];
   t.equal(chatPromptTokenIds(messages).length, countChatPromptTokens(messages));
   await postJson(`${sim.url}/v1/chat/completions`, { model: cfg.model, messages, max_tokens: 2 });
   await postJson(`${sim.url}/v1/chat/completions`, { model: cfg.model, messages: [messages[0], { role: 'user', content: 'Another question' }], max_tokens: 2 });
@@ -162,11 +185,21 @@ t.test('simulator: a repeated prompt hits its cached full blocks and prefills fa
 const E2E = {
   // Constant arrivals 400 ms apart against ~145 ms of service (share 0: 87 ms prefill + 8 tokens): no request waits
   // behind another unless the machine stalls for a quarter of a second, so TTFT is compared as the client saw it.
-  prefixTokens: 4096, passageTokens: 256, prefixes: 2, rate: 2.5, warmupMs: 3000, measureMs: 14000,
+  prefixTokens: 4096,
+  passageTokens: 256,
+  prefixes: 2,
+  rate: 2.5,
+  warmupMs: 3000,
+  measureMs: 14000,
   engine: { prefillTokensPerSec: 25000, maxPrefillTokensPerStep: 8192, decodeStepBaseMs: 14, decodeStepPerSeqMs: 0.1, timeScale: 0.5, blockSize: 16, maxModelLen: 16384 },
 };
 
-interface Arm { exported: number[]; simRatio: number; ttftP50Ms: number; n: number }
+interface Arm {
+  exported: number[];
+  simRatio: number;
+  ttftP50Ms: number;
+  n: number;
+}
 
 /** One soak of the simulator with the given share: llmsoak's exported hit ratios and TTFTs after warm-up. */
 async function soak(t: Test, share: number): Promise<Arm> {
@@ -177,7 +210,9 @@ async function soak(t: Test, share: number): Promise<Arm> {
       target: { url: `${sim.url}/v1` },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate: E2E.rate, arrival: 'constant', seed: 11,
+        rate: E2E.rate,
+        arrival: 'constant',
+        seed: 11,
         scenarios: [{ name: 'rag', endpoint: 'completions', stream: true, ignoreEos: true, prompt: { dist: 'fixed', value: E2E.passageTokens }, output: { dist: 'fixed', value: 8 } }],
         sharedPrefix: { enabled: true, share, prefixes: E2E.prefixes, tokens: E2E.prefixTokens },
       },
@@ -204,8 +239,7 @@ async function soak(t: Test, share: number): Promise<Arm> {
     const simAfter = await getText(`${sim.url}/metrics`);
     const d = (name: string) => (metric(simAfter, name) ?? 0) - (metric(simBefore, name) ?? 0);
     // TTFT as the client measured it (first content chunk − sent).
-    const ttfts = records.filter((r) => r.sentAt >= measureFrom && r.outcome === 'ok' && r.firstTokenAt !== undefined)
-      .map((r) => Number((r.firstTokenAt as bigint) - r.sentAt) / 1e6);
+    const ttfts = records.filter((r) => r.sentAt >= measureFrom && r.outcome === 'ok' && r.firstTokenAt !== undefined).map((r) => Number((r.firstTokenAt as bigint) - r.sentAt) / 1e6);
     t.ok(records.length > 0 && started > 0n);
     t.equal(records.filter((r) => r.outcome !== 'ok').length, 0, `share ${share}: every request ok`);
     return { exported, simRatio: d('vllm:prefix_cache_hits_total') / d('vllm:prefix_cache_queries_total'), ttftP50Ms: median(ttfts), n: ttfts.length };
@@ -225,12 +259,16 @@ t.test('MUST-SHOW: exported hit ratio matches the share (tokens) within 10%, and
   const exported = shared.exported.reduce((a, b) => a + b, 0) / shared.exported.length;
   const skippedMs = (servedByCache * 1000 * E2E.engine.timeScale) / E2E.engine.prefillTokensPerSec;
   const drop = none.ttftP50Ms - shared.ttftP50Ms;
-  t.comment(`share 0.6: expected token hit ratio ${expected.toFixed(4)}, llmsoak exported mean ${exported.toFixed(4)} over ${shared.exported.length} samples `
-    + `(range ${Math.min(...shared.exported).toFixed(3)}–${Math.max(...shared.exported).toFixed(3)}), simulator's own counters ${shared.simRatio.toFixed(4)}`);
-  t.comment(`TTFT p50: share 0 ${none.ttftP50Ms.toFixed(1)} ms (n=${none.n}), share 0.6 ${shared.ttftP50Ms.toFixed(1)} ms (n=${shared.n}); drop ${drop.toFixed(1)} ms, skipped prefill ${skippedMs.toFixed(1)} ms`);
+  t.comment(
+    `share 0.6: expected token hit ratio ${expected.toFixed(4)}, llmsoak exported mean ${exported.toFixed(4)} over ${shared.exported.length} samples ` +
+      `(range ${Math.min(...shared.exported).toFixed(3)}–${Math.max(...shared.exported).toFixed(3)}), simulator's own counters ${shared.simRatio.toFixed(4)}`,
+  );
+  t.comment(
+    `TTFT p50: share 0 ${none.ttftP50Ms.toFixed(1)} ms (n=${none.n}), share 0.6 ${shared.ttftP50Ms.toFixed(1)} ms (n=${shared.n}); drop ${drop.toFixed(1)} ms, skipped prefill ${skippedMs.toFixed(1)} ms`,
+  );
   t.ok(shared.exported.length >= 10, 'the exported gauge was read throughout');
   t.ok(Math.abs(exported - expected) <= 0.1 * expected, `exported ratio ${exported.toFixed(4)} within 10% of ${expected.toFixed(4)}`);
-  t.ok(Math.abs(shared.simRatio - expected) <= 0.1 * expected, 'and so are the simulator\'s own counters');
+  t.ok(Math.abs(shared.simRatio - expected) <= 0.1 * expected, "and so are the simulator's own counters");
   const exportedNone = none.exported.reduce((a, b) => a + b, 0) / Math.max(1, none.exported.length);
   t.ok(none.exported.length >= 10 && exportedNone < 0.01, `share 0: exported ratio ${exportedNone.toFixed(4)} ≈ 0`);
   t.ok(shared.n >= 30 && none.n >= 30, 'enough requests measured');

@@ -31,14 +31,17 @@ t.test('SIGTERM: in-flight requests cancelled within the grace deadline, final c
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const drainMs = 1500;
   const config = join(dir, 'llmsoak.yaml');
-  writeFileSync(config, JSON.stringify({
-    target: { url: `${target.url}/v1`, model: 'hostile', timeouts: { headersMs: 60000, idleMs: 60000, totalMs: 120000 } },
-    traffic: { rate: 20, seed: 1, scenarios: [{ name: 'probe', endpoint: 'chat', prompt: { dist: 'fixed', value: 8 }, output: { dist: 'fixed', value: 8 } }] },
-    run: { drainMs, dataDir: join(dir, 'data'), checkpointIntervalSec: 1 },
-    report: { dir: join(dir, 'reports') },
-    collectors: { gpu: { enabled: false } },
-    analyzer: { stepSec: 1, intervalSec: 2, windowSec: 10, warmupSec: 2, baselineSec: 4, rawRetentionSec: 600 },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      target: { url: `${target.url}/v1`, model: 'hostile', timeouts: { headersMs: 60000, idleMs: 60000, totalMs: 120000 } },
+      traffic: { rate: 20, seed: 1, scenarios: [{ name: 'probe', endpoint: 'chat', prompt: { dist: 'fixed', value: 8 }, output: { dist: 'fixed', value: 8 } }] },
+      run: { drainMs, dataDir: join(dir, 'data'), checkpointIntervalSec: 1 },
+      report: { dir: join(dir, 'reports') },
+      collectors: { gpu: { enabled: false } },
+      analyzer: { stepSec: 1, intervalSec: 2, windowSec: 10, warmupSec: 2, baselineSec: 4, rawRetentionSec: 600 },
+    }),
+  );
   const env = { PATH: process.env.PATH ?? '' };
 
   const port = await freePort();
@@ -60,12 +63,17 @@ t.test('SIGTERM: in-flight requests cancelled within the grace deadline, final c
   t.match(out, /final checkpoint written/);
   // The final soak report: written after the drain, so its totals are the final ones logged.
   const finalLine = out.split('\n').find((l) => l.includes('"msg":"final totals"'));
-  const logged = finalLine ? (JSON.parse(finalLine) as { totals: { requests: number; ok: number; good: number; dropped: number; inputTokens: number; outputTokens: number; errors: Record<string, number> } }).totals : undefined;
+  const logged = finalLine
+    ? (JSON.parse(finalLine) as { totals: { requests: number; ok: number; good: number; dropped: number; inputTokens: number; outputTokens: number; errors: Record<string, number> } }).totals
+    : undefined;
   const soakFiles = readdirSync(join(dir, 'reports')).filter((f) => f.startsWith('soak-') && f.endsWith('.json'));
   t.equal(soakFiles.length, 1, `one final soak report (${soakFiles.join(', ')})`);
-  const report = JSON.parse(readFileSync(join(dir, 'reports', soakFiles[0] ?? 'none'), 'utf8')) as { totals: { requests: number; ok: number; good: number; dropped: number; inputTokens: number; outputTokens: number; errors: Record<string, number> } };
+  const report = JSON.parse(readFileSync(join(dir, 'reports', soakFiles[0] ?? 'none'), 'utf8')) as {
+    totals: { requests: number; ok: number; good: number; dropped: number; inputTokens: number; outputTokens: number; errors: Record<string, number> };
+  };
   const nonZero = (e: Record<string, number> = {}) => Object.fromEntries(Object.entries(e).filter(([, n]) => n > 0));
-  const pick = (x: typeof report.totals | undefined) => x && { requests: x.requests, ok: x.ok, good: x.good, dropped: x.dropped, inputTokens: x.inputTokens, outputTokens: x.outputTokens, errors: nonZero(x.errors) };
+  const pick = (x: typeof report.totals | undefined) =>
+    x && { requests: x.requests, ok: x.ok, good: x.good, dropped: x.dropped, inputTokens: x.inputTokens, outputTokens: x.outputTokens, errors: nonZero(x.errors) };
   t.same(pick(report.totals), pick(logged), `the final report's totals are the final totals logged (${report.totals.requests} requests, ${report.totals.errors.cancelled ?? 0} cancelled)`);
   t.match(out, /final soak report \S+soak-\S+\.html/, 'its path logged');
   const lines = out.trim().split('\n');

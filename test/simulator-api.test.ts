@@ -9,9 +9,7 @@ import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/
 import { Ajv } from 'ajv';
 import { countTokens } from 'gpt-tokenizer';
 import { startSimulator } from '../src/simulator/server.js';
-import {
-  defaultSimulatorConfig, resolveSimulatorConfig, simulatorConfigSchema, type JsonSchema,
-} from '../src/simulator/config.js';
+import { defaultSimulatorConfig, resolveSimulatorConfig, simulatorConfigSchema, type JsonSchema } from '../src/simulator/config.js';
 import { TOKEN_TEXT } from '../src/simulator/tokens.js';
 import { silentLogger } from '../src/log.js';
 import { ConfigError } from '../src/errors.js';
@@ -37,7 +35,10 @@ function checkTimings(tt: Test, tm: ServerTimings, completion: number, prompt: n
   tt.equal(tm.prompt_tokens, prompt, 'timings.prompt_tokens = usage');
   tt.equal(tm.itl_ms.length, Math.max(0, completion - 1), 'one ITL per gap between token writes');
   tt.ok(tm.queue_ms >= 0 && tm.ttft_ms >= tm.queue_ms, 'ttft ≥ queue ≥ 0');
-  tt.ok(tm.itl_ms.every((x) => x >= 0), 'gaps ≥ 0');
+  tt.ok(
+    tm.itl_ms.every((x) => x >= 0),
+    'gaps ≥ 0',
+  );
   tt.equal(tm.preemptions, 0);
 }
 
@@ -49,7 +50,10 @@ t.test('every output word is one token, and words do not merge', async (tt) => {
 t.test('chat, stream, include_usage, ignore_eos', async (tt) => {
   const params: ChatCompletionCreateParamsStreaming & { ignore_eos: boolean } = {
     model,
-    messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Tell me a story about a lighthouse.' }],
+    messages: [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: 'Tell me a story about a lighthouse.' },
+    ],
     max_tokens: 40,
     stream: true,
     stream_options: { include_usage: true },
@@ -80,7 +84,8 @@ t.test('chat, stream, include_usage, ignore_eos', async (tt) => {
 
 t.test('chat stream without include_usage: timings on the last content chunk', async (tt) => {
   const res = await fetch(`${sim.url}/v1/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5, ignore_eos: true, stream: true }),
   });
   tt.equal(res.status, 200);
@@ -110,7 +115,10 @@ t.test('chat non-stream; natural length; min_tokens', async (tt) => {
     const m = await client.chat.completions.create(body);
     lens.push(m.usage?.completion_tokens ?? -1);
   }
-  tt.ok(lens.every((x) => x >= 30 && x <= 100), `min_tokens respected: ${lens.join(',')}`);
+  tt.ok(
+    lens.every((x) => x >= 30 && x <= 100),
+    `min_tokens respected: ${lens.join(',')}`,
+  );
 
   const capped = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 2, min_tokens: 50 } as never);
   tt.equal((capped as { usage?: { completion_tokens: number } }).usage?.completion_tokens, 2, 'max_completion_tokens caps');
@@ -126,9 +134,14 @@ t.test('completions, stream and non-stream', async (tt) => {
   tt.equal(body.choices[0]?.finish_reason, 'length');
   checkTimings(tt, timingsOf(body), 12, countTokens('Once upon a time'));
 
-  const stream = await client.completions.create({
-    model, prompt: [1, 2, 3, 4], max_tokens: 7, stream: true, stream_options: { include_usage: true }, ignore_eos: true,
-  } as never) as unknown as AsyncIterable<OpenAI.Completions.Completion>;
+  const stream = (await client.completions.create({
+    model,
+    prompt: [1, 2, 3, 4],
+    max_tokens: 7,
+    stream: true,
+    stream_options: { include_usage: true },
+    ignore_eos: true,
+  } as never)) as unknown as AsyncIterable<OpenAI.Completions.Completion>;
   const texts: string[] = [];
   let usage: OpenAI.Completions.CompletionUsage | undefined;
   let lastChunk: unknown;
@@ -142,7 +155,7 @@ t.test('completions, stream and non-stream', async (tt) => {
   tt.equal(usage?.completion_tokens, 7);
   checkTimings(tt, timingsOf(lastChunk), 7, 4);
 
-  const dflt = await client.completions.create({ model, prompt: 'x', ignore_eos: true } as never) as unknown as OpenAI.Completions.Completion;
+  const dflt = (await client.completions.create({ model, prompt: 'x', ignore_eos: true } as never)) as unknown as OpenAI.Completions.Completion;
   tt.equal(dflt.usage?.completion_tokens, 16, 'legacy default max_tokens 16');
 });
 
@@ -156,11 +169,17 @@ t.test('embeddings', async (tt) => {
   const a = r.data[0]?.embedding ?? [];
   const b = f.data[0]?.embedding ?? [];
   tt.equal(b.length, 64);
-  tt.ok(Array.from(a).every((x, i) => Math.abs(x - (b[i] ?? NaN)) < 1e-6), 'deterministic, base64 = float');
+  tt.ok(
+    Array.from(a).every((x, i) => Math.abs(x - (b[i] ?? NaN)) < 1e-6),
+    'deterministic, base64 = float',
+  );
   const norm = Math.sqrt(b.reduce((s, x) => s + x * x, 0));
   tt.ok(Math.abs(norm - 1) < 1e-3, 'unit length');
   const other = r.data[1]?.embedding ?? [];
-  tt.notOk(Array.from(other).every((x, i) => x === a[i]), 'different texts, different vectors');
+  tt.notOk(
+    Array.from(other).every((x, i) => x === a[i]),
+    'different texts, different vectors',
+  );
   tt.ok(timingsOf(f).prompt_tokens > 0);
 });
 
@@ -176,13 +195,15 @@ t.test('models', async (tt) => {
 
 t.test('errors in OpenAI shape', async (tt) => {
   const err = await client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }).then(
-    () => undefined, (e: unknown) => e);
+    () => undefined,
+    (e: unknown) => e,
+  );
   tt.ok(err instanceof OpenAI.NotFoundError, 'client raises NotFoundError');
   tt.equal((err as InstanceType<typeof OpenAI.APIError>).status, 404);
 
   const post = async (path: string, body: string): Promise<{ status: number; json: { error: Record<string, unknown> } }> => {
     const res = await fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    return { status: res.status, json: await res.json() as { error: Record<string, unknown> } };
+    return { status: res.status, json: (await res.json()) as { error: Record<string, unknown> } };
   };
   const unknown = await post('/v1/chat/completions', JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }));
   tt.equal(unknown.status, 404);
@@ -215,12 +236,21 @@ t.test('health and metrics', async (tt) => {
   tt.equal(res.status, 200);
   const text = await res.text();
   for (const name of [
-    'vllm:num_requests_waiting', 'vllm:num_requests_running', 'vllm:kv_cache_usage_perc', 'vllm:num_preemptions_total',
-    'vllm:prompt_tokens_total', 'vllm:generation_tokens_total', 'vllm:request_success_total',
-    'vllm:time_to_first_token_seconds_bucket', 'vllm:inter_token_latency_seconds_bucket',
-    'vllm:e2e_request_latency_seconds_bucket', 'vllm:request_queue_time_seconds_bucket',
-    'process_resident_memory_bytes', 'process_cpu_seconds_total',
-  ]) tt.match(text, new RegExp(`^${name}[{ ]`, 'm'), name);
+    'vllm:num_requests_waiting',
+    'vllm:num_requests_running',
+    'vllm:kv_cache_usage_perc',
+    'vllm:num_preemptions_total',
+    'vllm:prompt_tokens_total',
+    'vllm:generation_tokens_total',
+    'vllm:request_success_total',
+    'vllm:time_to_first_token_seconds_bucket',
+    'vllm:inter_token_latency_seconds_bucket',
+    'vllm:e2e_request_latency_seconds_bucket',
+    'vllm:request_queue_time_seconds_bucket',
+    'process_resident_memory_bytes',
+    'process_cpu_seconds_total',
+  ])
+    tt.match(text, new RegExp(`^${name}[{ ]`, 'm'), name);
   tt.match(text, /^vllm:request_success_total\{model_name="sim-llama-3-8b",engine="0",finished_reason="length"\} [1-9]/m);
   const gen = /^vllm:generation_tokens_total\{[^}]*\} (\d+)/m.exec(text);
   tt.ok(Number(gen?.[1]) > 50, 'generation tokens counted');

@@ -20,9 +20,11 @@ t.teardown(() => sim.close());
 
 async function admin(method: 'GET' | 'POST' | 'DELETE', path = '', body?: unknown): Promise<{ status: number; json: FaultState & { error?: { message: string } } }> {
   const res = await request(`${sim.url}/admin/faults${path}`, {
-    method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.statusCode, json: await res.body.json() as FaultState & { error?: { message: string } } };
+  return { status: res.statusCode, json: (await res.body.json()) as FaultState & { error?: { message: string } } };
 }
 
 interface StreamResult {
@@ -40,10 +42,15 @@ async function stream(maxTokens: number): Promise<StreamResult> {
   const out: StreamResult = { status: 0, arrivals: [], events: [], bytes: 0 };
   try {
     const res = await request(`${sim.url}/v1/chat/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        model: cfg.model, messages: [{ role: 'user', content: 'hi' }], max_tokens: maxTokens, ignore_eos: true,
-        stream: true, stream_options: { include_usage: true },
+        model: cfg.model,
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: maxTokens,
+        ignore_eos: true,
+        stream: true,
+        stream_options: { include_usage: true },
       }),
     });
     out.status = res.statusCode;
@@ -59,7 +66,11 @@ async function stream(maxTokens: number): Promise<StreamResult> {
         out.events.push(ev);
         if (ev.includes('"content":"') && !ev.includes('"role"')) out.arrivals.push(performance.now());
         if (ev.includes('"timings"')) {
-          try { out.timings = (JSON.parse(ev.slice(6)) as { timings: ServerTimings }).timings; } catch { /* malformed */ }
+          try {
+            out.timings = (JSON.parse(ev.slice(6)) as { timings: ServerTimings }).timings;
+          } catch {
+            /* malformed */
+          }
         }
       }
     }
@@ -72,10 +83,11 @@ async function stream(maxTokens: number): Promise<StreamResult> {
 async function chat(maxTokens: number): Promise<{ status: number; ms: number; body: Record<string, unknown> }> {
   const t0 = performance.now();
   const res = await request(`${sim.url}/v1/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: cfg.model, messages: [{ role: 'user', content: 'hi' }], max_tokens: maxTokens, ignore_eos: true }),
   });
-  const body = await res.body.json() as Record<string, unknown>;
+  const body = (await res.body.json()) as Record<string, unknown>;
   return { status: res.statusCode, ms: performance.now() - t0, body };
 }
 
@@ -149,7 +161,12 @@ t.test('malformed: an SSE data line that is not JSON', async (tt) => {
   await admin('DELETE', '/malformed');
   const bad = r.events.filter((e) => {
     if (!e.startsWith('data: ') || e === 'data: [DONE]') return false;
-    try { JSON.parse(e.slice(6)); return false; } catch { return true; }
+    try {
+      JSON.parse(e.slice(6));
+      return false;
+    } catch {
+      return true;
+    }
   });
   tt.equal(bad.length, 1, 'one unparsable data line');
   tt.equal(r.events[r.events.length - 1], 'data: [DONE]', 'the stream goes on');
@@ -175,7 +192,7 @@ t.test('cpuBound: latency rises by the busy time', async (tt) => {
   const slow = await chat(3);
   await admin('DELETE', '/cpuBound');
   tt.ok(slow.ms > base.ms + 100, `${base.ms.toFixed(0)} ms → ${slow.ms.toFixed(0)} ms`);
-  tt.ok(((slow.body.timings as ServerTimings).ttft_ms) >= 120, 'server TTFT includes it');
+  tt.ok((slow.body.timings as ServerTimings).ttft_ms >= 120, 'server TTFT includes it');
 });
 
 t.test('kvPressure: preemptions', async (tt) => {
@@ -190,7 +207,10 @@ t.test('kvPressure: preemptions', async (tt) => {
   const squeezed = await Promise.all(Array.from({ length: 6 }, () => chat(40)));
   await admin('DELETE', '/kvPressure');
   const p1 = await scrape();
-  tt.ok(normal.concat(squeezed).every((r) => r.status === 200), 'all served');
+  tt.ok(
+    normal.concat(squeezed).every((r) => r.status === 200),
+    'all served',
+  );
   await admin('POST', '', { kvPressure: { kvCacheTokens: 5 } });
   const cannot = await chat(3);
   await admin('DELETE', '/kvPressure');
@@ -207,10 +227,15 @@ t.test('leak: the simulator process RSS grows (child process)', async (tt) => {
   const child = spawn(process.execPath, ['--expose-gc', entry, JSON.stringify({ port: 0 }), '--watch-stdin'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('child not ready')), 10_000);
-    createInterface({ input: child.stdout }).once('line', (l) => { clearTimeout(timer); resolve(l); });
+    createInterface({ input: child.stdout }).once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
   });
   const { url } = JSON.parse(line) as { url: string };
   const rss = async (): Promise<number> => {
@@ -218,7 +243,7 @@ t.test('leak: the simulator process RSS grows (child process)', async (tt) => {
     return Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1]);
   };
   const post = async (method: 'POST' | 'DELETE', body?: unknown): Promise<FaultState> =>
-    await (await request(`${url}/admin/faults`, { method, body: body === undefined ? undefined : JSON.stringify(body) })).body.json() as FaultState;
+    (await (await request(`${url}/admin/faults`, { method, body: body === undefined ? undefined : JSON.stringify(body) })).body.json()) as FaultState;
   const r0 = await rss();
   // 200 MiB/s for 1 s: far above what a heap shrinking after start-up could hide.
   await post('POST', { leak: { mbPerMinute: 12000 } });

@@ -18,7 +18,12 @@ async function start(engine: Partial<EngineConfig>): Promise<RunningSimulator> {
   return sim;
 }
 
-interface Result { status: number; latencyMs: number; timings?: ServerTimings; body: Record<string, unknown> }
+interface Result {
+  status: number;
+  latencyMs: number;
+  timings?: ServerTimings;
+  body: Record<string, unknown>;
+}
 
 async function chat(sim: RunningSimulator, maxTokens: number, content = 'hello'): Promise<Result> {
   const t0 = performance.now();
@@ -27,7 +32,7 @@ async function chat(sim: RunningSimulator, maxTokens: number, content = 'hello')
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'sim-llama-3-8b', messages: [{ role: 'user', content }], max_tokens: maxTokens, ignore_eos: true }),
   });
-  const body = await res.body.json() as Record<string, unknown>;
+  const body = (await res.body.json()) as Record<string, unknown>;
   return { status: res.statusCode, latencyMs: performance.now() - t0, timings: body.timings as ServerTimings | undefined, body };
 }
 
@@ -41,7 +46,7 @@ async function gauge(sim: RunningSimulator, name: string): Promise<number> {
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1] as number + (s[s.length >> 1] as number)) / 2 : NaN;
+  return s.length ? ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2 : NaN;
 };
 
 t.test('latency, queue time and waiting rise with concurrency', async (tt) => {
@@ -65,9 +70,12 @@ t.test('latency, queue time and waiting rise with concurrency', async (tt) => {
         maxWaiting = Math.max(maxWaiting, await gauge(sim, 'vllm:num_requests_waiting'));
         maxRunning = Math.max(maxRunning, await gauge(sim, 'vllm:num_requests_running'));
       }
-      results.push(...await Promise.all(batch));
+      results.push(...(await Promise.all(batch)));
     }
-    tt.ok(results.every((r) => r.status === 200), `all ok at concurrency ${c}`);
+    tt.ok(
+      results.every((r) => r.status === 200),
+      `all ok at concurrency ${c}`,
+    );
     lat.push(median(results.map((r) => r.latencyMs)));
     queue.push(median(results.map((r) => r.timings?.queue_ms ?? NaN)));
   }
@@ -146,7 +154,8 @@ t.test('close() ends open streams and frees the port promptly', async (tt) => {
   Object.assign(cfg.engine, { decodeStepBaseMs: 50 });
   const sim = await startSimulator(cfg, { logger: silentLogger(), port: 0 });
   const res = await request(`${sim.url}/v1/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: cfg.model, messages: [{ role: 'user', content: 'x' }], max_tokens: 1000, ignore_eos: true, stream: true }),
   });
   tt.equal(res.statusCode, 200);
@@ -159,9 +168,13 @@ t.test('close() ends open streams and frees the port promptly', async (tt) => {
     }
   })();
   const queued = request(`${sim.url}/v1/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: cfg.model, messages: [{ role: 'user', content: 'x' }], max_tokens: 1000 }),
-  }).then(() => 'answered', () => 'cut');
+  }).then(
+    () => 'answered',
+    () => 'cut',
+  );
   await new Promise((r) => setTimeout(r, 100));
   const t0 = performance.now();
   await sim.close();

@@ -43,9 +43,17 @@ t.test(`a ${SOAK_SEC} s soak at ${RATE} req/s: /metrics agrees with the wire`, a
       target: { url: `${sim.url}/v1` },
       server: { listen: '127.0.0.1:0' },
       traffic: {
-        rate: RATE, arrival: 'constant', seed: 42,
+        rate: RATE,
+        arrival: 'constant',
+        seed: 42,
         scenarios: [
-          { name: 'qa', endpoint: 'chat', weight: 6, prompt: { dist: 'lognormal', median: 150, sigma: 0.5, min: 16, max: 1024 }, output: { dist: 'negbin', mean: 40, dispersion: 4, min: 4, max: 200 } },
+          {
+            name: 'qa',
+            endpoint: 'chat',
+            weight: 6,
+            prompt: { dist: 'lognormal', median: 150, sigma: 0.5, min: 16, max: 1024 },
+            output: { dist: 'negbin', mean: 40, dispersion: 4, min: 4, max: 200 },
+          },
           { name: 'chat', endpoint: 'chat', weight: 2, turns: { min: 2, max: 4 }, prompt: { dist: 'uniform', min: 20, max: 80 }, output: { dist: 'fixed', value: 30 } },
           { name: 'batch', endpoint: 'completions', stream: false, weight: 2, prompt: { dist: 'fixed', value: 200 }, output: { dist: 'fixed', value: 20 } },
         ],
@@ -78,9 +86,9 @@ t.test(`a ${SOAK_SEC} s soak at ${RATE} req/s: /metrics agrees with the wire`, a
   t.ok(ok >= sent * 0.99, `almost all ok against a healthy simulator (${ok}/${sent})`);
 
   const simDone = sum(simText, 'vllm:request_success_total');
-  t.equal(ok, simDone, 'ok requests = the simulator\'s own count (every request drained: exact)');
-  t.equal(sum(text, 'llmsoak_output_tokens_total'), sum(simText, 'vllm:generation_tokens_total'), 'output tokens = the simulator\'s generation tokens (usage reconciled: exact)');
-  t.equal(sum(text, 'llmsoak_input_tokens_total'), sum(simText, 'vllm:prompt_tokens_total'), 'input tokens = the simulator\'s prompt tokens (usage reconciled: exact)');
+  t.equal(ok, simDone, "ok requests = the simulator's own count (every request drained: exact)");
+  t.equal(sum(text, 'llmsoak_output_tokens_total'), sum(simText, 'vllm:generation_tokens_total'), "output tokens = the simulator's generation tokens (usage reconciled: exact)");
+  t.equal(sum(text, 'llmsoak_input_tokens_total'), sum(simText, 'vllm:prompt_tokens_total'), "input tokens = the simulator's prompt tokens (usage reconciled: exact)");
 
   t.equal(sum(text, 'llmsoak_request_duration_seconds_count'), ok, 'E2E histogram holds every ok request');
   t.equal(sum(text, 'llmsoak_schedule_lag_seconds_count'), requests, 'schedule lag observed for every request');
@@ -88,7 +96,7 @@ t.test(`a ${SOAK_SEC} s soak at ${RATE} req/s: /metrics agrees with the wire`, a
   // The simulator counts gaps of non-streamed requests too (20 tokens: 19 gaps each); the client sees those as one body.
   const batchOk = sum(text, 'llmsoak_requests_total', 'scenario="batch"', 'outcome="ok"');
   const gapsExpected = sum(simText, 'vllm:inter_token_latency_seconds_count') - batchOk * 19;
-  t.equal(sum(text, 'llmsoak_inter_token_latency_seconds_count'), gapsExpected, 'ITL gaps = the simulator\'s inter-token count (one chunk per token: exact)');
+  t.equal(sum(text, 'llmsoak_inter_token_latency_seconds_count'), gapsExpected, "ITL gaps = the simulator's inter-token count (one chunk per token: exact)");
   t.equal(sum(text, 'llmsoak_in_flight_requests'), 0, 'nothing left in flight');
 
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: liveText, encoding: 'utf8' });

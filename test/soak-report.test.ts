@@ -43,10 +43,23 @@ t.test('soak report: trends, fitted lines and the hints timeline; clean, then le
   // The target's gauges. llmsoak's own RSS is this test process's, which is still filling its
   // heap and series store seconds after start: reported, not judged here.
   const watched = clean.json.trends.filter((tr) => leakSelectors.has(selectorOf(tr.series)) && tr.series.startsWith('llmsoak_target_'));
-  t.ok(watched.some((tr) => selectorOf(tr.series) === RSS), `target RSS trended (${clean.json.trends.map((tr) => `${tr.series}: ${tr.verdict}`).join('; ')})`);
-  t.same(watched.filter((tr) => tr.verdict !== 'stable').map((tr) => `${tr.series}: ${tr.verdict} ${tr.slopePerHour}/h`), [], "clean: the target's leak-watched gauges stable");
-  t.notOk(clean.json.hints.some((h) => h.cause === 'leak' && h.evidence.series === RSS), 'clean: no target RSS leak hint in the timeline');
-  t.ok(clean.json.trends.some((tr) => tr.series === 'llmsoak_time_to_first_token_seconds p99'), 'latency p99 trended too');
+  t.ok(
+    watched.some((tr) => selectorOf(tr.series) === RSS),
+    `target RSS trended (${clean.json.trends.map((tr) => `${tr.series}: ${tr.verdict}`).join('; ')})`,
+  );
+  t.same(
+    watched.filter((tr) => tr.verdict !== 'stable').map((tr) => `${tr.series}: ${tr.verdict} ${tr.slopePerHour}/h`),
+    [],
+    "clean: the target's leak-watched gauges stable",
+  );
+  t.notOk(
+    clean.json.hints.some((h) => h.cause === 'leak' && h.evidence.series === RSS),
+    'clean: no target RSS leak hint in the timeline',
+  );
+  t.ok(
+    clean.json.trends.some((tr) => tr.series === 'llmsoak_time_to_first_token_seconds p99'),
+    'latency p99 trended too',
+  );
 
   const mibPerMinute = 480;
   await s.setFaults({ leak: { mbPerMinute: mibPerMinute } });
@@ -55,7 +68,11 @@ t.test('soak report: trends, fitted lines and the hints timeline; clean, then le
   // those is written and set aside; the one judged covers the leak in its stride.
   await sleep(8_000);
   const transition = await runs.soakReport(dir);
-  await waitFor(async () => (s.snapshot().hints.some((h) => h.cause === 'leak' && h.state === 'firing' && h.labels?.series === 'target_process_resident_memory_bytes') ? true : undefined), 20_000, 200);
+  await waitFor(
+    async () => (s.snapshot().hints.some((h) => h.cause === 'leak' && h.state === 'firing' && h.labels?.series === 'target_process_resident_memory_bytes') ? true : undefined),
+    20_000,
+    200,
+  );
   t.pass(`leak hint firing ${((Date.now() - leakFrom) / 1000).toFixed(1)} s after the fault`);
   await sleep(Math.max(0, 24_000 - (Date.now() - leakFrom)));
   const { name } = await runs.soakReport(dir);
@@ -74,21 +91,34 @@ t.test('soak report: trends, fitted lines and the hints timeline; clean, then le
   const rssHints = r.hints.filter((h) => h.cause === 'leak' && h.evidence.series === RSS);
   const timeline = r.hints.map((h) => `${h.rule}/${h.severity}/${h.state} ${h.firedAt}→${h.resolvedAt ?? 'still firing'} ${String(h.evidence.series)}`).join('; ');
   t.ok(rssHints.length > 0, `the target RSS leak hint is in the timeline (${timeline})`);
-  t.ok(rssHints.every((h) => h.firedAt !== undefined && Date.parse(h.firedAt) >= leakFrom - 1000), 'fired after the fault');
+  t.ok(
+    rssHints.every((h) => h.firedAt !== undefined && Date.parse(h.firedAt) >= leakFrom - 1000),
+    'fired after the fault',
+  );
   // (At 8 req/s the leak rule's steady-load check sees noisy in-flight counts and may resolve it for a while: not asserted.)
-  t.ok(rssHints.every((h) => (h.state === 'firing') === (h.resolvedAt === undefined)), 'resolved at, or still firing');
+  t.ok(
+    rssHints.every((h) => (h.state === 'firing') === (h.resolvedAt === undefined)),
+    'resolved at, or still firing',
+  );
 
   const plot = r.timeseries.find((p) => p.name.startsWith('target RSS'));
   t.ok(plot?.fit !== undefined, `target RSS plotted with its fitted line (${r.timeseries.map((p) => p.name).join('; ')})`);
   t.equal(plot?.fit?.slopePerHour, rss?.slopePerHour, 'the plotted line is the trend');
-  t.ok(r.timeseries.every((p) => p.points.length <= MAX_PLOT_POINTS), `plots ≤ ${MAX_PLOT_POINTS} points (${r.timeseries.map((p) => p.points.length).join(', ')})`);
+  t.ok(
+    r.timeseries.every((p) => p.points.length <= MAX_PLOT_POINTS),
+    `plots ≤ ${MAX_PLOT_POINTS} points (${r.timeseries.map((p) => p.points.length).join(', ')})`,
+  );
   t.ok(Date.parse(r.startedAt) >= Date.parse(clean.json.endedAt), 'a report starts where the previous one ended');
 
   t.match(leak.md, /## Trends/);
   t.match(leak.md, new RegExp(`\\| \`${RSS}\\{[^\\n]*\\| increasing \\|`), 'markdown: the trend table with the increasing RSS');
   t.match(leak.md, /## Hints/);
   const mdHints = leak.md.slice(leak.md.indexOf('## Hints'));
-  t.match(mdHints, /\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([^)]*\) → (still firing|\+[^|]+) \| (firing|resolved) \| (warning|\*\*critical\*\*) \| `leak` \| `leak` \| (?:\\\[llmsoak is generator-bound: its own figures are not trustworthy now\\\] )?target RSS rising/, 'markdown: the hint timeline (marked untrustworthy when the machine starved llmsoak)');
+  t.match(
+    mdHints,
+    /\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([^)]*\) → (still firing|\+[^|]+) \| (firing|resolved) \| (warning|\*\*critical\*\*) \| `leak` \| `leak` \| (?:\\\[llmsoak is generator-bound: its own figures are not trustworthy now\\\] )?target RSS rising/,
+    'markdown: the hint timeline (marked untrustworthy when the machine starved llmsoak)',
+  );
   t.match(leak.html, /class="series fit"/, 'html: fitted line drawn');
   t.match(leak.html, /class="hint-mark"/, 'html: the hint marked on the time axis');
 });

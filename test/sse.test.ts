@@ -6,54 +6,54 @@ const enc = new TextEncoder();
 
 function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
   return JSON.stringify({
-    id: 'chatcmpl-42', object: 'chat.completion.chunk', created: 1700000000, model: 'm',
+    id: 'chatcmpl-42',
+    object: 'chat.completion.chunk',
+    created: 1700000000,
+    model: 'm',
     choices: [{ index: 0, delta, finish_reason: finish }],
   });
 }
 
 const usage = JSON.stringify({
-  id: 'chatcmpl-42', object: 'chat.completion.chunk', created: 1700000000, model: 'm', choices: [],
+  id: 'chatcmpl-42',
+  object: 'chat.completion.chunk',
+  created: 1700000000,
+  model: 'm',
+  choices: [],
   usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
 });
 
 /** A realistic OpenAI chat stream (LF endings) and the events it must produce. */
-const dataLines = [
-  chunk({ role: 'assistant', content: '' }),
-  chunk({ content: 'Café' }),
-  chunk({ content: ' 日本' }),
-  chunk({ content: ' 🎉🚀 naïve' }),
-  chunk({}, 'stop'),
-  usage,
-  '[DONE]',
-];
+const dataLines = [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Café' }), chunk({ content: ' 日本' }), chunk({ content: ' 🎉🚀 naïve' }), chunk({}, 'stop'), usage, '[DONE]'];
 const OPENAI = ': keep-alive\n\n' + dataLines.map((d) => `data: ${d}\n\n`).join('');
 const OPENAI_EVENTS: SseEvent[] = dataLines.map((d) => ({ event: 'message', data: d }));
 
 /** A stream exercising fields: event, id, retry, comments, multi-line data, error event. */
-const MIXED = [
-  ': comment at start',
-  'retry: 2500',
-  'id: 7',
-  `data: ${chunk({ content: 'α' })}`,
-  '',
-  'event: error',
-  'data: {"error":{"message":"overloaded",',
-  'data: "type":"server_error"}}',
-  '',
-  ': ping',
-  '',
-  'event: ignored-no-data',
-  '',
-  'data',
-  '',
-  'data:no-space',
-  'data:  two-spaces',
-  'unknown: field',
-  '',
-  'id: 8\u0000x',
-  'data: [DONE]',
-  '',
-].join('\n') + '\n';
+const MIXED =
+  [
+    ': comment at start',
+    'retry: 2500',
+    'id: 7',
+    `data: ${chunk({ content: 'α' })}`,
+    '',
+    'event: error',
+    'data: {"error":{"message":"overloaded",',
+    'data: "type":"server_error"}}',
+    '',
+    ': ping',
+    '',
+    'event: ignored-no-data',
+    '',
+    'data',
+    '',
+    'data:no-space',
+    'data:  two-spaces',
+    'unknown: field',
+    '',
+    'id: 8\u0000x',
+    'data: [DONE]',
+    '',
+  ].join('\n') + '\n';
 const MIXED_EVENTS: SseEvent[] = [
   { event: 'message', data: chunk({ content: 'α' }), id: '7' },
   { event: 'error', data: '{"error":{"message":"overloaded",\n"type":"server_error"}}', id: '7' },
@@ -140,10 +140,14 @@ t.test('event type resets after each dispatch; id persists', async (t) => {
 t.test('BOM', async (t) => {
   const bytes = enc.encode('\uFEFFdata: x\n\ndata: \uFEFFy\n\n');
   for (const cuts of [[], [1], [2], [3], [1, 2], [1, 2, 3]]) {
-    t.same(run(bytes, cuts).events, [
-      { event: 'message', data: 'x' },
-      { event: 'message', data: '\uFEFFy' },
-    ], `leading BOM dropped once, later BOM kept (cuts ${cuts.join(',')})`);
+    t.same(
+      run(bytes, cuts).events,
+      [
+        { event: 'message', data: 'x' },
+        { event: 'message', data: '\uFEFFy' },
+      ],
+      `leading BOM dropped once, later BOM kept (cuts ${cuts.join(',')})`,
+    );
   }
   t.same(run(enc.encode('\uFEFF\uFEFFdata: z\n\n'), []).events, [], 'only one BOM is dropped (second makes the field name unknown)');
   t.same(run(new Uint8Array([0xef, 0xbb]), []).pendingBytes, 2, 'truncated BOM counts as pending');
@@ -178,10 +182,7 @@ t.test('large events and many events per chunk', async (t) => {
   const big = 'x'.repeat(100_000) + '日本';
   const text = `data: ${big}\n\n`.repeat(3) + 'data: small\n\n'.repeat(1000);
   const bytes = enc.encode(text);
-  const expected: SseEvent[] = [
-    ...Array.from({ length: 3 }, () => ({ event: 'message', data: big })),
-    ...Array.from({ length: 1000 }, () => ({ event: 'message', data: 'small' })),
-  ];
+  const expected: SseEvent[] = [...Array.from({ length: 3 }, () => ({ event: 'message', data: big })), ...Array.from({ length: 1000 }, () => ({ event: 'message', data: 'small' }))];
   t.same(run(bytes, []).events, expected, 'whole');
   const cuts: number[] = [];
   for (let i = 4093; i < bytes.length; i += 4093) cuts.push(i);
@@ -199,12 +200,14 @@ t.test('throughput (printed, loosely bounded)', async (t) => {
   // One event per read, the common shape of a token stream.
   const reads = dataLines.slice(0, 4).map((d) => enc.encode(`data: ${d}\n\n`));
   let n = 0;
-  const p = new SseParser(() => { n++; });
+  const p = new SseParser(() => {
+    n++;
+  });
   const total = 200_000;
   const t0 = performance.now();
   for (let i = 0; i < total; i++) p.push(reads[i & 3] ?? new Uint8Array(0));
   const ms = performance.now() - t0;
   t.equal(n, total);
-  t.comment(`${(total / ms * 1000 / 1e6).toFixed(2)} M chunks/s (${(ms * 1e6 / total).toFixed(0)} ns/chunk)`);
+  t.comment(`${(((total / ms) * 1000) / 1e6).toFixed(2)} M chunks/s (${((ms * 1e6) / total).toFixed(0)} ns/chunk)`);
   t.ok(ms < 4000, 'well under the hot-path budget');
 });

@@ -33,7 +33,15 @@ const tmp = (t: { teardown(fn: () => void): void }) => {
 
 function capture(): { stream: Writable; text: () => string } {
   let buf = '';
-  return { stream: new Writable({ write(c: Buffer, _e, cb) { buf += c.toString(); cb(); } }), text: () => buf };
+  return {
+    stream: new Writable({
+      write(c: Buffer, _e, cb) {
+        buf += c.toString();
+        cb();
+      },
+    }),
+    text: () => buf,
+  };
 }
 
 /** A store with raw and downsampled points, counters, gauges and a staleness marker. */
@@ -63,17 +71,40 @@ t.test('series store, tracker and recorder survive a checkpoint round trip exact
   const meter = rec.openMeter(); // a report in progress (a soak period, a ramp step)
   for (let i = 0; i < 500; i++) {
     rec.started();
-    const r: RequestRecord = { id: String(i), scenario: 'a', endpoint: 'chat', model: 'm', stream: true, scheduledAt: 0n, sentAt: 1_000_000n, firstTokenAt: BigInt(1_000_000 + i * 100_000), lastTokenAt: BigInt(2_000_000 + i * 200_000), endedAt: BigInt(3_000_000 + i * 200_000), tokenGapsNs: [], contentChunks: 2, inputTokens: 10, outputTokens: 5, tokenSource: 'usage', outcome: i % 10 === 0 ? 'http_5xx' : 'ok' };
+    const r: RequestRecord = {
+      id: String(i),
+      scenario: 'a',
+      endpoint: 'chat',
+      model: 'm',
+      stream: true,
+      scheduledAt: 0n,
+      sentAt: 1_000_000n,
+      firstTokenAt: BigInt(1_000_000 + i * 100_000),
+      lastTokenAt: BigInt(2_000_000 + i * 200_000),
+      endedAt: BigInt(3_000_000 + i * 200_000),
+      tokenGapsNs: [],
+      contentChunks: 2,
+      inputTokens: 10,
+      outputTokens: 5,
+      tokenSource: 'usage',
+      outcome: i % 10 === 0 ? 'http_5xx' : 'ok',
+    };
     rec.record(s, r, 0);
   }
   const sections = new Map<string, SectionData>([
-    ['store', store.toSnapshot()], ['tracker', { json: tracker.toSnapshot() }], ['recorder', { json: rec.toSnapshot() }], ['report', { json: meter.toSnapshot() }],
+    ['store', store.toSnapshot()],
+    ['tracker', { json: tracker.toSnapshot() }],
+    ['recorder', { json: rec.toSnapshot() }],
+    ['report', { json: meter.toSnapshot() }],
   ]);
   const bytes = await writeCheckpoint(dir, sections, { version: 'test', nowMs: Date.now() });
   t.ok(bytes > 0 && bytes < 200_000, `written, ${bytes} bytes (compressed)`);
   const back = await readCheckpointFile(join(dir, 'checkpoint'));
 
-  const s2 = SeriesStore.fromSnapshot({ stepSec: 1, rawRetentionSec: 120, tiers: [{ resolutionSec: 10, retentionSec: 600 }], maxSeries: 100 }, back.sections.get('store') as { json: unknown; blobs: Uint8Array[] });
+  const s2 = SeriesStore.fromSnapshot(
+    { stepSec: 1, rawRetentionSec: 120, tiers: [{ resolutionSec: 10, retentionSec: 600 }], maxSeries: 100 },
+    back.sections.get('store') as { json: unknown; blobs: Uint8Array[] },
+  );
   t.same(s2.stats(), store.stats(), 'same shape, counters and footprint');
   for (const info of store.all()) {
     const id2 = s2.select(info.key)[0]?.id as number;
@@ -92,7 +123,11 @@ t.test('series store, tracker and recorder survive a checkpoint round trip exact
   t.same(tr2.all(), tracker.all(), 'hints, states and instants restored');
   t.equal(tr2.firing().length, 1);
   const later = new Date(t0.getTime() + 60_000);
-  t.same(tr2.update('q', 60_000, 0, [{ ...finding, rule: 'q', cause: 'slow' }], later).map((x) => x.to), ['firing'], 'a pending hint goes on counting its `for` across the restart');
+  t.same(
+    tr2.update('q', 60_000, 0, [{ ...finding, rule: 'q', cause: 'slow' }], later).map((x) => x.to),
+    ['firing'],
+    'a pending hint goes on counting its `for` across the restart',
+  );
 
   const rec2 = new Recorder(new Registry(), { slo: { ttftMs: 1000, tpotMs: 100, e2eMs: 10000, maxErrorRate: 0.01, minGoodRatio: 0.95, minAchievedRatio: 0.9 }, windowMs: 60000, clock: systemClock });
   rec2.restore(back.sections.get('recorder')?.json as Parameters<Recorder['restore']>[0]);
@@ -162,9 +197,15 @@ t.test('kill -9 while writing never leaves an unusable checkpoint', async (t) =>
     t.same(problems, [], `round ${round}: no unusable file`);
     const gen = (got?.sections.get('gen')?.json as { gen: number } | undefined)?.gen ?? 0;
     const blob = got?.sections.get('gen')?.blobs?.[0];
-    t.ok(gen >= 1 && blob !== undefined && new Float64Array(blob.buffer, blob.byteOffset, blob.byteLength / 8).every((x) => x === gen), `round ${round}: a whole checkpoint (generation ${gen}) after kill -9`);
+    t.ok(
+      gen >= 1 && blob !== undefined && new Float64Array(blob.buffer, blob.byteOffset, blob.byteLength / 8).every((x) => x === gen),
+      `round ${round}: a whole checkpoint (generation ${gen}) after kill -9`,
+    );
     lastGen = gen;
-    t.notOk(readdirSync(dir).some((n) => n.startsWith('checkpoint.tmp-')), 'leftover temporary files removed on load');
+    t.notOk(
+      readdirSync(dir).some((n) => n.startsWith('checkpoint.tmp-')),
+      'leftover temporary files removed on load',
+    );
   }
   t.ok(lastGen > 0);
   t.ok(midWrite >= 1, `${midWrite} of 6 kills landed in the middle of a write`);
@@ -198,7 +239,7 @@ t.test('a restarted daemon resumes the soak: same run, totals and series carried
   await d1.stop('restart');
   t.match(log1.text(), /no checkpoint: starting a new soak/);
   t.match(log1.text(), /final checkpoint written/);
-  const requests1 = (d1.trafficRecorder?.totals.requests ?? 0);
+  const requests1 = d1.trafficRecorder?.totals.requests ?? 0;
   t.ok(requests1 > 100, `first life: ${requests1} requests`);
   t.ok(baseline1, 'baseline captured in the first life');
 
@@ -214,7 +255,10 @@ t.test('a restarted daemon resumes the soak: same run, totals and series carried
   t.equal(d2.hintAnalyzer?.runStartMs, Date.parse(st1.state.runStartedAt), 'the analyzer counts from the original start (no second warm-up)');
   t.same(d2.hintAnalyzer?.baseline, baseline1, 'the baseline is kept, not captured again');
   t.ok((d2.trafficRecorder?.totals.requests ?? 0) > requests1, 'run totals continue from the first life');
-  const resumed = log2.text().split('\n').filter((l) => /resuming soak/.test(l));
+  const resumed = log2
+    .text()
+    .split('\n')
+    .filter((l) => /resuming soak/.test(l));
   t.equal(resumed.length, 1, 'one line says it resumed');
   t.match(log2.text(), /series store resumed from the checkpoint/);
   await d2.stop('done');
@@ -234,7 +278,10 @@ t.test('a corrupt checkpoint: one line, and the daemon starts clean', async (t) 
   await d.start();
   await sleep(1500);
   t.ok(d.ready, 'running');
-  const lines = log.text().split('\n').filter((l) => l.includes('checkpoint'));
+  const lines = log
+    .text()
+    .split('\n')
+    .filter((l) => l.includes('checkpoint'));
   const bad = lines.filter((l) => /unusable/.test(l));
   t.equal(bad.length, 1, 'one line');
   t.match(bad[0], /checkpoint unusable, starting a new soak: .*checkpoint: (format version 0|not a llmsoak checkpoint|corrupt|half-written)/);

@@ -60,7 +60,14 @@ t.test('a redeploy with another model is one model change plus one restart, with
   });
   const lines: string[] = [];
   const stream = new PassThrough();
-  stream.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter((l) => l !== '')));
+  stream.on('data', (d: Buffer) =>
+    lines.push(
+      ...d
+        .toString()
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  );
   const daemon = new Daemon(config, { logger: createLogger('info', stream) });
   await daemon.start();
   t.teardown(() => daemon.stop('teardown'));

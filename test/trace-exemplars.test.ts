@@ -74,7 +74,14 @@ t.test('every request carries a valid, fresh traceparent: the trace id of its re
   const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: 8 });
   t.teardown(() => pool.close());
   const req: PreparedRequest = { id: 'r', scenario: 's', endpoint: 'chat', model: 'm', stream: false, path: '/v1/chat/completions', body: '{"model":"m"}', promptTokens: 1, keepText: false };
-  const opts = { dispatcher: pool, headers: { 'content-type': 'application/json', authorization: `Bearer ${PLANTED_KEY}` }, clock: systemClock, totalTimeoutMs: 5000, maxBodyBytes: 1 << 20, countTokens: () => 1 };
+  const opts = {
+    dispatcher: pool,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${PLANTED_KEY}` },
+    clock: systemClock,
+    totalTimeoutMs: 5000,
+    maxBodyBytes: 1 << 20,
+    countTokens: () => 1,
+  };
   const records: RequestRecord[] = [];
   for (let batch = 0; batch < 8; batch++) {
     const done = await Promise.all(Array.from({ length: 25 }, () => sendRequest(opts, req, systemClock.monoNs(), () => undefined)));
@@ -84,11 +91,17 @@ t.test('every request carries a valid, fresh traceparent: the trace id of its re
   const values = seen.map((h) => String(h.traceparent));
   const invalid = values.filter((v) => !TRACEPARENT_RE.test(v));
   t.same(invalid, [], 'every traceparent is valid (00-<32 hex>-<16 hex>-<flags>, non-zero ids)');
-  t.ok(values.every((v) => v.endsWith('-01')), 'flags 01 (sampled)');
+  t.ok(
+    values.every((v) => v.endsWith('-01')),
+    'flags 01 (sampled)',
+  );
   t.equal(new Set(values.map((v) => v.slice(3, 35))).size, 200, 'trace ids are unique');
   t.equal(new Set(values.map((v) => v.slice(36, 52))).size, 200, 'span ids are unique');
   t.same(new Set(records.map((r) => r.traceId)), new Set(values.map((v) => v.slice(3, 35))), 'each record holds the trace id it sent');
-  t.ok(seen.every((h) => h.authorization === `Bearer ${PLANTED_KEY}` && h['content-type'] === 'application/json'), 'the other headers still go out');
+  t.ok(
+    seen.every((h) => h.authorization === `Bearer ${PLANTED_KEY}` && h['content-type'] === 'application/json'),
+    'the other headers still go out',
+  );
 });
 
 t.test('content negotiation: OpenMetrics only when preferred', async (t) => {
@@ -104,15 +117,36 @@ t.test('content negotiation: OpenMetrics only when preferred', async (t) => {
 /** A finished record as the client makes them, with a fresh random trace id (for the log's unit tests). */
 function record(i: number, outcome: RequestRecord['outcome'] = 'ok'): RequestRecord {
   return {
-    id: `r${i}`, scenario: 'chat', endpoint: 'chat', model: 'm', stream: true, scheduledAt: 0n, sentAt: 1_000_000n,
-    firstTokenAt: 51_000_000n, lastTokenAt: 151_000_000n, endedAt: 152_000_000n, tokenGapsNs: [], contentChunks: 10,
-    inputTokens: 100, outputTokens: 10, tokenSource: 'usage', outcome, traceId: newTraceContext().traceId,
+    id: `r${i}`,
+    scenario: 'chat',
+    endpoint: 'chat',
+    model: 'm',
+    stream: true,
+    scheduledAt: 0n,
+    sentAt: 1_000_000n,
+    firstTokenAt: 51_000_000n,
+    lastTokenAt: 151_000_000n,
+    endedAt: 152_000_000n,
+    tokenGapsNs: [],
+    contentChunks: 10,
+    inputTokens: 100,
+    outputTokens: 10,
+    tokenSource: 'usage',
+    outcome,
+    traceId: newTraceContext().traceId,
     phases: { request_sent: 100_000, headers: 49_000_000, first_token: 900_000, last_token: 100_000_000, close: 1_000_000 },
   };
 }
 
 const logCfg = (file: string, over: Partial<RequestLogConfig> = {}): RequestLogConfig => ({
-  enabled: true, file, sampleRatio: 1, alwaysErrors: true, maxBytes: 4096, keep: 2, includePrompts: false, ...over,
+  enabled: true,
+  file,
+  sampleRatio: 1,
+  alwaysErrors: true,
+  maxBytes: 4096,
+  keep: 2,
+  includePrompts: false,
+  ...over,
 });
 
 async function counter(registry: Registry, name: string): Promise<number> {
@@ -131,7 +165,10 @@ t.test('the log rotates within its bounds: (keep + 1) files of at most maxBytes,
   for (const f of files) t.ok(statSync(join(dir, f)).size <= 4096, `${f}: ${statSync(join(dir, f)).size} bytes <= maxBytes`);
   const lines = readLog(file);
   t.ok(lines.length > 10 && lines.length < 400, `older lines rotated away (${lines.length} of 400 kept)`);
-  const newest = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RequestLogLine);
+  const newest = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as RequestLogLine);
   t.equal(newest.at(-1)?.id, 'r400', 'the newest line is in the current file');
   t.equal(await counter(registry, 'llmsoak_request_log_lines_total'), 400, 'every line was written');
   t.equal(await counter(registry, 'llmsoak_request_log_dropped_total'), 0, 'none dropped');
@@ -160,7 +197,10 @@ t.test('sampling: by ratio (stable by trace id), errors always; prompts only whe
   t.ok(chosen > 120 && chosen < 280, `about 10 % chosen (${chosen} of 2000)`);
   const again = record(3);
   const first = sampled.offer(again);
-  t.ok(Array.from({ length: 5 }, () => sampled.offer(again)).every((v) => v === first), 'the same trace id always gets the same answer');
+  t.ok(
+    Array.from({ length: 5 }, () => sampled.offer(again)).every((v) => v === first),
+    'the same trace id always gets the same answer',
+  );
   await sampled.close();
 
   const errors = new RequestLog(logCfg(join(dir, 'b.jsonl'), { sampleRatio: 0, maxBytes: 1 << 20 }), { registry: new Registry(), clock: systemClock, logger: silentLogger() });
@@ -168,11 +208,20 @@ t.test('sampling: by ratio (stable by trace id), errors always; prompts only whe
   t.notOk(errors.offer(record(2)), 'ratio 0: an ok request is not logged');
   await errors.close();
   const bLines = readLog(join(dir, 'b.jsonl'));
-  t.same(bLines.map((l) => [l.id, l.outcome, l.error, l.sampledBy]), [['r1', 'http_5xx', 'http_5xx', 'error']], 'only the error, with its class');
+  t.same(
+    bLines.map((l) => [l.id, l.outcome, l.error, l.sampledBy]),
+    [['r1', 'http_5xx', 'http_5xx', 'error']],
+    'only the error, with its class',
+  );
 
   const scrub = new SecretScrubber([PLANTED_KEY]);
   const body = JSON.stringify({ messages: [{ role: 'user', content: `my key is ${PLANTED_KEY}, keep it safe` }] });
-  const withPrompts = new RequestLog(logCfg(join(dir, 'c.jsonl'), { includePrompts: true, maxBytes: 1 << 20 }), { registry: new Registry(), clock: systemClock, logger: silentLogger(), scrub: (s) => scrub.scrub(s) });
+  const withPrompts = new RequestLog(logCfg(join(dir, 'c.jsonl'), { includePrompts: true, maxBytes: 1 << 20 }), {
+    registry: new Registry(),
+    clock: systemClock,
+    logger: silentLogger(),
+    scrub: (s) => scrub.scrub(s),
+  });
   withPrompts.offer(record(1), body);
   await withPrompts.close();
   const withoutPrompts = new RequestLog(logCfg(join(dir, 'd.jsonl'), { maxBytes: 1 << 20 }), { registry: new Registry(), clock: systemClock, logger: silentLogger() });
@@ -195,7 +244,10 @@ function exemplarIds(exposition: string, metric: string): string[] {
   return [...exposition.matchAll(re)].map((m) => m[1] as string);
 }
 
-interface ExemplarSeries { seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }> }
+interface ExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }>;
+}
 
 t.test('llmsoak + a real Prometheus with exemplar storage: exemplars link to the request log', async (t) => {
   const promBin = findBinary('/usr/bin/prometheus', 'prometheus');
@@ -244,19 +296,26 @@ t.test('llmsoak + a real Prometheus with exemplar storage: exemplars link to the
   t.teardown(() => prom.stop());
 
   // Prometheus scrapes (it asks for OpenMetrics) and keeps the exemplars.
-  const fromProm = await waitFor(async () => {
-    const end = Date.now() / 1000;
-    const params = new URLSearchParams({ query: 'llmsoak_time_to_first_token_seconds_bucket', start: String(end - 120), end: String(end) });
-    const res = await fetch(`${prom.base}/api/v1/query_exemplars?${params}`, { signal: AbortSignal.timeout(5000) });
-    const body = (await res.json()) as { status: string; data?: ExemplarSeries[] };
-    const ids = (body.data ?? []).flatMap((s) => s.exemplars.map((e) => e.labels.trace_id ?? ''));
-    return ids.length >= 2 ? ids : undefined;
-  }, 40_000, 500).catch((err: unknown) => {
+  const fromProm = await waitFor(
+    async () => {
+      const end = Date.now() / 1000;
+      const params = new URLSearchParams({ query: 'llmsoak_time_to_first_token_seconds_bucket', start: String(end - 120), end: String(end) });
+      const res = await fetch(`${prom.base}/api/v1/query_exemplars?${params}`, { signal: AbortSignal.timeout(5000) });
+      const body = (await res.json()) as { status: string; data?: ExemplarSeries[] };
+      const ids = (body.data ?? []).flatMap((s) => s.exemplars.map((e) => e.labels.trace_id ?? ''));
+      return ids.length >= 2 ? ids : undefined;
+    },
+    40_000,
+    500,
+  ).catch((err: unknown) => {
     t.fail(`no exemplars from Prometheus: ${String(err)}\n${prom.output()}`);
     return [] as string[];
   });
   t.ok(fromProm.length >= 2, `/api/v1/query_exemplars returns ${fromProm.length} TTFT exemplars`);
-  t.ok(fromProm.every((id) => /^[0-9a-f]{32}$/.test(id)), 'each names a 32-hex trace_id');
+  t.ok(
+    fromProm.every((id) => /^[0-9a-f]{32}$/.test(id)),
+    'each names a 32-hex trace_id',
+  );
   t.same(finiteValues(await promQuery(prom.base, 'up{job="llmsoak"}')), [1], 'the OpenMetrics scrape succeeds (up == 1)');
   const requests = finiteValues(await promQuery(prom.base, 'sum(llmsoak_requests_total{job="llmsoak"})'));
   t.ok((requests[0] ?? 0) > 0, `counters keep their names through OpenMetrics (llmsoak_requests_total = ${requests[0]})`);
@@ -283,11 +342,28 @@ t.test('llmsoak + a real Prometheus with exemplar storage: exemplars link to the
   const lines = readLog(logFile);
   const logged = new Set(lines.map((l) => l.traceId));
   t.ok(lines.length >= 3, `${lines.length} requests in the log`);
-  t.same(omIds.filter((id) => !logged.has(id)), [], 'every exemplar of /metrics is in the request log');
-  t.same(fromProm.filter((id) => !logged.has(id)), [], "every exemplar Prometheus returns is in the request log");
-  t.ok(lines.every((l) => /^[0-9a-f]{32}$/.test(l.traceId ?? '') && typeof l.phasesMs.headers === 'number' && l.outputTokens >= 0), 'lines carry trace id, phases and tokens');
-  t.ok(lines.every((l) => l.request === undefined), 'no prompts (includePrompts is off)');
-  const raw = readdirSync(dir).filter((f) => f.startsWith('requests.jsonl')).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+  t.same(
+    omIds.filter((id) => !logged.has(id)),
+    [],
+    'every exemplar of /metrics is in the request log',
+  );
+  t.same(
+    fromProm.filter((id) => !logged.has(id)),
+    [],
+    'every exemplar Prometheus returns is in the request log',
+  );
+  t.ok(
+    lines.every((l) => /^[0-9a-f]{32}$/.test(l.traceId ?? '') && typeof l.phasesMs.headers === 'number' && l.outputTokens >= 0),
+    'lines carry trace id, phases and tokens',
+  );
+  t.ok(
+    lines.every((l) => l.request === undefined),
+    'no prompts (includePrompts is off)',
+  );
+  const raw = readdirSync(dir)
+    .filter((f) => f.startsWith('requests.jsonl'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('');
   t.notOk(raw.includes(PLANTED_KEY) || raw.includes('sk-planted'), 'the planted API key never appears in the log');
   t.notOk(/authorization/i.test(raw), 'no Authorization header in the log');
   t.ok(Date.now() - began < 60_000, `under a minute (${((Date.now() - began) / 1000).toFixed(1)} s)`);

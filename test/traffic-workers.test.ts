@@ -37,7 +37,9 @@ function deps(simUrl: string, rate: number, count: number, over: Partial<Traffic
   const { config } = loadConfig({
     document: {
       traffic: {
-        rate, arrival: 'constant', seed: 3,
+        rate,
+        arrival: 'constant',
+        seed: 3,
         scenarios: [{ name: 'w', endpoint: 'chat', stream: true, prompt: { dist: 'fixed', value: 16 }, output: { dist: 'fixed', value: 12 } }],
       },
     },
@@ -48,10 +50,16 @@ function deps(simUrl: string, rate: number, count: number, over: Partial<Traffic
     init: {
       traffic: config.traffic,
       workload: { kind: 'scenarios', scenarios: config.traffic.scenarios, model: MODEL, basePath: '/v1', options: {} },
-      seed: 3, model: MODEL,
+      seed: 3,
+      model: MODEL,
       pool: { origin: simUrl, connections: 64, timeouts: config.target.timeouts },
-      headers: { 'content-type': 'application/json' }, totalTimeoutMs: 20_000, maxBodyBytes: 1 << 20,
-      keepBodies: false, secrets: [], logLevel: 'warn', batchMs: 25,
+      headers: { 'content-type': 'application/json' },
+      totalTimeoutMs: 20_000,
+      maxBodyBytes: 1 << 20,
+      keepBodies: false,
+      secrets: [],
+      logLevel: 'warn',
+      batchMs: 25,
     },
     recorder,
     logger: silentLogger(),
@@ -86,7 +94,11 @@ t.test('records cross whole and are recorded once each', async (t) => {
   t.equal(d.recorder.snapshot().inFlight, 0, 'the in-flight gauge is back to 0');
   const ok = records.filter((r) => r.outcome === 'ok');
   t.ok(ok.length >= 20, `requests succeeded (${[...new Set(records.map((r) => r.outcome))].join(', ')})`);
-  t.equal(totals.outputTokens, records.reduce((a, r) => a + r.outputTokens, 0), 'output tokens: live counts reconciled with the records');
+  t.equal(
+    totals.outputTokens,
+    records.reduce((a, r) => a + r.outputTokens, 0),
+    'output tokens: live counts reconciled with the records',
+  );
   for (const r of ok.slice(0, 5)) {
     t.match(r.traceId, /^[0-9a-f]{32}$/, 'trace id crossed');
     t.type(r.sentAt, 'bigint', 'instants stay bigint ns');
@@ -96,13 +108,25 @@ t.test('records cross whole and are recorded once each', async (t) => {
     t.equal(r.tokenGapsNs.length, r.contentChunks - 1, 'every inter-token gap crossed');
   }
   const sampled = records.filter((r) => r.sampled === true);
-  t.same(sampled.map((r) => r.id), records.filter((r) => r.traceId?.endsWith('0')).map((r) => r.id), 'requests the log took carry sampled, and only those');
+  t.same(
+    sampled.map((r) => r.id),
+    records.filter((r) => r.traceId?.endsWith('0')).map((r) => r.id),
+    'requests the log took carry sampled, and only those',
+  );
 });
 
 t.test('two workers share the rate; their log lines reach the main logger', async (t) => {
   const url = await simulator(t);
   const lines: string[] = [];
-  const logger = createLogger('info', new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } }));
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    }),
+  );
   const d = deps(url, 60, 2, { logger });
   d.init.logLevel = 'info';
   const traffic = new TrafficWorkers(d);
@@ -116,13 +140,28 @@ t.test('two workers share the rate; their log lines reach the main logger', asyn
   t.ok(rate > 60 * 0.8 && rate < 60 * 1.2, `two workers together send the rate asked for (${rate.toFixed(1)}/s of 60/s)`);
   t.same(traffic.load, { rate: 60, users: 0, thinkTimeMs: d.init.traffic.thinkTimeMs }, 'the load is the whole, not a share');
   const started = lines.filter((l) => l.includes('open-loop traffic started')).map((l) => JSON.parse(l) as { worker: number; rate: number; component: string });
-  t.same(started.map((l) => [l.worker, l.rate, l.component]).sort(), [[0, 30, 'traffic'], [1, 30, 'traffic']], 'each worker says it started, with its share, through the main logger');
+  t.same(
+    started.map((l) => [l.worker, l.rate, l.component]).sort(),
+    [
+      [0, 30, 'traffic'],
+      [1, 30, 'traffic'],
+    ],
+    'each worker says it started, with its share, through the main logger',
+  );
 });
 
 t.test('a failing worker is logged and restarted; one that keeps failing stops its traffic, not the process', async (t) => {
   const url = await simulator(t);
   const lines: string[] = [];
-  const logger = createLogger('info', new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } }));
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    }),
+  );
   const d = deps(url, 20, 1, { logger });
   const traffic = new TrafficWorkers(d);
   traffic.start();
@@ -131,8 +170,14 @@ t.test('a failing worker is logged and restarted; one that keeps failing stops i
   traffic.setWorkload({ kind: 'replay', replay: { file: '/nonexistent/llmsoak-replay.jsonl', speed: 1, loop: true }, model: MODEL, basePath: '/v1' });
   const given = () => lines.some((l) => l.includes('its share of the traffic is stopped'));
   t.ok(await until(given, 20_000), 'gave up after repeated failures');
-  t.ok(lines.some((l) => l.includes('starting it again')), 'restarted before giving up');
-  t.ok(lines.some((l) => l.includes('traffic worker 0 failed') && l.includes('llmsoak-replay.jsonl')), 'the failure is one line naming the cause');
+  t.ok(
+    lines.some((l) => l.includes('starting it again')),
+    'restarted before giving up',
+  );
+  t.ok(
+    lines.some((l) => l.includes('traffic worker 0 failed') && l.includes('llmsoak-replay.jsonl')),
+    'the failure is one line naming the cause',
+  );
   const r = await traffic.stop(1000);
   t.same(r, { drained: 0, cancelled: 0 }, 'stop() ends with no worker left');
   t.equal(d.recorder.snapshot().inFlight, 0, 'requests that died with a worker are out of the in-flight gauge');

@@ -63,8 +63,13 @@ function producedNames(r: RunRecord): string[] {
 
 export async function analyse(r: RunRecord, dashboardsDir: string): Promise<{ result: CheckResult; markdown: string }> {
   const fields = r.queryFields.length > 0 ? r.queryFields : [...QUERY_FIELDS];
-  const query = r.queryLines.flatMap((l) => parseQueryLine(l, fields) ?? []).filter((s) => String(s.index) === r.gpu).sort((a, b) => a.tMs - b.tMs);
-  const dmon = parseDmon(r.dmonLines).filter((s) => String(s.index) === r.gpu).sort((a, b) => a.tMs - b.tMs);
+  const query = r.queryLines
+    .flatMap((l) => parseQueryLine(l, fields) ?? [])
+    .filter((s) => String(s.index) === r.gpu)
+    .sort((a, b) => a.tMs - b.tMs);
+  const dmon = parseDmon(r.dmonLines)
+    .filter((s) => String(s.index) === r.gpu)
+    .sort((a, b) => a.tMs - b.tMs);
   const collector = [...r.collector].sort((a, b) => a.tMs - b.tMs);
   const comparison = compare({ collector, query, dmon, phases: r.phases, gpu: r.gpu, defined: collectorSeriesNames() });
   const rep = await replay(collector, r.phases, r.gpu);
@@ -72,7 +77,9 @@ export async function analyse(r: RunRecord, dashboardsDir: string): Promise<{ re
   const names = r.phases.map((p) => p.name).join(',');
   const phaseProblems = names === PHASE_NAMES.join(',') ? [] : [`FAIL load: phases recorded [${names}], expected [${PHASE_NAMES.join(',')}]`];
   const result: CheckResult = {
-    comparison, replay: rep, dashboards,
+    comparison,
+    replay: rep,
+    dashboards,
     failures: [...r.problems, ...phaseProblems, ...comparison.failures, ...rep.failures, ...dashboards],
   };
   const markdown = renderReport(result, { collector, dmon, phases: r.phases, gpu: r.gpu, notes: [...r.notes, ...rep.throttling] });

@@ -7,8 +7,7 @@
 import { nearest, median, mean, pointsOf, steady, within, type CollectorSample, type Phase, type Point } from './samples.js';
 import type { RefSample } from './reference.js';
 
-type RefField = 'utilization' | 'memoryBusy' | 'memoryUsed' | 'memoryTotal' | 'temperature' | 'power' | 'powerLimit'
-  | 'smClock' | 'memClock' | 'pcieRx' | 'pcieTx';
+type RefField = 'utilization' | 'memoryBusy' | 'memoryUsed' | 'memoryTotal' | 'temperature' | 'power' | 'powerLimit' | 'smClock' | 'memClock' | 'pcieRx' | 'pcieTx';
 type GpmField = 'gpmSmActive' | 'gpmSmOccupancy' | 'gpmTensorActive' | 'gpmDramActive';
 
 /** A series compared sample by sample with the nearest reading. */
@@ -26,28 +25,89 @@ interface PointCheck {
 const MIB = 1024 * 1024;
 
 export const POINT_CHECKS: readonly PointCheck[] = [
-  { series: 'llmsoak_gpu_utilization_ratio', field: 'utilization', source: 'query', against: 'utilization.gpu % / 100', tolerance: 0.05, unit: 'ratio',
-    why: 'the same driver counter, refreshed every 1/6 to 1 s, read up to 0.5 s apart; the median leaves out the few samples at phase edges' },
-  { series: 'llmsoak_gpu_memory_busy_ratio', field: 'memoryBusy', source: 'query', against: 'utilization.memory % / 100', tolerance: 0.05, unit: 'ratio',
-    why: 'as utilization: one driver counter read up to 0.5 s apart' },
-  { series: 'llmsoak_gpu_memory_used_bytes', field: 'memoryUsed', source: 'query', against: 'memory.used MiB × 2^20', tolerance: 32 * MIB, unit: 'bytes',
-    why: 'the load allocates once before its phases, so used memory is flat; nvidia-smi rounds to 1 MiB. Memory reserved by the driver (about 0.5 GiB on an H100) counted by one side only exceeds it, on purpose' },
-  { series: 'llmsoak_gpu_memory_total_bytes', field: 'memoryTotal', source: 'query', against: 'memory.total MiB × 2^20', tolerance: 1 * MIB, unit: 'bytes',
-    why: 'a constant; nvidia-smi prints whole MiB' },
-  { series: 'llmsoak_gpu_temperature_celsius', field: 'temperature', source: 'query', against: 'temperature.gpu °C', tolerance: 1, unit: '°C',
-    why: 'whole degrees that may tick by one between two reads up to 0.5 s apart' },
-  { series: 'llmsoak_gpu_power_watts', field: 'power', source: 'query', against: 'power.draw W', tolerance: 15, unit: 'W',
-    why: 'both read board power (a 1-s average on Ampere and newer) up to 0.5 s apart; under a steady load it moves a few W a second; a mW/W slip is a factor of 1000' },
-  { series: 'llmsoak_gpu_power_limit_watts', field: 'powerLimit', source: 'query', against: 'enforced.power.limit W', tolerance: 1, unit: 'W',
-    why: 'a constant; nvidia-smi prints two decimals' },
-  { series: 'llmsoak_gpu_sm_clock_hertz', field: 'smClock', source: 'query', against: 'clocks.sm MHz × 10^6', tolerance: 30e6, unit: 'Hz',
-    why: 'boost moves in 15 MHz steps between reads up to 0.5 s apart' },
-  { series: 'llmsoak_gpu_memory_clock_hertz', field: 'memClock', source: 'query', against: 'clocks.mem MHz × 10^6', tolerance: 10e6, unit: 'Hz',
-    why: 'the memory clock holds still while the GPU is in P0' },
-  { series: 'llmsoak_gpu_pcie_transmit_bytes_per_second', field: 'pcieTx', source: 'dmon', against: 'dmon txpci MB/s × 10^6', tolerance: 50e6, unit: 'B/s',
-    why: 'each side takes its own 20 ms driver sample; the load moves nothing over PCIe, so this catches gross errors only' },
-  { series: 'llmsoak_gpu_pcie_receive_bytes_per_second', field: 'pcieRx', source: 'dmon', against: 'dmon rxpci MB/s × 10^6', tolerance: 50e6, unit: 'B/s',
-    why: 'as transmit' },
+  {
+    series: 'llmsoak_gpu_utilization_ratio',
+    field: 'utilization',
+    source: 'query',
+    against: 'utilization.gpu % / 100',
+    tolerance: 0.05,
+    unit: 'ratio',
+    why: 'the same driver counter, refreshed every 1/6 to 1 s, read up to 0.5 s apart; the median leaves out the few samples at phase edges',
+  },
+  {
+    series: 'llmsoak_gpu_memory_busy_ratio',
+    field: 'memoryBusy',
+    source: 'query',
+    against: 'utilization.memory % / 100',
+    tolerance: 0.05,
+    unit: 'ratio',
+    why: 'as utilization: one driver counter read up to 0.5 s apart',
+  },
+  {
+    series: 'llmsoak_gpu_memory_used_bytes',
+    field: 'memoryUsed',
+    source: 'query',
+    against: 'memory.used MiB × 2^20',
+    tolerance: 32 * MIB,
+    unit: 'bytes',
+    why: 'the load allocates once before its phases, so used memory is flat; nvidia-smi rounds to 1 MiB. Memory reserved by the driver (about 0.5 GiB on an H100) counted by one side only exceeds it, on purpose',
+  },
+  {
+    series: 'llmsoak_gpu_memory_total_bytes',
+    field: 'memoryTotal',
+    source: 'query',
+    against: 'memory.total MiB × 2^20',
+    tolerance: 1 * MIB,
+    unit: 'bytes',
+    why: 'a constant; nvidia-smi prints whole MiB',
+  },
+  {
+    series: 'llmsoak_gpu_temperature_celsius',
+    field: 'temperature',
+    source: 'query',
+    against: 'temperature.gpu °C',
+    tolerance: 1,
+    unit: '°C',
+    why: 'whole degrees that may tick by one between two reads up to 0.5 s apart',
+  },
+  {
+    series: 'llmsoak_gpu_power_watts',
+    field: 'power',
+    source: 'query',
+    against: 'power.draw W',
+    tolerance: 15,
+    unit: 'W',
+    why: 'both read board power (a 1-s average on Ampere and newer) up to 0.5 s apart; under a steady load it moves a few W a second; a mW/W slip is a factor of 1000',
+  },
+  { series: 'llmsoak_gpu_power_limit_watts', field: 'powerLimit', source: 'query', against: 'enforced.power.limit W', tolerance: 1, unit: 'W', why: 'a constant; nvidia-smi prints two decimals' },
+  {
+    series: 'llmsoak_gpu_sm_clock_hertz',
+    field: 'smClock',
+    source: 'query',
+    against: 'clocks.sm MHz × 10^6',
+    tolerance: 30e6,
+    unit: 'Hz',
+    why: 'boost moves in 15 MHz steps between reads up to 0.5 s apart',
+  },
+  {
+    series: 'llmsoak_gpu_memory_clock_hertz',
+    field: 'memClock',
+    source: 'query',
+    against: 'clocks.mem MHz × 10^6',
+    tolerance: 10e6,
+    unit: 'Hz',
+    why: 'the memory clock holds still while the GPU is in P0',
+  },
+  {
+    series: 'llmsoak_gpu_pcie_transmit_bytes_per_second',
+    field: 'pcieTx',
+    source: 'dmon',
+    against: 'dmon txpci MB/s × 10^6',
+    tolerance: 50e6,
+    unit: 'B/s',
+    why: 'each side takes its own 20 ms driver sample; the load moves nothing over PCIe, so this catches gross errors only',
+  },
+  { series: 'llmsoak_gpu_pcie_receive_bytes_per_second', field: 'pcieRx', source: 'dmon', against: 'dmon rxpci MB/s × 10^6', tolerance: 50e6, unit: 'B/s', why: 'as transmit' },
 ];
 
 /** GPM ratios compared per phase (means over the steady part) with dmon --gpm-metrics. */
@@ -139,15 +199,25 @@ function pointRow(c: PointCheck, input: CompareInput): Row {
   if (ps.length < points.length / 2) {
     // the query loop is the reference of the check: unpaired there is unverified (FAIL); dmon may lack a group (WARN)
     return row(c.series, {
-      against: c.against, tolerance: tol, verdict: c.source === 'query' ? 'FAIL' : 'WARN', pairs: ps.length, llmsoak: llm,
+      against: c.against,
+      tolerance: tol,
+      verdict: c.source === 'query' ? 'FAIL' : 'WARN',
+      pairs: ps.length,
+      llmsoak: llm,
       note: `only ${ps.length} of ${points.length} values paired with a ${c.source === 'query' ? 'nvidia-smi query' : 'nvidia-smi dmon'} reading within ${MAX_PAIR_MS} ms`,
     });
   }
   const d = ps.map(([a, b]) => Math.abs(a - b));
   const diff = median(d) as number;
   return row(c.series, {
-    against: c.against, tolerance: tol, pairs: ps.length, llmsoak: llm, reference: median(ps.map(([, b]) => b)),
-    diff, maxDiff: Math.max(...d), verdict: diff <= c.tolerance ? 'PASS' : 'FAIL',
+    against: c.against,
+    tolerance: tol,
+    pairs: ps.length,
+    llmsoak: llm,
+    reference: median(ps.map(([, b]) => b)),
+    diff,
+    maxDiff: Math.max(...d),
+    verdict: diff <= c.tolerance ? 'PASS' : 'FAIL',
   });
 }
 
@@ -191,8 +261,15 @@ function energyRow(input: CompareInput): Row {
   const inc = last.v - first.v;
   const rel = Math.abs(inc - ref) / ref;
   return row(name, {
-    detail: `increase over ${((last.tMs - first.tMs) / 1000).toFixed(0)} s`, against, tolerance: tol, pairs: pts.length,
-    llmsoak: inc, reference: ref, diff: rel, verdict: rel <= ENERGY_TOLERANCE ? 'PASS' : 'FAIL', note: 'diff is relative',
+    detail: `increase over ${((last.tMs - first.tMs) / 1000).toFixed(0)} s`,
+    against,
+    tolerance: tol,
+    pairs: pts.length,
+    llmsoak: inc,
+    reference: ref,
+    diff: rel,
+    verdict: rel <= ENERGY_TOLERANCE ? 'PASS' : 'FAIL',
+    note: 'diff is relative',
   });
 }
 
@@ -213,15 +290,26 @@ function eventRows(input: CompareInput): Row[] {
     const against = `clocks_event_reasons (Active = 1)`;
     if (matched.length < pts.length / 2) {
       return row(name, {
-        detail: reason, against, tolerance: tol, verdict: 'FAIL', pairs: matched.length, llmsoak: mean(pts.map((p) => p.v)),
+        detail: reason,
+        against,
+        tolerance: tol,
+        verdict: 'FAIL',
+        pairs: matched.length,
+        llmsoak: mean(pts.map((p) => p.v)),
         note: `unverified: only ${matched.length} of ${pts.length} values paired with nvidia-smi's reading of this reason`,
       });
     }
     const agree = matched.filter(([a, b]) => a === b).length / matched.length;
     return row(name, {
-      detail: reason, against, tolerance: tol, pairs: matched.length,
-      llmsoak: mean(matched.map(([a]) => a)), reference: mean(matched.map(([, b]) => b)), diff: 1 - agree,
-      verdict: agree >= EVENT_AGREEMENT ? 'PASS' : 'FAIL', note: 'values are the share of time active; diff is 1 − agreement',
+      detail: reason,
+      against,
+      tolerance: tol,
+      pairs: matched.length,
+      llmsoak: mean(matched.map(([a]) => a)),
+      reference: mean(matched.map(([, b]) => b)),
+      diff: 1 - agree,
+      verdict: agree >= EVENT_AGREEMENT ? 'PASS' : 'FAIL',
+      note: 'values are the share of time active; diff is 1 − agreement',
     });
   });
 }
@@ -234,7 +322,14 @@ function gpmRows(input: CompareInput): Row[] {
     const tol = `${GPM_TOLERANCE} ratio`;
     if (pts.length === 0) {
       const dmonHas = input.dmon.some((r) => r[g.field] !== undefined);
-      rows.push(row(g.series, { against, tolerance: tol, verdict: 'FAIL', note: `missing: llmsoak exported no value${dmonHas ? ' while dmon read this GPM metric' : ' (dmon read no GPM either: GPM unavailable here?)'}` }));
+      rows.push(
+        row(g.series, {
+          against,
+          tolerance: tol,
+          verdict: 'FAIL',
+          note: `missing: llmsoak exported no value${dmonHas ? ' while dmon read this GPM metric' : ' (dmon read no GPM either: GPM unavailable here?)'}`,
+        }),
+      );
       continue;
     }
     for (const p of input.phases) {
@@ -262,7 +357,10 @@ function labelRow(input: CompareInput, device: Comparison['device']): Row {
   if (seen.length === 0) return row('labels gpu/uuid/name', { against, tolerance: 'equal', verdict: 'FAIL', note: `no series on GPU ${input.gpu}` });
   const first = bad[0];
   return row('labels gpu/uuid/name', {
-    against, tolerance: 'equal', pairs: seen.length, verdict: bad.length === 0 ? 'PASS' : 'FAIL',
+    against,
+    tolerance: 'equal',
+    pairs: seen.length,
+    verdict: bad.length === 0 ? 'PASS' : 'FAIL',
     note: first === undefined ? `${device.name ?? ''} ${device.uuid ?? ''}` : `${bad.length} series labelled uuid=${first.labels.uuid ?? ''} name=${first.labels.name ?? ''}`,
   });
 }
@@ -271,30 +369,31 @@ function backendRow(input: CompareInput): Row {
   const name = 'llmsoak_gpu_backend_info';
   const vals = input.collector.map((s) => s.series.find((x) => x.name === name && x.labels.backend === 'nvml')?.value);
   const ok = vals.length > 0 && vals.every((v) => v === 1);
-  return row(name, { detail: 'backend="nvml"', against: '1 at every collection', tolerance: 'equal', pairs: vals.length, verdict: ok ? 'PASS' : 'FAIL',
-    note: ok ? '' : 'the collector did not use NVML at every collection' });
+  return row(name, {
+    detail: 'backend="nvml"',
+    against: '1 at every collection',
+    tolerance: 'equal',
+    pairs: vals.length,
+    verdict: ok ? 'PASS' : 'FAIL',
+    note: ok ? '' : 'the collector did not use NVML at every collection',
+  });
 }
 
 /** Compares every defined llmsoak_gpu_* series with nvidia-smi. */
 export function compare(input: CompareInput): Comparison {
   const first = input.query.find((r) => r.index === Number(input.gpu));
   const device = { name: first?.name, uuid: first?.uuid, driver: first?.driver };
-  const rows: Row[] = [
-    backendRow(input),
-    labelRow(input, device),
-    ...POINT_CHECKS.map((c) => pointRow(c, input)),
-    energyRow(input),
-    ...eventRows(input),
-    ...gpmRows(input),
-  ];
+  const rows: Row[] = [backendRow(input), labelRow(input, device), ...POINT_CHECKS.map((c) => pointRow(c, input)), energyRow(input), ...eventRows(input), ...gpmRows(input)];
   const covered = new Set(rows.map((r) => r.series));
   for (const name of input.defined) {
     if (!covered.has(name)) rows.push(row(name, { against: '–', tolerance: '–', verdict: 'FAIL', note: 'defined by the collector but not compared by this check' }));
   }
-  const failures = rows.filter((r) => r.verdict === 'FAIL').map((r) => {
-    const what = r.diff === undefined ? r.note : `llmsoak ${fmt(r.llmsoak)} vs ${fmt(r.reference)} (${r.against}), diff ${fmt(r.diff)} > ${r.tolerance}${r.note ? `; ${r.note}` : ''}`;
-    return `FAIL ${r.series}${r.detail ? ` [${r.detail}]` : ''}: ${what}`;
-  });
+  const failures = rows
+    .filter((r) => r.verdict === 'FAIL')
+    .map((r) => {
+      const what = r.diff === undefined ? r.note : `llmsoak ${fmt(r.llmsoak)} vs ${fmt(r.reference)} (${r.against}), diff ${fmt(r.diff)} > ${r.tolerance}${r.note ? `; ${r.note}` : ''}`;
+      return `FAIL ${r.series}${r.detail ? ` [${r.detail}]` : ''}: ${what}`;
+    });
   const warnings = rows.filter((r) => r.verdict === 'WARN').map((r) => `WARN ${r.series}${r.detail ? ` [${r.detail}]` : ''}: ${r.note}`);
   return { device, rows, failures, warnings };
 }

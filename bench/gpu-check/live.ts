@@ -119,8 +119,18 @@ export async function record(o: LiveOptions): Promise<RunRecord> {
   const queryFields = probeQueryFields(o.gpu, notes);
   const registry = new Registry();
   const collector = new GpuCollector({
-    intervalMs: 1000, timeoutMs: 5000, logger: o.logger, clock: systemClock, registry,
-    backend: 'nvml', libraryPath: o.libraryPath, nvidiaSmiPath: 'nvidia-smi', retryMs: 300_000, gpm: true, pcie: true, maxBytes: 1 << 20,
+    intervalMs: 1000,
+    timeoutMs: 5000,
+    logger: o.logger,
+    clock: systemClock,
+    registry,
+    backend: 'nvml',
+    libraryPath: o.libraryPath,
+    nvidiaSmiPath: 'nvidia-smi',
+    retryMs: 300_000,
+    gpm: true,
+    pcie: true,
+    maxBytes: 1 << 20,
   });
   await collector.collectOnce();
   if (collector.backendKind !== 'nvml') {
@@ -131,8 +141,10 @@ export async function record(o: LiveOptions): Promise<RunRecord> {
 
   const queryLines: string[] = [];
   const dmonLines: string[] = [];
-  const query = lineChild('nvidia-smi', [`--query-gpu=${queryFields.join(',')}`, '--format=csv,noheader,nounits', '-i', o.gpu, '-lms', '1000'],
-    (l) => queryLines.push(`${Date.now()},${l}`), { ...process.env, TZ: 'UTC' });
+  const query = lineChild('nvidia-smi', [`--query-gpu=${queryFields.join(',')}`, '--format=csv,noheader,nounits', '-i', o.gpu, '-lms', '1000'], (l) => queryLines.push(`${Date.now()},${l}`), {
+    ...process.env,
+    TZ: 'UTC',
+  });
   const dmon = await startDmon(o.gpu, dmonLines, notes);
 
   const samples: CollectorSample[] = [];
@@ -149,25 +161,30 @@ export async function record(o: LiveOptions): Promise<RunRecord> {
   const phases: Phase[] = [];
   const open = new Map<string, number>();
   const s = o.seconds;
-  const load = lineChild(o.python, [o.loadScript, '--idle', String(s.idle), '--matmul', String(s.matmul), '--copy', String(s.copy), '--idle2', String(s.idle2)], (l) => {
-    let e: LoadEvent;
-    try {
-      e = JSON.parse(l) as LoadEvent;
-    } catch {
+  const load = lineChild(
+    o.python,
+    [o.loadScript, '--idle', String(s.idle), '--matmul', String(s.matmul), '--copy', String(s.copy), '--idle2', String(s.idle2)],
+    (l) => {
+      let e: LoadEvent;
+      try {
+        e = JSON.parse(l) as LoadEvent;
+      } catch {
+        o.say(`load: ${l}`);
+        return;
+      }
       o.say(`load: ${l}`);
-      return;
-    }
-    o.say(`load: ${l}`);
-    if (e.event === 'start' && e.phase !== undefined && typeof e.tMs === 'number') open.set(e.phase, e.tMs);
-    else if (e.event === 'end' && e.phase !== undefined && typeof e.tMs === 'number') {
-      phases.push({ name: e.phase, startMs: open.get(e.phase) ?? e.tMs, endMs: e.tMs });
-      const { event: _e, phase: _p, tMs: _t, ...rest } = e;
-      if (Object.keys(rest).length > 0) notes.push(`load ${e.phase}: ${JSON.stringify(rest)}`);
-    } else if (e.event === 'ready') {
-      const { event: _e, tMs: _t, ...rest } = e;
-      notes.push(`load ready: ${JSON.stringify(rest)}`);
-    }
-  }, { ...process.env, PYTHONUNBUFFERED: '1' });
+      if (e.event === 'start' && e.phase !== undefined && typeof e.tMs === 'number') open.set(e.phase, e.tMs);
+      else if (e.event === 'end' && e.phase !== undefined && typeof e.tMs === 'number') {
+        phases.push({ name: e.phase, startMs: open.get(e.phase) ?? e.tMs, endMs: e.tMs });
+        const { event: _e, phase: _p, tMs: _t, ...rest } = e;
+        if (Object.keys(rest).length > 0) notes.push(`load ${e.phase}: ${JSON.stringify(rest)}`);
+      } else if (e.event === 'ready') {
+        const { event: _e, tMs: _t, ...rest } = e;
+        notes.push(`load ready: ${JSON.stringify(rest)}`);
+      }
+    },
+    { ...process.env, PYTHONUNBUFFERED: '1' },
+  );
   const budgetMs = (s.idle + s.matmul + s.copy + s.idle2 + 120) * 1000;
   const code = await orTimeout(exited(load.child), budgetMs);
   if (code === 'timeout') await stop(load.child);

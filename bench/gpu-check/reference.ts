@@ -14,11 +14,29 @@
 
 /** Fields asked of `nvidia-smi --query-gpu`, in this order. The event field is swapped on drivers older than r535. */
 export const QUERY_FIELDS = [
-  'timestamp', 'index', 'uuid', 'name', 'driver_version', 'utilization.gpu', 'utilization.memory', 'memory.used', 'memory.total',
-  'temperature.gpu', 'power.draw', 'enforced.power.limit', 'clocks.sm', 'clocks.mem', 'clocks_event_reasons.active',
-  'clocks_event_reasons.gpu_idle', 'clocks_event_reasons.applications_clocks_setting', 'clocks_event_reasons.sw_power_cap',
-  'clocks_event_reasons.hw_slowdown', 'clocks_event_reasons.sync_boost', 'clocks_event_reasons.sw_thermal_slowdown',
-  'clocks_event_reasons.hw_thermal_slowdown', 'clocks_event_reasons.hw_power_brake_slowdown',
+  'timestamp',
+  'index',
+  'uuid',
+  'name',
+  'driver_version',
+  'utilization.gpu',
+  'utilization.memory',
+  'memory.used',
+  'memory.total',
+  'temperature.gpu',
+  'power.draw',
+  'enforced.power.limit',
+  'clocks.sm',
+  'clocks.mem',
+  'clocks_event_reasons.active',
+  'clocks_event_reasons.gpu_idle',
+  'clocks_event_reasons.applications_clocks_setting',
+  'clocks_event_reasons.sw_power_cap',
+  'clocks_event_reasons.hw_slowdown',
+  'clocks_event_reasons.sync_boost',
+  'clocks_event_reasons.sw_thermal_slowdown',
+  'clocks_event_reasons.hw_thermal_slowdown',
+  'clocks_event_reasons.hw_power_brake_slowdown',
 ] as const;
 
 /** The same fields as drivers older than r535 name them. */
@@ -115,7 +133,10 @@ function sampleTime(stamp: number | undefined, arrivalMs: number): number {
 export function parseQueryLine(stored: string, fields: readonly string[] = QUERY_FIELDS): RefSample | undefined {
   const comma = stored.indexOf(',');
   const arrival = Number(stored.slice(0, comma));
-  const cols = stored.slice(comma + 1).split(',').map((s) => s.trim());
+  const cols = stored
+    .slice(comma + 1)
+    .split(',')
+    .map((s) => s.trim());
   if (comma < 0 || !Number.isFinite(arrival) || cols.length !== fields.length) return undefined;
   const col = (f: string): string | undefined => {
     const i = fields.indexOf(f);
@@ -124,8 +145,7 @@ export function parseQueryLine(stored: string, fields: readonly string[] = QUERY
   const index = num(col('index'));
   if (index === undefined) return undefined;
   const scale = (v: number | undefined, k: number): number | undefined => (v === undefined ? undefined : v * k);
-  const reasonCol = (suffix: string): string | undefined =>
-    col(`clocks_event_reasons.${suffix}`) ?? col(`clocks_throttle_reasons.${suffix}`);
+  const reasonCol = (suffix: string): string | undefined => col(`clocks_event_reasons.${suffix}`) ?? col(`clocks_throttle_reasons.${suffix}`);
   const events = reasonCol('active');
   const reasons: Record<string, boolean> = {};
   for (const [suffix, label] of REASON_FIELDS) {

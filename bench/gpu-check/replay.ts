@@ -67,7 +67,9 @@ export function phaseInput(samples: readonly CollectorSample[], gpu: string, fro
     if (slot < 0 || slot >= slots) continue;
     for (const x of s.series) {
       if (x.labels.gpu !== gpu) continue;
-      const labels = Object.entries(x.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+      const labels = Object.entries(x.labels)
+        .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+        .join(',');
       const key = `${x.name}{${labels}}`;
       let vals = bySeries.get(key);
       if (vals === undefined) {
@@ -105,8 +107,14 @@ export async function replay(samples: readonly CollectorSample[], phases: readon
     const store = new SeriesStore({ stepSec: 1, rawRetentionSec: 600, tiers: [] });
     const load = loadSeries(store, [...input, ...syntheticTtft(slots)], { startMs: from, intervalSec: 1 });
     const ctx: RuleContext = {
-      src: new LocalSource(store), now: new Date(load.endMs), windowSec: slots - 1, leakWindowSec: 3600,
-      runStartMs: from, warmupSec: 0, thresholds: DEFAULT_THRESHOLDS, baseline: undefined,
+      src: new LocalSource(store),
+      now: new Date(load.endMs),
+      windowSec: slots - 1,
+      leakWindowSec: 3600,
+      runStartMs: from,
+      warmupSec: 0,
+      thresholds: DEFAULT_THRESHOLDS,
+      baseline: undefined,
     };
     const outcomes = {} as Record<GpuRuleId, RuleOutcome>;
     for (const r of rules) outcomes[r.id] = await r.evaluate(ctx);

@@ -35,12 +35,13 @@ function phaseTable(ctx: ReportContext): string[] {
   };
   for (const p of ctx.phases) {
     const { from, to } = steady(p);
-    const dmonMean = (field: 'gpmSmActive' | 'gpmDramActive' | 'gpmTensorActive'): string =>
-      f(mean(within(ctx.dmon, from, to).flatMap((r) => (r[field] === undefined ? [] : [r[field] as number]))));
+    const dmonMean = (field: 'gpmSmActive' | 'gpmDramActive' | 'gpmTensorActive'): string => f(mean(within(ctx.dmon, from, to).flatMap((r) => (r[field] === undefined ? [] : [r[field] as number]))));
     const gpm = (series: string, field: 'gpmSmActive' | 'gpmDramActive' | 'gpmTensorActive'): string => `${m(series, from, to)} / ${dmonMean(field)}`;
-    lines.push(`| ${p.name} | ${((to - from) / 1000).toFixed(0)} | ${m('llmsoak_gpu_utilization_ratio', from, to)} | ${m('llmsoak_gpu_power_watts', from, to)} | `
-      + `${m('llmsoak_gpu_sm_clock_hertz', from, to, 1e6)} | ${gpm('llmsoak_gpu_sm_active_ratio', 'gpmSmActive')} | `
-      + `${gpm('llmsoak_gpu_dram_active_ratio', 'gpmDramActive')} | ${gpm('llmsoak_gpu_tensor_active_ratio', 'gpmTensorActive')} |`);
+    lines.push(
+      `| ${p.name} | ${((to - from) / 1000).toFixed(0)} | ${m('llmsoak_gpu_utilization_ratio', from, to)} | ${m('llmsoak_gpu_power_watts', from, to)} | ` +
+        `${m('llmsoak_gpu_sm_clock_hertz', from, to, 1e6)} | ${gpm('llmsoak_gpu_sm_active_ratio', 'gpmSmActive')} | ` +
+        `${gpm('llmsoak_gpu_dram_active_ratio', 'gpmDramActive')} | ${gpm('llmsoak_gpu_tensor_active_ratio', 'gpmTensorActive')} |`,
+    );
   }
   return lines;
 }
@@ -62,7 +63,10 @@ export function renderReport(r: CheckResult, ctx: ReportContext): string {
     '',
     '| series | detail | compared with | pairs | llmsoak (median) | nvidia-smi (median) | diff | max diff | tolerance | verdict | note |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...c.rows.map((x) => `| ${x.series} | ${cell(x.detail)} | ${cell(x.against)} | ${x.pairs} | ${f(x.llmsoak)} | ${f(x.reference)} | ${f(x.diff)} | ${f(x.maxDiff)} | ${cell(x.tolerance)} | ${x.verdict} | ${cell(x.note)} |`),
+    ...c.rows.map(
+      (x) =>
+        `| ${x.series} | ${cell(x.detail)} | ${cell(x.against)} | ${x.pairs} | ${f(x.llmsoak)} | ${f(x.reference)} | ${f(x.diff)} | ${f(x.maxDiff)} | ${cell(x.tolerance)} | ${x.verdict} | ${cell(x.note)} |`,
+    ),
     '',
     '## Phases (means over the steady part: 3 s after the start to 1 s before the end)',
     '',

@@ -91,10 +91,18 @@ export function nearest<T extends { tMs: number }>(xs: readonly T[], tMs: number
 export async function snapshot(reg: Registry, tMs: number): Promise<CollectorSample> {
   const series = (await reg.getMetricsAsJSON())
     .filter((m) => m.name.startsWith('llmsoak_gpu_'))
-    .flatMap((m) => m.values.flatMap((v) => (Number.isFinite(v.value) ? [{
-      name: m.name,
-      labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])),
-      value: v.value,
-    }] : [])));
+    .flatMap((m) =>
+      m.values.flatMap((v) =>
+        Number.isFinite(v.value)
+          ? [
+              {
+                name: m.name,
+                labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])),
+                value: v.value,
+              },
+            ]
+          : [],
+      ),
+    );
   return { tMs, series };
 }

@@ -12,7 +12,10 @@ import { GpuSeries } from '../../src/collectors/gpu-series.js';
 export function collectorSeriesNames(): string[] {
   const reg = new Registry();
   new GpuSeries(reg);
-  return reg.getMetricsAsArray().map((m) => m.name).sort();
+  return reg
+    .getMetricsAsArray()
+    .map((m) => m.name)
+    .sort();
 }
 
 export interface PanelReference {
@@ -35,7 +38,9 @@ function panelsOf(list: unknown): PanelJson[] {
 /** Every llmsoak_gpu_* name in a panel query of the dashboards in `dir` (rows' nested panels included). */
 export function dashboardGpuNames(dir: string): PanelReference[] {
   const out: PanelReference[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { panels?: unknown };
     for (const p of panelsOf(json.panels)) {
       for (const t of Array.isArray(p.targets) ? p.targets : []) {

@@ -214,8 +214,7 @@ export class AlertmanagerNotifier {
    */
   async idle(): Promise<void> {
     for (;;) {
-      const busy = this.targets.filter((t) => t.loop !== undefined || t.wakeScheduled
-        || (this.started && !this.abort.signal.aborted && t.queue.length > 0));
+      const busy = this.targets.filter((t) => t.loop !== undefined || t.wakeScheduled || (this.started && !this.abort.signal.aborted && t.queue.length > 0));
       if (busy.length === 0) return;
       await Promise.all(busy.map((t) => t.loop ?? new Promise<void>((r) => setImmediate(r))));
     }
@@ -280,12 +279,14 @@ export class AlertmanagerNotifier {
         t.m.queue.set(t.queue.length);
         await this.post(t, batch);
       }
-    })().catch((err: unknown) => {
-      // post() handles every request failure; this is a bug guard so the daemon never dies of it
-      this.log.error({ alertmanager: t.label, err }, 'alert send loop failed');
-    }).finally(() => {
-      t.loop = undefined;
-    });
+    })()
+      .catch((err: unknown) => {
+        // post() handles every request failure; this is a bug guard so the daemon never dies of it
+        this.log.error({ alertmanager: t.label, err }, 'alert send loop failed');
+      })
+      .finally(() => {
+        t.loop = undefined;
+      });
     t.loop = loop;
     return loop;
   }
@@ -323,11 +324,14 @@ export class AlertmanagerNotifier {
   private markOk(t: Target): void {
     t.lastSuccessAt = new Date(this.clock.wallMs());
     if (t.health === 'failing') {
-      this.log.info({
-        alertmanager: t.label,
-        failedForSeconds: Math.round(nsToSeconds(this.clock.monoNs() - t.failingSinceNs)),
-        failedRequests: t.failedRequests,
-      }, 'alertmanager recovered; sending alerts again');
+      this.log.info(
+        {
+          alertmanager: t.label,
+          failedForSeconds: Math.round(nsToSeconds(this.clock.monoNs() - t.failingSinceNs)),
+          failedRequests: t.failedRequests,
+        },
+        'alertmanager recovered; sending alerts again',
+      );
     }
     t.health = 'ok';
     t.failedRequests = 0;
@@ -339,8 +343,7 @@ export class AlertmanagerNotifier {
     if (t.health !== 'failing') {
       t.health = 'failing';
       t.failingSinceNs = this.clock.monoNs();
-      this.log.warn({ alertmanager: t.label, reason, alerts },
-        'sending alerts to alertmanager failed; the next resend carries them again (logged once until it recovers)');
+      this.log.warn({ alertmanager: t.label, reason, alerts }, 'sending alerts to alertmanager failed; the next resend carries them again (logged once until it recovers)');
     } else {
       this.log.debug({ alertmanager: t.label, reason, alerts }, 'sending alerts to alertmanager failed again');
     }

@@ -47,7 +47,7 @@ const LABEL_NAME = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 
 export const alertingConfigSchema = {
   type: 'object',
-  description: 'Sending hints to Alertmanager (API v2), with Prometheus\' semantics.',
+  description: "Sending hints to Alertmanager (API v2), with Prometheus' semantics.",
   additionalProperties: false,
   default: {},
   properties: {

@@ -58,7 +58,9 @@ function formatValue(v: number | string): string {
 
 /** Evidence as `name: value` lines, in the rule's order. */
 export function renderEvidence(evidence: Readonly<Record<string, number | string>>): string {
-  return Object.entries(evidence).map(([k, v]) => `${k}: ${formatValue(v)}`).join('\n');
+  return Object.entries(evidence)
+    .map(([k, v]) => `${k}: ${formatValue(v)}`)
+    .join('\n');
 }
 
 export function toAlertmanagerAlert(h: Hint, endsAt: Date, opts: PayloadOptions): AlertmanagerAlert {

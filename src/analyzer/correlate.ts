@@ -222,7 +222,7 @@ export function attribute(target: readonly Sample[], features: Readonly<Record<s
   const contributions: FeatureContribution[] = names.map((name, j) => {
     const k = usedIdx.indexOf(j);
     if (k < 0) return { name, coefficient: 0, standardized: 0, correlation: NaN, share: 0, tStat: 0, constant: true };
-    const beta = ((reg.weights[k] as number[])[0] as number);
+    const beta = (reg.weights[k] as number[])[0] as number;
     const coefficient = (beta * sy) / (sx[j] as number);
     intercept -= coefficient * (mx[j] as number);
     const correlation = pearson(xs[j] as number[], y);

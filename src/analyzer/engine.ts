@@ -59,11 +59,13 @@ const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, info:
  * and is the top cause only when it is alone.
  */
 export function rankHints(hints: Hint[]): Hint[] {
-  return [...hints].sort((a, b) =>
-    (b.state === 'firing' ? 1 : 0) - (a.state === 'firing' ? 1 : 0) ||
-    (a.rule === 'generator_bound' ? 1 : 0) - (b.rule === 'generator_bound' ? 1 : 0) ||
-    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
-    b.confidence - a.confidence);
+  return [...hints].sort(
+    (a, b) =>
+      (b.state === 'firing' ? 1 : 0) - (a.state === 'firing' ? 1 : 0) ||
+      (a.rule === 'generator_bound' ? 1 : 0) - (b.rule === 'generator_bound' ? 1 : 0) ||
+      SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
+      b.confidence - a.confidence,
+  );
 }
 
 export class Analyzer {
@@ -80,27 +82,40 @@ export class Analyzer {
   private readonly journal = new HintJournal();
   evaluations = 0;
 
-  constructor(private readonly o: {
-    cfg: AnalyzerConfig;
-    rules: Rule[];
-    src: SeriesSource;
-    tracker: HintTracker;
-    sinks: HintSink[];
-    registry: Registry;
-    logger: Logger;
-    clock: Clock;
-    /** Timers of the evaluation loop (default: the system's; tests drive a fake clock). */
-    timers?: Timers;
-    /** Start of the run, unix ms (warm-up counts from here). */
-    runStartMs: number;
-    /** The server's own words for failures (the error-storm hint quotes the top one). */
-    failures?: FailureMessages;
-  }) {
+  constructor(
+    private readonly o: {
+      cfg: AnalyzerConfig;
+      rules: Rule[];
+      src: SeriesSource;
+      tracker: HintTracker;
+      sinks: HintSink[];
+      registry: Registry;
+      logger: Logger;
+      clock: Clock;
+      /** Timers of the evaluation loop (default: the system's; tests drive a fake clock). */
+      timers?: Timers;
+      /** Start of the run, unix ms (warm-up counts from here). */
+      runStartMs: number;
+      /** The server's own words for failures (the error-storm hint quotes the top one). */
+      failures?: FailureMessages;
+    },
+  ) {
     this.log = o.logger.child({ component: 'analyzer' });
     const registers = [o.registry];
-    this.duration = new Histogram({ name: 'llmsoak_rule_evaluation_duration_seconds', help: 'Time to evaluate one rule.', labelNames: ['rule'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
+    this.duration = new Histogram({
+      name: 'llmsoak_rule_evaluation_duration_seconds',
+      help: 'Time to evaluate one rule.',
+      labelNames: ['rule'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
     this.failures = new Counter({ name: 'llmsoak_rule_evaluation_failures_total', help: 'Rule evaluations that threw.', labelNames: ['rule'], registers });
-    this.insufficientGauge = new Gauge({ name: 'llmsoak_rule_insufficient_data', help: '1 while a rule lacks the series it needs (it then says "insufficient data" rather than guess).', labelNames: ['rule'], registers });
+    this.insufficientGauge = new Gauge({
+      name: 'llmsoak_rule_insufficient_data',
+      help: '1 while a rule lacks the series it needs (it then says "insufficient data" rather than guess).',
+      labelNames: ['rule'],
+      registers,
+    });
     for (const r of o.rules) {
       this.health.set(r.id, { rule: r.id, severity: r.severity, description: r.description, health: 'unknown' });
       this.failures.labels(r.id).inc(0);
@@ -163,8 +178,14 @@ export class Analyzer {
     if (sinceWarmupSec < 2 * cfg.stepSec) return;
     await this.maybeCaptureBaseline(now);
     const ctx: RuleContext = {
-      src: this.o.src, now, windowSec: Math.min(cfg.windowSec, sinceWarmupSec), leakWindowSec: cfg.leakWindowSec,
-      runStartMs: this.o.runStartMs, warmupSec: cfg.warmupSec, thresholds: cfg.thresholds, baseline: this.baselineValue,
+      src: this.o.src,
+      now,
+      windowSec: Math.min(cfg.windowSec, sinceWarmupSec),
+      leakWindowSec: cfg.leakWindowSec,
+      runStartMs: this.o.runStartMs,
+      warmupSec: cfg.warmupSec,
+      thresholds: cfg.thresholds,
+      baseline: this.baselineValue,
       ...(this.o.failures ? { failures: this.o.failures } : {}),
     };
     for (const rule of this.o.rules) {

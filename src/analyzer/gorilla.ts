@@ -190,7 +190,7 @@ export class XorEncoder {
   /** An encoder that goes on from `bytes` and a state() taken with them. */
   static restore(bytes: Uint8Array, state: readonly number[]): XorEncoder {
     const [bitLen, count, prevHi, prevLo, leading, trailing, capacity] = state;
-    if (state.length !== 7 || !Number.isInteger(bitLen) || (((bitLen as number) + 7) >>> 3) !== bytes.length || !((capacity as number) >= bytes.length)) {
+    if (state.length !== 7 || !Number.isInteger(bitLen) || ((bitLen as number) + 7) >>> 3 !== bytes.length || !((capacity as number) >= bytes.length)) {
       throw new RangeError('XorEncoder: state does not match the bytes');
     }
     // A head holds at most one block (120 values ≤ 1.2 KB): a corrupt state cannot make it allocate more than 1 MiB.

@@ -82,30 +82,46 @@ export class IncidentTracker {
   private readonly count: Counter<'kind'>;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly o: {
-    src: SeriesSource;
-    thresholds: Thresholds;
-    baseline: () => Baseline | undefined;
-    /** The rules' window, s: how far back an onset is looked for (twice this). */
-    windowSec: number;
-    cfg: IncidentsConfig;
-    registry: Registry;
-    logger: Logger;
-  }) {
+  constructor(
+    private readonly o: {
+      src: SeriesSource;
+      thresholds: Thresholds;
+      baseline: () => Baseline | undefined;
+      /** The rules' window, s: how far back an onset is looked for (twice this). */
+      windowSec: number;
+      cfg: IncidentsConfig;
+      registry: Registry;
+      logger: Logger;
+    },
+  ) {
     this.log = o.logger.child({ component: 'incidents' });
     const buckets = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
     const registers = [o.registry];
-    this.ttd = new Histogram({ name: 'llmsoak_incident_time_to_detect_seconds', help: 'Incidents: time from the onset (first sample where the condition held) to the hint firing.', labelNames: ['kind'], buckets, registers });
-    this.ttr = new Histogram({ name: 'llmsoak_incident_time_to_recover_seconds', help: 'Incidents: time from the onset to the first sample back within the baseline band.', labelNames: ['kind'], buckets, registers });
+    this.ttd = new Histogram({
+      name: 'llmsoak_incident_time_to_detect_seconds',
+      help: 'Incidents: time from the onset (first sample where the condition held) to the hint firing.',
+      labelNames: ['kind'],
+      buckets,
+      registers,
+    });
+    this.ttr = new Histogram({
+      name: 'llmsoak_incident_time_to_recover_seconds',
+      help: 'Incidents: time from the onset to the first sample back within the baseline band.',
+      labelNames: ['kind'],
+      buckets,
+      registers,
+    });
     this.count = new Counter({ name: 'llmsoak_incidents_total', help: 'Incidents the analyzer saw (error storm, target down, latency excursion).', labelNames: ['kind'], registers });
     for (const k of INCIDENT_KINDS) this.count.labels(k).inc(0);
   }
 
   /** HintSink: every hint after each evaluation. Work is queued (it reads the source) and never throws. */
   send(hints: Hint[], now: Date): Promise<void> {
-    this.queue = this.queue.then(() => this.update(hints, now)).catch((err: unknown) => {
-      this.log.warn(`incident bookkeeping failed: ${errorMessage(err)}`);
-    });
+    this.queue = this.queue
+      .then(() => this.update(hints, now))
+      .catch((err: unknown) => {
+        this.log.warn(`incident bookkeeping failed: ${errorMessage(err)}`);
+      });
     return this.queue;
   }
 
@@ -135,7 +151,7 @@ export class IncidentTracker {
     const points = await this.series(inc, firedMs - (2 * this.o.windowSec + 4 * step) * 1000, firedMs);
     // The run of samples outside the band that ends at (or just before) the detection; one sample inside is a gap, not an end.
     let i = points.length - 1;
-    while (i >= 0 && !(((points[i] as Sample).v) > band)) i--;
+    while (i >= 0 && !((points[i] as Sample).v > band)) i--;
     let onset = i;
     for (let j = i; j >= 0; j--) {
       const p = points[j] as Sample;
@@ -151,7 +167,10 @@ export class IncidentTracker {
     const ttd = (inc.detectedMs - inc.onsetMs) / 1000;
     this.count.labels(kind).inc();
     this.ttd.labels(kind).observe(ttd);
-    this.log.warn({ kind, cause: inc.cause, onset: new Date(inc.onsetMs).toISOString(), timeToDetectSec: ttd }, `incident ${kind} (${inc.cause}): onset ${new Date(inc.onsetMs).toISOString()}, detected after ${ttd.toFixed(1)} s`);
+    this.log.warn(
+      { kind, cause: inc.cause, onset: new Date(inc.onsetMs).toISOString(), timeToDetectSec: ttd },
+      `incident ${kind} (${inc.cause}): onset ${new Date(inc.onsetMs).toISOString()}, detected after ${ttd.toFixed(1)} s`,
+    );
   }
 
   private async checkRecovery(inc: Incident, nowMs: number): Promise<void> {
@@ -212,10 +231,15 @@ export class IncidentTracker {
     return this.list
       .filter((i) => i.onsetMs <= toMs && (i.recoveredMs === undefined || i.recoveredMs >= fromMs))
       .map((i) => {
-        const what = i.kind === 'latency' ? `${i.figure ?? 'ttft'} median > ${fmt(i.band)} s (baseline + ${Math.round(this.o.thresholds.latencyIncrease * 100)}%), peak ${fmt(i.peak)} s` : `error ratio > ${fmt(i.band)}, peak ${fmt(i.peak)}`;
+        const what =
+          i.kind === 'latency'
+            ? `${i.figure ?? 'ttft'} median > ${fmt(i.band)} s (baseline + ${Math.round(this.o.thresholds.latencyIncrease * 100)}%), peak ${fmt(i.peak)} s`
+            : `error ratio > ${fmt(i.band)}, peak ${fmt(i.peak)}`;
         return {
-          kind: i.kind, cause: i.cause,
-          onsetAt: new Date(i.onsetMs).toISOString(), detectedAt: new Date(i.detectedMs).toISOString(),
+          kind: i.kind,
+          cause: i.cause,
+          onsetAt: new Date(i.onsetMs).toISOString(),
+          detectedAt: new Date(i.detectedMs).toISOString(),
           ...(i.recoveredMs !== undefined ? { recoveredAt: new Date(i.recoveredMs).toISOString(), timeToRecoverSec: round3((i.recoveredMs - i.onsetMs) / 1000) } : {}),
           timeToDetectSec: round3((i.detectedMs - i.onsetMs) / 1000),
           detail: what,

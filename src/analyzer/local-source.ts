@@ -12,17 +12,7 @@
  */
 import { PointBuffer, type SeriesStore } from './series-store.js';
 import { parseSelector } from './selector.js';
-import {
-  bucketQuantile,
-  extrapolatedRate,
-  parseLe,
-  type Aggregation,
-  type Bucket,
-  type Sample,
-  type Series,
-  type SeriesSource,
-  type StepOptions,
-} from './source.js';
+import { bucketQuantile, extrapolatedRate, parseLe, type Aggregation, type Bucket, type Sample, type Series, type SeriesSource, type StepOptions } from './source.js';
 
 /** LocalSource configuration. */
 export interface LocalSourceOptions {
@@ -55,7 +45,10 @@ export class LocalSource implements SeriesSource {
   private readonly buf = new PointBuffer(4096);
   private prefix = new Float64Array(4096);
 
-  constructor(private readonly store: SeriesStore, opts: LocalSourceOptions = {}) {
+  constructor(
+    private readonly store: SeriesStore,
+    opts: LocalSourceOptions = {},
+  ) {
     this.stepSec = opts.stepSec ?? store.stepSec;
     this.rateWindowSec = opts.rateWindowSec ?? Math.max(60, 4 * store.stepSec);
     this.lookbackSec = opts.lookbackSec ?? 2 * store.stepSec;

@@ -30,8 +30,12 @@ export function periodFigures(meters: readonly Meter[], fromMs: number, toMs: nu
   let requests = 0;
   let ok = 0;
   const out: PeriodFigures = {
-    from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), durationSec: r6(Math.max(0, toMs - fromMs) / 1000),
-    requests: 0, rps: 0, errorRate: 0,
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    durationSec: r6(Math.max(0, toMs - fromMs) / 1000),
+    requests: 0,
+    rps: 0,
+    errorRate: 0,
   };
   for (const m of meters) {
     requests += m.totals.requests;
@@ -50,7 +54,11 @@ export function periodFigures(meters: readonly Meter[], fromMs: number, toMs: nu
   return out;
 }
 
-interface Slice { meter: Meter; startMs: number; endMs: number }
+interface Slice {
+  meter: Meter;
+  startMs: number;
+  endMs: number;
+}
 
 /**
  * `keep` completed slices of `sliceMs` each, plus the one filling now. The
@@ -62,7 +70,11 @@ export class SliceMeters {
   private current: Meter;
   private currentStartMs: number;
 
-  constructor(private readonly src: MeterSource, private readonly keep: number, nowMs: number) {
+  constructor(
+    private readonly src: MeterSource,
+    private readonly keep: number,
+    nowMs: number,
+  ) {
     this.current = src.openMeter();
     this.currentStartMs = nowMs;
   }
@@ -94,7 +106,11 @@ export class SliceMeters {
       picked.unshift(s);
     }
     if (picked.length === 0) return undefined;
-    return periodFigures(picked.map((s) => s.meter), (picked[0] as Slice).startMs, (picked[picked.length - 1] as Slice).endMs);
+    return periodFigures(
+      picked.map((s) => s.meter),
+      (picked[0] as Slice).startMs,
+      (picked[picked.length - 1] as Slice).endMs,
+    );
   }
 
   close(): void {

@@ -146,7 +146,11 @@ function promTime(ms: number): string {
 }
 
 function labelKey(labels: Readonly<Record<string, string>>): string {
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 
 /** The Prometheus implementation of SeriesSource. */
@@ -173,7 +177,14 @@ export class PrometheusSource implements SeriesSource {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
     this.maxBytes = opts.maxResponseBytes ?? DEFAULT_PROMETHEUS_MAX_RESPONSE_BYTES;
     this.maxPoints = opts.maxPointsPerSeries ?? 11_000;
-    for (const [k, v] of Object.entries({ stepSec: this.stepSec, rateWindowSec: this.rateWindowSec, lookbackSec: this.lookbackSec, timeoutMs: this.timeoutMs, maxResponseBytes: this.maxBytes, maxPointsPerSeries: this.maxPoints })) {
+    for (const [k, v] of Object.entries({
+      stepSec: this.stepSec,
+      rateWindowSec: this.rateWindowSec,
+      lookbackSec: this.lookbackSec,
+      timeoutMs: this.timeoutMs,
+      maxResponseBytes: this.maxBytes,
+      maxPointsPerSeries: this.maxPoints,
+    })) {
       if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`PrometheusSource: ${k} must be > 0, got ${v}`);
     }
     this.headers = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
@@ -240,10 +251,7 @@ export class PrometheusSource implements SeriesSource {
     const startMs = nowMs - this.lookbackSec * 1000;
     // Newest raw point within the lookback (with its own timestamp), kept only
     // for series that Prometheus does not consider stale at now.
-    const [raw, live] = await Promise.all([
-      this.query(`${selector}[${promDuration(this.lookbackSec)}]`, nowMs),
-      this.query(selector, nowMs),
-    ]);
+    const [raw, live] = await Promise.all([this.query(`${selector}[${promDuration(this.lookbackSec)}]`, nowMs), this.query(selector, nowMs)]);
     const alive = new Set(live.map((s) => labelKey(s.labels)));
     const out: Series[] = [];
     for (const s of raw) {

@@ -100,9 +100,7 @@ export interface RuleContext {
   /** Host memory total, bytes, when known (projections). */
 }
 
-export type RuleOutcome =
-  | { status: 'ok'; findings: Finding[] }
-  | { status: 'insufficient data'; missing: string[] };
+export type RuleOutcome = { status: 'ok'; findings: Finding[] } | { status: 'insufficient data'; missing: string[] };
 
 export interface Rule {
   readonly id: string;

@@ -117,12 +117,14 @@ export class Sampler {
     if (this.running) {
       this.s.overruns++;
     } else {
-      this.running = this.sampleOnce().then(
-        () => undefined,
-        () => undefined,
-      ).finally(() => {
-        this.running = undefined;
-      });
+      this.running = this.sampleOnce()
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => {
+          this.running = undefined;
+        });
     }
     this.schedule();
   }

@@ -147,12 +147,24 @@ function readString(s: string, i: number, fail: (msg: string) => never): [string
       const e = s[i + 1];
       i += 2;
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case '\\': out += '\\'; break;
-        case '"': out += '"'; break;
-        case "'": out += "'"; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case "'":
+          out += "'";
+          break;
         case 'u': {
           const hex = s.slice(i, i + 4);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('bad \\u escape');
@@ -196,7 +208,9 @@ export function matchesAll(labels: Readonly<Record<string, string>>, matchers: r
 
 /** Canonical text of a series identity: `name{a="1",b="2"}` with labels sorted (no __name__ inside). */
 export function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
-  const keys = Object.keys(labels).filter((k) => k !== '__name__').sort();
+  const keys = Object.keys(labels)
+    .filter((k) => k !== '__name__')
+    .sort();
   if (keys.length === 0) return name;
   let s = `${name}{`;
   for (let j = 0; j < keys.length; j++) {

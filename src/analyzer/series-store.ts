@@ -200,7 +200,10 @@ class Tier {
   headFirst = 0;
   /** Values written into every live series' head. */
   headLen = 0;
-  constructor(readonly cap: number, readonly resMs: number) {
+  constructor(
+    readonly cap: number,
+    readonly resMs: number,
+  ) {
     this.ts = new Float64Array(cap);
   }
   /** Sample number of the oldest sample in the window. */
@@ -856,8 +859,15 @@ export class SeriesStore {
       blobs.push(bytesOf(t.ts.slice()));
       for (const blk of t.blocks) blobs.push(blk.data, bytesOf(blk.offsets));
       return {
-        cap: t.cap, resMs: t.resMs, total: t.total, count: t.count, bucket: encodeNum(t.bucket), bucketLastT: encodeNum(t.bucketLastT),
-        headFirst: t.headFirst, headLen: t.headLen, blocks: t.blocks.map((blk) => blk.firstSeq),
+        cap: t.cap,
+        resMs: t.resMs,
+        total: t.total,
+        count: t.count,
+        bucket: encodeNum(t.bucket),
+        bucketLastT: encodeNum(t.bucketLastT),
+        headFirst: t.headFirst,
+        headLen: t.headLen,
+        blocks: t.blocks.map((blk) => blk.firstSeq),
       };
     });
     const series: SeriesSnapshot[] = [];
@@ -866,7 +876,13 @@ export class SeriesStore {
       const labels: Record<string, string> = {};
       for (const k in r.labels) if (k !== '__name__') labels[k] = r.labels[k] as string;
       series.push({
-        id: r.id, name: r.name, labels, kind: r.kind, present: r.present, lastSeenMs: encodeNum(r.lastSeenMs), born: r.born,
+        id: r.id,
+        name: r.name,
+        labels,
+        kind: r.kind,
+        present: r.present,
+        lastSeenMs: encodeNum(r.lastSeenMs),
+        born: r.born,
         heads: r.heads.map((h) => h.state()),
       });
       for (const h of r.heads) blobs.push(h.writer.bytes.slice(0, h.writer.byteLen));
@@ -874,7 +890,11 @@ export class SeriesStore {
     }
     return {
       json: {
-        v: 2, stepSec: this.stepSec, lastT: encodeNum(this.lastT), tiers, series,
+        v: 2,
+        stepSec: this.stepSec,
+        lastT: encodeNum(this.lastT),
+        tiers,
+        series,
         counters: { refused: this.refusedCount, outOfOrder: this.outOfOrderCount, evicted: this.evictedCount, samples: this.sampleCount },
       },
       blobs,
@@ -891,8 +911,7 @@ export class SeriesStore {
     const j = snap.json as SeriesStoreSnapshot;
     if (!Array.isArray(j?.tiers) || !Array.isArray(j.series)) throw new RangeError('SeriesStore: not a store snapshot');
     if (j.v !== 2) throw new RangeError(`SeriesStore: the checkpoint holds an older store format (v${String(j.v)})`);
-    if (j.stepSec !== store.stepSec || j.tiers.length !== store.tiers.length
-      || j.tiers.some((t, k) => t.cap !== (store.tiers[k] as Tier).cap || t.resMs !== (store.tiers[k] as Tier).resMs)) {
+    if (j.stepSec !== store.stepSec || j.tiers.length !== store.tiers.length || j.tiers.some((t, k) => t.cap !== (store.tiers[k] as Tier).cap || t.resMs !== (store.tiers[k] as Tier).resMs)) {
       throw new RangeError('SeriesStore: the checkpoint was taken with another step, retention or tiers');
     }
     const blobs = snap.blobs;
@@ -930,8 +949,18 @@ export class SeriesStore {
       if (store.active >= store.maxSeries) continue;
       const key = seriesKey(s.name, s.labels);
       store.addRec({
-        id: s.id, name: s.name, key, kind: s.kind, labels: Object.freeze({ ...s.labels, __name__: s.name }),
-        heads, born: s.born, acc, touched: -1, present: s.present, lastSeenMs: decodeNum(s.lastSeenMs), alive: true,
+        id: s.id,
+        name: s.name,
+        key,
+        kind: s.kind,
+        labels: Object.freeze({ ...s.labels, __name__: s.name }),
+        heads,
+        born: s.born,
+        acc,
+        touched: -1,
+        present: s.present,
+        lastSeenMs: decodeNum(s.lastSeenMs),
+        alive: true,
       });
     }
     for (let id = store.recs.length - 1; id >= 0; id--) if (!store.recs[id]) store.freeIds.push(id);
@@ -951,12 +980,24 @@ export class SeriesStore {
 
 /** Reads rely on these (blocks contiguous up to the head, offsets inside their data): a snapshot that breaks them is refused. */
 function checkTier(t: Tier): void {
-  const ok = Number.isInteger(t.total) && Number.isInteger(t.count) && t.count >= 0 && t.count <= t.cap && t.count <= t.total
-    && t.headFirst % BLOCK_SAMPLES === 0 && t.headLen >= 0 && t.headLen < BLOCK_SAMPLES && t.headFirst + t.headLen <= t.total
-    && t.blocks.every((b, i) => b.firstSeq === t.headFirst - (t.blocks.length - i) * BLOCK_SAMPLES
-      && b.offsets.length > 0 && b.offsets.every((o, j) => o <= b.data.byteLength && (j === 0 || o >= (b.offsets[j - 1] as number))))
-    && (t.blocks.length === 0 ? t.headFirst <= t.total - t.count : (t.blocks[0] as Block).firstSeq <= t.total - t.count);
-  if (!ok) throw new RangeError('SeriesStore: the snapshot\'s blocks are inconsistent');
+  const ok =
+    Number.isInteger(t.total) &&
+    Number.isInteger(t.count) &&
+    t.count >= 0 &&
+    t.count <= t.cap &&
+    t.count <= t.total &&
+    t.headFirst % BLOCK_SAMPLES === 0 &&
+    t.headLen >= 0 &&
+    t.headLen < BLOCK_SAMPLES &&
+    t.headFirst + t.headLen <= t.total &&
+    t.blocks.every(
+      (b, i) =>
+        b.firstSeq === t.headFirst - (t.blocks.length - i) * BLOCK_SAMPLES &&
+        b.offsets.length > 0 &&
+        b.offsets.every((o, j) => o <= b.data.byteLength && (j === 0 || o >= (b.offsets[j - 1] as number))),
+    ) &&
+    (t.blocks.length === 0 ? t.headFirst <= t.total - t.count : (t.blocks[0] as Block).firstSeq <= t.total - t.count);
+  if (!ok) throw new RangeError("SeriesStore: the snapshot's blocks are inconsistent");
 }
 
 /** One series in a store snapshot. */
@@ -979,8 +1020,14 @@ export interface SeriesStoreSnapshot {
   stepSec: number;
   lastT: number | string;
   tiers: {
-    cap: number; resMs: number; total: number; count: number; bucket: number | string; bucketLastT: number | string;
-    headFirst: number; headLen: number;
+    cap: number;
+    resMs: number;
+    total: number;
+    count: number;
+    bucket: number | string;
+    bucketLastT: number | string;
+    headFirst: number;
+    headLen: number;
     /** firstSeq of each closed block, oldest first. */
     blocks: number[];
   }[];

@@ -15,8 +15,7 @@ import { decodeFromCompressedBase64, JsHistogram } from 'hdr-histogram-js';
 // ------------------------------------------------------------ special functions
 
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7; relative error ~1e-15). */
@@ -266,7 +265,9 @@ export interface WeightedSample {
 
 /** Group raw values into a WeightedSample (NaN dropped). O(n log n). */
 export function toWeighted(values: ArrayLike<number>): WeightedSample {
-  const s = Float64Array.from(values as ArrayLike<number>).filter((v) => !Number.isNaN(v)).sort();
+  const s = Float64Array.from(values as ArrayLike<number>)
+    .filter((v) => !Number.isNaN(v))
+    .sort();
   const vs: number[] = [];
   const ws: number[] = [];
   for (let i = 0; i < s.length; i++) {
@@ -469,8 +470,8 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): SpearmanResult | undefined {
   const n = Math.min(x.length, y.length);
   if (n < 3) return undefined;
-  const rx = averageRanks(x.length === n ? x : Array.prototype.slice.call(x, 0, n) as number[]).ranks;
-  const ry = averageRanks(y.length === n ? y : Array.prototype.slice.call(y, 0, n) as number[]).ranks;
+  const rx = averageRanks(x.length === n ? x : (Array.prototype.slice.call(x, 0, n) as number[])).ranks;
+  const ry = averageRanks(y.length === n ? y : (Array.prototype.slice.call(y, 0, n) as number[])).ranks;
   const rho = pearson(rx, ry);
   if (Number.isNaN(rho)) return undefined;
   const df = n - 2;

@@ -83,19 +83,31 @@ export class TargetChangeDetector {
   private sliceTimer: NodeJS.Timeout | undefined;
   private lastRestartMs: number | undefined;
 
-  constructor(private readonly o: {
-    cfg: TargetChangesConfig;
-    registry: Registry;
-    logger: Logger;
-    clock: Clock;
-    /** Where before/after figures come from (the recorder); absent: events without figures. */
-    meters?: MeterSource;
-    /** Called once per model change with the newly served ids (the daemon may follow them). */
-    onModelChange?: (served: string[]) => void;
-  }) {
+  constructor(
+    private readonly o: {
+      cfg: TargetChangesConfig;
+      registry: Registry;
+      logger: Logger;
+      clock: Clock;
+      /** Where before/after figures come from (the recorder); absent: events without figures. */
+      meters?: MeterSource;
+      /** Called once per model change with the newly served ids (the daemon may follow them). */
+      onModelChange?: (served: string[]) => void;
+    },
+  ) {
     this.log = o.logger.child({ component: 'target-changes' });
-    this.counter = new Counter({ name: 'llmsoak_target_changes_total', help: 'Changes of the target seen during the soak: served model, server version/build labels, or a restart (process start time).', labelNames: ['kind'], registers: [o.registry] });
-    this.lastChange = new Gauge({ name: 'llmsoak_target_last_change_timestamp_seconds', help: 'When the last target change of this kind was detected, seconds since the epoch (Grafana annotations).', labelNames: ['kind'], registers: [o.registry] });
+    this.counter = new Counter({
+      name: 'llmsoak_target_changes_total',
+      help: 'Changes of the target seen during the soak: served model, server version/build labels, or a restart (process start time).',
+      labelNames: ['kind'],
+      registers: [o.registry],
+    });
+    this.lastChange = new Gauge({
+      name: 'llmsoak_target_last_change_timestamp_seconds',
+      help: 'When the last target change of this kind was detected, seconds since the epoch (Grafana annotations).',
+      labelNames: ['kind'],
+      registers: [o.registry],
+    });
     for (const k of CHANGE_KINDS) this.counter.labels(k).inc(0);
   }
 
@@ -140,9 +152,10 @@ export class TargetChangeDetector {
   }
 
   private record(obs: IdentityObservation, from: string, lastSeenOldMs: number, now: number): void {
-    const detail = obs.kind === 'restart'
-      ? `target restarted (${obs.source}: process start ${startTime(from)} → ${startTime(obs.value)})`
-      : `${obs.kind === 'model' ? 'served model' : obs.key} ${JSON.stringify(from)} → ${JSON.stringify(obs.value)} (${obs.source})`;
+    const detail =
+      obs.kind === 'restart'
+        ? `target restarted (${obs.source}: process start ${startTime(from)} → ${startTime(obs.value)})`
+        : `${obs.kind === 'model' ? 'served model' : obs.key} ${JSON.stringify(from)} → ${JSON.stringify(obs.value)} (${obs.source})`;
     const ev: RunEvent = { at: new Date(now).toISOString(), kind: EVENT_KIND[obs.kind], detail };
     this.log.warn({ kind: obs.kind, source: obs.source, from, to: obs.value }, `target change: ${detail}`);
     this.counter.labels(obs.kind).inc();
@@ -172,10 +185,12 @@ export class TargetChangeDetector {
 
   /** Changes detected in [fromMs, toMs] (copies; newest last). */
   events(fromMs = -Infinity, toMs = Infinity): RunEvent[] {
-    return this.list.filter((e) => {
-      const t = Date.parse(e.at);
-      return t >= fromMs && t <= toMs;
-    }).map((e) => structuredClone(e));
+    return this.list
+      .filter((e) => {
+        const t = Date.parse(e.at);
+        return t >= fromMs && t <= toMs;
+      })
+      .map((e) => structuredClone(e));
   }
 }
 

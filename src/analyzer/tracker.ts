@@ -43,7 +43,7 @@ import { hintKey, identityLabels, type Finding, type Hint, type HintState } from
 export const RESOLVED_RETENTION_MS = 15 * 60_000;
 
 /** Put in front of every hint's summary while llmsoak is generator-bound. */
-export const UNTRUSTWORTHY_PREFIX = "[llmsoak is generator-bound: its own figures are not trustworthy now] ";
+export const UNTRUSTWORTHY_PREFIX = '[llmsoak is generator-bound: its own figures are not trustworthy now] ';
 
 /** `inactive`: not tracked (before a hint exists, after a pending one is dropped). */
 export type TrackedState = HintState | 'inactive';
@@ -314,7 +314,10 @@ export class HintTracker {
 
 /** A hint with its instants as unix ms (JSON-safe). */
 export type HintSnapshot = Omit<Hint, 'activeAt' | 'lastEvalAt' | 'firedAt' | 'resolvedAt'> & {
-  activeAt: number; lastEvalAt: number; firedAt?: number; resolvedAt?: number;
+  activeAt: number;
+  lastEvalAt: number;
+  firedAt?: number;
+  resolvedAt?: number;
 };
 
 /** What a checkpoint keeps of the tracker. */
@@ -341,6 +344,12 @@ function snapshot(h: Hint): Hint {
 /** One log line's message for a transition, e.g. `hint kv_cache_pressure{model="m"} pending -> firing`. */
 export function describeTransition(tr: Transition): string {
   const h = tr.hint;
-  const labels = h.labels === undefined ? '' : `{${Object.keys(h.labels).sort().map((k) => `${k}=${JSON.stringify(h.labels?.[k])}`).join(',')}}`;
+  const labels =
+    h.labels === undefined
+      ? ''
+      : `{${Object.keys(h.labels)
+          .sort()
+          .map((k) => `${k}=${JSON.stringify(h.labels?.[k])}`)
+          .join(',')}}`;
   return `hint ${h.rule}${labels} (${h.severity}, ${h.cause}) ${tr.from} -> ${tr.to}`;
 }

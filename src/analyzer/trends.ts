@@ -356,9 +356,7 @@ function relChange(recent: number, base: number): number {
 }
 
 function asWeighted(x: ArrayLike<number> | WeightedSample): WeightedSample {
-  return (x as WeightedSample).weights instanceof Float64Array && (x as WeightedSample).values instanceof Float64Array
-    ? (x as WeightedSample)
-    : toWeighted(x as ArrayLike<number>);
+  return (x as WeightedSample).weights instanceof Float64Array && (x as WeightedSample).values instanceof Float64Array ? (x as WeightedSample) : toWeighted(x as ArrayLike<number>);
 }
 
 /**
@@ -422,7 +420,11 @@ export function compareDistributions(baseline: ArrayLike<number> | WeightedSampl
     return { ...res, verdict: 'degraded', reason: why.join('; ') };
   }
   if (shift) return { ...res, verdict: 'improved', reason: `median ${pct(medianChange)} (p=${mw.p.toPrecision(3)})` };
-  return { ...res, verdict: 'unchanged', reason: `median ${pct(medianChange)} (p=${mw.p.toPrecision(3)}), tail p=${tailPValue.toPrecision(3)}; need p < ${o.alpha} and |change| ≥ ${pct(o.minEffect)}` };
+  return {
+    ...res,
+    verdict: 'unchanged',
+    reason: `median ${pct(medianChange)} (p=${mw.p.toPrecision(3)}), tail p=${tailPValue.toPrecision(3)}; need p < ${o.alpha} and |change| ≥ ${pct(o.minEffect)}`,
+  };
 }
 
 function weightAt(w: WeightedSample, x: number): number {

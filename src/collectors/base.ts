@@ -122,10 +122,13 @@ export abstract class PeriodicCollector implements Collector {
 
   private arm(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = this.timers.setTimeout(() => {
-      this.timer = undefined;
-      void this.tick();
-    }, Math.max(0, delayMs));
+    this.timer = this.timers.setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.tick();
+      },
+      Math.max(0, delayMs),
+    );
     this.timer.unref?.();
   }
 

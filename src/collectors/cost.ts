@@ -35,7 +35,11 @@ export interface CostCollectorOptions extends PeriodicOptions {
   inputs: CostInputs;
 }
 
-interface Point { tNs: bigint; tokens: number; energy: number | undefined }
+interface Point {
+  tNs: bigint;
+  tokens: number;
+  energy: number | undefined;
+}
 
 export class CostCollector extends PeriodicCollector {
   private readonly opts: CostCollectorOptions;
@@ -46,10 +50,8 @@ export class CostCollector extends PeriodicCollector {
   constructor(opts: CostCollectorOptions) {
     super('cost', opts);
     this.opts = opts;
-    this.costGauge = getOrCreateGauge(opts.registry, 'llmsoak_cost_per_million_output_tokens',
-      'GPU cost of one million output tokens over the cost window, in the currency of cost.gpuHourPrice.', []);
-    this.energyGauge = getOrCreateGauge(opts.registry, 'llmsoak_energy_joules_per_output_token',
-      'GPU energy per output token over the cost window, joules.', []);
+    this.costGauge = getOrCreateGauge(opts.registry, 'llmsoak_cost_per_million_output_tokens', 'GPU cost of one million output tokens over the cost window, in the currency of cost.gpuHourPrice.', []);
+    this.energyGauge = getOrCreateGauge(opts.registry, 'llmsoak_energy_joules_per_output_token', 'GPU energy per output token over the cost window, joules.', []);
   }
 
   protected collect(): Promise<RunResult> {

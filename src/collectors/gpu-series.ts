@@ -49,7 +49,7 @@ export const CLOCK_EVENT_REASONS: ReadonlyArray<readonly [string, bigint]> = [
 
 type GpuLabel = 'gpu' | 'uuid' | 'name';
 type NumericField = {
-  [K in keyof GpuReading]-?: GpuReading[K] extends number | undefined ? (K extends 'index' ? never : K) : never
+  [K in keyof GpuReading]-?: GpuReading[K] extends number | undefined ? (K extends 'index' ? never : K) : never;
 }[keyof GpuReading];
 
 const GAUGES: ReadonlyArray<readonly [NumericField, string, string]> = [
@@ -80,14 +80,12 @@ export class GpuSeries {
 
   constructor(registry: Registry) {
     const labels: readonly GpuLabel[] = ['gpu', 'uuid', 'name'];
-    this.gauges = GAUGES.map(([field, name, help]) =>
-      [field, new SnapshotGauge(getOrCreateGauge(registry, name, help, labels))] as const);
-    this.clockEvents = new SnapshotGauge(getOrCreateGauge(registry, 'llmsoak_gpu_clock_event_active',
-      'Whether this clock-event (throttle) reason is active on the GPU now (1) or not (0).', [...labels, 'reason']));
-    this.backendInfo = new SnapshotGauge(getOrCreateGauge(registry, 'llmsoak_gpu_backend_info',
-      'The source of the GPU series now in use (nvml, nvidia-smi or dcgm): always 1.', ['backend']));
-    this.energy = new MonotonicCounter(getOrCreateCounter(registry, 'llmsoak_gpu_energy_joules_total',
-      'Energy consumed by the GPU since its driver loaded, joules.', labels));
+    this.gauges = GAUGES.map(([field, name, help]) => [field, new SnapshotGauge(getOrCreateGauge(registry, name, help, labels))] as const);
+    this.clockEvents = new SnapshotGauge(
+      getOrCreateGauge(registry, 'llmsoak_gpu_clock_event_active', 'Whether this clock-event (throttle) reason is active on the GPU now (1) or not (0).', [...labels, 'reason']),
+    );
+    this.backendInfo = new SnapshotGauge(getOrCreateGauge(registry, 'llmsoak_gpu_backend_info', 'The source of the GPU series now in use (nvml, nvidia-smi or dcgm): always 1.', ['backend']));
+    this.energy = new MonotonicCounter(getOrCreateCounter(registry, 'llmsoak_gpu_energy_joules_total', 'Energy consumed by the GPU since its driver loaded, joules.', labels));
   }
 
   /** Writes one collection; GPUs and values not in `readings` disappear. */

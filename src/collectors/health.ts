@@ -30,12 +30,9 @@ export class CollectorHealth {
   private readonly failures: Counter<'collector'>;
 
   private constructor(registry: Registry) {
-    this.lastSuccess = getOrCreateGauge(registry, 'llmsoak_collector_last_success',
-      'Whether the last collection of this collector succeeded (1) or not (0).', ['collector']);
-    this.duration = getOrCreateGauge(registry, 'llmsoak_collector_duration_seconds',
-      'Wall-clock duration of the last collection of this collector, in seconds.', ['collector']);
-    this.failures = getOrCreateCounter(registry, 'llmsoak_collector_failures_total',
-      'Collections of this collector that failed or were abandoned after their timeout.', ['collector']);
+    this.lastSuccess = getOrCreateGauge(registry, 'llmsoak_collector_last_success', 'Whether the last collection of this collector succeeded (1) or not (0).', ['collector']);
+    this.duration = getOrCreateGauge(registry, 'llmsoak_collector_duration_seconds', 'Wall-clock duration of the last collection of this collector, in seconds.', ['collector']);
+    this.failures = getOrCreateCounter(registry, 'llmsoak_collector_failures_total', 'Collections of this collector that failed or were abandoned after their timeout.', ['collector']);
   }
 
   bind(collector: string): HealthHandle {

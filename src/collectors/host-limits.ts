@@ -40,8 +40,14 @@ export function parseNetstatPairs(text: string): Map<string, Map<string, number>
     const vals = lines[i + 1] as string;
     const colon = head.indexOf(':');
     if (colon <= 0 || !vals.startsWith(head.slice(0, colon + 1))) continue;
-    const names = head.slice(colon + 1).trim().split(/\s+/);
-    const values = vals.slice(colon + 1).trim().split(/\s+/);
+    const names = head
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
+    const values = vals
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     if (names.length !== values.length || names.some((n) => /^-?\d+$/.test(n))) continue;
     const m = new Map<string, number>();
     names.forEach((n, k) => {
@@ -68,7 +74,10 @@ export function parseSockstat(text: string): Sockstat {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const proto = line.slice(0, colon).trim().toLowerCase();
-    const f = line.slice(colon + 1).trim().split(/\s+/);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     for (let k = 0; k + 1 < f.length; k += 2) {
       const v = Number(f[k + 1]);
       if (!Number.isFinite(v)) continue;
@@ -134,7 +143,7 @@ export class HostLimits {
     const counter = (name: string, help: string) => new MonotonicCounter(getOrCreateCounter<never>(registry, name, help, []));
     const gauge = (name: string, help: string) => getOrCreateGauge(registry, name, help, []);
     this.retrans = counter('llmsoak_host_tcp_retransmits_total', 'TCP segments retransmitted by the host (Tcp RetransSegs).');
-    this.overflows = counter('llmsoak_host_tcp_listen_overflows_total', 'Connections dropped because a listener\'s accept queue was full (TcpExt ListenOverflows).');
+    this.overflows = counter('llmsoak_host_tcp_listen_overflows_total', "Connections dropped because a listener's accept queue was full (TcpExt ListenOverflows).");
     this.drops = counter('llmsoak_host_tcp_listen_drops_total', 'SYNs dropped at a listening socket, overflows included (TcpExt ListenDrops).');
     this.sockets = new SnapshotGauge(getOrCreateGauge(registry, 'llmsoak_host_sockets_in_use', 'Sockets in use on the host, by protocol (sockstat inuse).', ['protocol']));
     this.timeWait = gauge('llmsoak_host_tcp_time_wait_sockets', 'TCP sockets in TIME_WAIT on the host (each holds its local port).');

@@ -25,10 +25,7 @@ import type { Counter, Gauge } from 'prom-client';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, getOrCreateCounter, getOrCreateGauge } from './metrics-util.js';
 import { HostLimits } from './host-limits.js';
-import {
-  parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parsePressure, parseProcStatCpu,
-  readOptional, readText, type CpuTimes,
-} from './procfs.js';
+import { parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parsePressure, parseProcStatCpu, readOptional, readText, type CpuTimes } from './procfs.js';
 
 export interface HostCollectorOptions extends PeriodicOptions {
   /** Root of procfs; tests point it at fixtures. */
@@ -67,10 +64,8 @@ export class HostCollector extends PeriodicCollector {
     super('host', opts);
     this.opts = opts;
     const r = opts.registry;
-    this.cpuRatio = getOrCreateGauge(r, 'llmsoak_host_cpu_utilization_ratio',
-      'Share of all CPUs busy (not idle, not iowait) over the last collection interval, 0-1.', []);
-    this.memAvailable = getOrCreateGauge(r, 'llmsoak_host_memory_available_bytes',
-      'Memory available for new work without swapping (MemAvailable), bytes.', []);
+    this.cpuRatio = getOrCreateGauge(r, 'llmsoak_host_cpu_utilization_ratio', 'Share of all CPUs busy (not idle, not iowait) over the last collection interval, 0-1.', []);
+    this.memAvailable = getOrCreateGauge(r, 'llmsoak_host_memory_available_bytes', 'Memory available for new work without swapping (MemAvailable), bytes.', []);
     this.memTotal = getOrCreateGauge(r, 'llmsoak_host_memory_total_bytes', 'Total usable memory (MemTotal), bytes.', []);
     this.load1 = getOrCreateGauge(r, 'llmsoak_host_load1', '1-minute load average.', []);
     const counter = (name: string, help: string): Counter<'device'> => getOrCreateCounter(r, name, help, ['device']);
@@ -78,21 +73,15 @@ export class HostCollector extends PeriodicCollector {
     this.netTx = new MonotonicCounter(counter('llmsoak_host_network_transmit_bytes_total', 'Bytes transmitted by the network interface.'));
     this.diskRead = new MonotonicCounter(counter('llmsoak_host_disk_read_bytes_total', 'Bytes read from the block device.'));
     this.diskWritten = new MonotonicCounter(counter('llmsoak_host_disk_written_bytes_total', 'Bytes written to the block device.'));
-    const psi = (name: string, help: string): MonotonicCounter<never> =>
-      new MonotonicCounter(getOrCreateCounter<never>(r, name, help, []));
+    const psi = (name: string, help: string): MonotonicCounter<never> => new MonotonicCounter(getOrCreateCounter<never>(r, name, help, []));
     this.psiSome = {
-      cpu: psi('llmsoak_host_pressure_cpu_waiting_seconds_total',
-        'Pressure stall information: time at least one runnable task waited for a CPU, seconds.'),
-      memory: psi('llmsoak_host_pressure_memory_waiting_seconds_total',
-        'Pressure stall information: time at least one task was stalled on memory, seconds.'),
-      io: psi('llmsoak_host_pressure_io_waiting_seconds_total',
-        'Pressure stall information: time at least one task was stalled on I/O, seconds.'),
+      cpu: psi('llmsoak_host_pressure_cpu_waiting_seconds_total', 'Pressure stall information: time at least one runnable task waited for a CPU, seconds.'),
+      memory: psi('llmsoak_host_pressure_memory_waiting_seconds_total', 'Pressure stall information: time at least one task was stalled on memory, seconds.'),
+      io: psi('llmsoak_host_pressure_io_waiting_seconds_total', 'Pressure stall information: time at least one task was stalled on I/O, seconds.'),
     };
     this.psiFull = {
-      memory: psi('llmsoak_host_pressure_memory_stalled_seconds_total',
-        'Pressure stall information: time all non-idle tasks were stalled on memory at once, seconds.'),
-      io: psi('llmsoak_host_pressure_io_stalled_seconds_total',
-        'Pressure stall information: time all non-idle tasks were stalled on I/O at once, seconds.'),
+      memory: psi('llmsoak_host_pressure_memory_stalled_seconds_total', 'Pressure stall information: time all non-idle tasks were stalled on memory at once, seconds.'),
+      io: psi('llmsoak_host_pressure_io_stalled_seconds_total', 'Pressure stall information: time all non-idle tasks were stalled on I/O at once, seconds.'),
     };
     this.limits = new HostLimits(r);
   }
@@ -110,7 +99,10 @@ export class HostCollector extends PeriodicCollector {
       readText(join(p, 'loadavg'), signal),
       readOptional(join(p, 'net', 'dev'), signal),
       readOptional(join(p, 'diskstats'), signal),
-      readdir(join(this.opts.sysRoot, 'block')).then((n) => new Set(n), () => undefined),
+      readdir(join(this.opts.sysRoot, 'block')).then(
+        (n) => new Set(n),
+        () => undefined,
+      ),
       readOptional(join(p, 'pressure', 'cpu'), signal),
       readOptional(join(p, 'pressure', 'memory'), signal),
       readOptional(join(p, 'pressure', 'io'), signal),
@@ -153,7 +145,11 @@ export class HostCollector extends PeriodicCollector {
       }
     }
 
-    const psiFiles: Array<[PsiResource, string | undefined]> = [['cpu', psiCpu], ['memory', psiMem], ['io', psiIo]];
+    const psiFiles: Array<[PsiResource, string | undefined]> = [
+      ['cpu', psiCpu],
+      ['memory', psiMem],
+      ['io', psiIo],
+    ];
     for (const [res, text] of psiFiles) {
       if (text === undefined) continue; // kernel without PSI (or psi=0): series simply absent
       const ps = parsePressure(text);

@@ -261,40 +261,50 @@ export function createCollectors(cfg: CollectorsConfig, deps: CollectorsDeps): C
   const netExclude = regex('collectors.host.networkDeviceExclude', cfg.host.networkDeviceExclude, problems);
   const diskExclude = regex('collectors.host.diskDeviceExclude', cfg.host.diskDeviceExclude, problems);
   const patternSource = cfg.process.namePattern ?? deps.target.processName;
-  const pattern = patternSource === undefined ? undefined
-    : regex(cfg.process.namePattern !== undefined ? 'collectors.process.namePattern' : 'target.processName', patternSource, problems);
+  const pattern = patternSource === undefined ? undefined : regex(cfg.process.namePattern !== undefined ? 'collectors.process.namePattern' : 'target.processName', patternSource, problems);
   if (cfg.gpu.enabled && cfg.gpu.backend === 'dcgm' && cfg.gpu.dcgmUrl === undefined) {
     problems.push('collectors.gpu.dcgmUrl: required when collectors.gpu.backend is "dcgm"');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const base = (interval: number | undefined, timeoutMs = cfg.timeoutMs): {
-    intervalMs: number; timeoutMs: number; logger: Logger; clock: Clock; registry: Registry;
+  const base = (
+    interval: number | undefined,
+    timeoutMs = cfg.timeoutMs,
+  ): {
+    intervalMs: number;
+    timeoutMs: number;
+    logger: Logger;
+    clock: Clock;
+    registry: Registry;
   } => ({ intervalMs: interval ?? cfg.intervalMs, timeoutMs, logger: deps.logger, clock: deps.clock, registry: deps.registry });
   const out: Collector[] = [];
 
   if (cfg.host.enabled && netExclude && diskExclude) {
-    out.push(new HostCollector({
-      ...base(cfg.host.intervalMs),
-      procRoot: '/proc',
-      sysRoot: '/sys',
-      networkDeviceExclude: netExclude,
-      diskDeviceExclude: diskExclude,
-      maxDevices: cfg.host.maxDevices,
-    }));
+    out.push(
+      new HostCollector({
+        ...base(cfg.host.intervalMs),
+        procRoot: '/proc',
+        sysRoot: '/sys',
+        networkDeviceExclude: netExclude,
+        diskDeviceExclude: diskExclude,
+        maxDevices: cfg.host.maxDevices,
+      }),
+    );
   }
 
   const pidFn = (): number | undefined => cfg.process.pid ?? deps.target.pid;
   if (cfg.process.enabled && (pidFn() !== undefined || pattern !== undefined)) {
-    out.push(new ProcessCollector({
-      ...base(cfg.process.intervalMs),
-      procRoot: '/proc',
-      pid: pidFn,
-      ...(pattern ? { pattern } : {}),
-      ...(cfg.process.label !== undefined ? { label: cfg.process.label } : {}),
-      includeChildren: cfg.process.includeChildren,
-      ...(deps.identity?.processStartTime ? { onStartTime: deps.identity.processStartTime } : {}),
-    }));
+    out.push(
+      new ProcessCollector({
+        ...base(cfg.process.intervalMs),
+        procRoot: '/proc',
+        pid: pidFn,
+        ...(pattern ? { pattern } : {}),
+        ...(cfg.process.label !== undefined ? { label: cfg.process.label } : {}),
+        includeChildren: cfg.process.includeChildren,
+        ...(deps.identity?.processStartTime ? { onStartTime: deps.identity.processStartTime } : {}),
+      }),
+    );
   }
 
   let gpu: GpuCollector | undefined;
@@ -331,9 +341,7 @@ export function createCollectors(cfg: CollectorsConfig, deps: CollectorsDeps): C
     const client = deps.outputTokens;
     const useClient = cfg.cost.tokenSource === 'client' || (cfg.cost.tokenSource === 'auto' && client !== undefined);
     const srv = server;
-    const outputTokens: (() => number | undefined) | undefined = useClient
-      ? client
-      : srv !== undefined ? () => srv.generationTokensTotal() : undefined;
+    const outputTokens: (() => number | undefined) | undefined = useClient ? client : srv !== undefined ? () => srv.generationTokensTotal() : undefined;
     const hasFigure = cfg.cost.gpuHourPrice !== undefined || gpu !== undefined;
     if (outputTokens !== undefined && hasFigure) {
       const g = gpu;
@@ -342,12 +350,14 @@ export function createCollectors(cfg: CollectorsConfig, deps: CollectorsDeps): C
         ...(g ? { energyJoules: () => g.energyJoulesTotal() } : {}),
         gpuCount: () => cfg.cost.gpuCount ?? g?.gpuCount(),
       };
-      out.push(new CostCollector({
-        ...base(cfg.cost.intervalMs),
-        windowMs: cfg.cost.windowMs,
-        ...(cfg.cost.gpuHourPrice !== undefined ? { gpuHourPrice: cfg.cost.gpuHourPrice } : {}),
-        inputs,
-      }));
+      out.push(
+        new CostCollector({
+          ...base(cfg.cost.intervalMs),
+          windowMs: cfg.cost.windowMs,
+          ...(cfg.cost.gpuHourPrice !== undefined ? { gpuHourPrice: cfg.cost.gpuHourPrice } : {}),
+          inputs,
+        }),
+      );
     }
   }
   return out;

@@ -25,9 +25,7 @@ export function labelKey(labels: Readonly<Record<string, string | undefined>>): 
   return out;
 }
 
-export function getOrCreateGauge<L extends string>(
-  registry: Registry, name: string, help: string, labelNames: readonly L[],
-): Gauge<L> {
+export function getOrCreateGauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Gauge<L> {
   const existing = registry.getSingleMetric(name);
   if (existing !== undefined) {
     if (existing instanceof Gauge) return existing as Gauge<L>;
@@ -39,9 +37,7 @@ export function getOrCreateGauge<L extends string>(
   return g;
 }
 
-export function getOrCreateCounter<L extends string>(
-  registry: Registry, name: string, help: string, labelNames: readonly L[],
-): Counter<L> {
+export function getOrCreateCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
   const existing = registry.getSingleMetric(name);
   if (existing !== undefined) {
     if (existing instanceof Counter) return existing as Counter<L>;
@@ -52,7 +48,9 @@ export function getOrCreateCounter<L extends string>(
   return c;
 }
 
-interface GaugeChild { set(value: number): void }
+interface GaugeChild {
+  set(value: number): void;
+}
 
 /**
  * A gauge whose series are the ones `set` since the last `commit()`: commit
@@ -137,7 +135,9 @@ export class DeltaTracker {
   }
 }
 
-interface CounterChild { inc(value?: number): void }
+interface CounterChild {
+  inc(value?: number): void;
+}
 
 /** A Counter fed by increments, with children bound once per label set. */
 export class MonotonicCounter<L extends string> {

@@ -27,7 +27,11 @@ export class ModelsCollector extends PeriodicCollector {
 
   protected async collect(signal: AbortSignal): Promise<RunResult> {
     const res = await request(`${this.opts.baseUrl}/models`, {
-      headers: this.opts.headers, signal, dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs,
+      headers: this.opts.headers,
+      signal,
+      dispatcher: this.dispatcher,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
     });
     const parts: Buffer[] = [];
     let n = 0;

@@ -17,8 +17,18 @@ import type { Clock } from '../clock.js';
 import type { GpuReading } from './gpu-series.js';
 
 const COMMON_FIELDS = [
-  'index', 'uuid', 'name', 'utilization.gpu', 'utilization.memory', 'memory.used', 'memory.total',
-  'temperature.gpu', 'power.draw', 'enforced.power.limit', 'clocks.sm', 'clocks.mem',
+  'index',
+  'uuid',
+  'name',
+  'utilization.gpu',
+  'utilization.memory',
+  'memory.used',
+  'memory.total',
+  'temperature.gpu',
+  'power.draw',
+  'enforced.power.limit',
+  'clocks.sm',
+  'clocks.mem',
 ] as const;
 const EVENT_FIELD = 'clocks_event_reasons.active';
 const LEGACY_EVENT_FIELD = 'clocks_throttle_reasons.active';

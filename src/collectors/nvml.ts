@@ -104,7 +104,11 @@ interface Fns {
   gpmMetrics?: NativeFn;
 }
 
-interface GpmState { samples: [bigint, bigint]; prevIdx: 0 | 1; prevValid: boolean }
+interface GpmState {
+  samples: [bigint, bigint];
+  prevIdx: 0 | 1;
+  prevValid: boolean;
+}
 
 interface Device {
   index: number;
@@ -115,7 +119,11 @@ interface Device {
 }
 
 export class NvmlError extends Error {
-  constructor(message: string, readonly code: number | undefined, readonly fatal: boolean) {
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+    readonly fatal: boolean,
+  ) {
     super(message);
     this.name = 'NvmlError';
   }
@@ -134,7 +142,10 @@ export class NvmlBackend {
   private closed = false;
   private busy = 0;
 
-  private constructor(private readonly fns: Fns, private readonly opts: NvmlOptions) {}
+  private constructor(
+    private readonly fns: Fns,
+    private readonly opts: NvmlOptions,
+  ) {}
 
   /** Loads the library and initialises NVML; throws NvmlError (fatal) when it cannot. */
   static async open(libraryPath: string, opts: NvmlOptions): Promise<NvmlBackend> {
@@ -166,8 +177,7 @@ export class NvmlBackend {
         getPowerLimit: opt('int nvmlDeviceGetEnforcedPowerLimit(void *device, void *limit)'),
         getEnergy: opt('int nvmlDeviceGetTotalEnergyConsumption(void *device, void *energy)'),
         getClock: opt('int nvmlDeviceGetClockInfo(void *device, unsigned int type, void *clock)'),
-        getClockEvents: opt('int nvmlDeviceGetCurrentClocksEventReasons(void *device, void *reasons)')
-          ?? opt('int nvmlDeviceGetCurrentClocksThrottleReasons(void *device, void *reasons)'),
+        getClockEvents: opt('int nvmlDeviceGetCurrentClocksEventReasons(void *device, void *reasons)') ?? opt('int nvmlDeviceGetCurrentClocksThrottleReasons(void *device, void *reasons)'),
         getPcie: opt('int nvmlDeviceGetPcieThroughput(void *device, unsigned int counter, void *value)'),
         gpmSupport: opt('int nvmlGpmQueryDeviceSupport(void *device, void *support)'),
         gpmAlloc: opt('int nvmlGpmSampleAlloc(void *sample)'),

@@ -28,10 +28,7 @@ import type { Gauge } from 'prom-client';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getOrCreateGauge } from './metrics-util.js';
 import { BoundedLabel } from '../metrics/bounded-label.js';
-import {
-  USER_HZ, countFds, listPids, mapLimit, parseBootTime, parseCmdline, parseStatusRss, readOptional,
-  readPidStat, readText, type PidStat,
-} from './procfs.js';
+import { USER_HZ, countFds, listPids, mapLimit, parseBootTime, parseCmdline, parseStatusRss, readOptional, readPidStat, readText, type PidStat } from './procfs.js';
 
 export interface ProcessCollectorOptions extends PeriodicOptions {
   procRoot: string;
@@ -47,7 +44,11 @@ export interface ProcessCollectorOptions extends PeriodicOptions {
   onStartTime?: (sec: number) => void;
 }
 
-interface Target { pid: number; startTicks: number; label: string }
+interface Target {
+  pid: number;
+  startTicks: number;
+  label: string;
+}
 
 const LABEL_MAX = 32;
 
@@ -73,14 +74,12 @@ export class ProcessCollector extends PeriodicCollector {
     super('process', opts);
     this.opts = opts;
     const r = opts.registry;
-    const g = (name: string, help: string): SnapshotGauge<'process'> =>
-      new SnapshotGauge(getOrCreateGauge(r, name, help, ['process']) as Gauge<'process'>);
+    const g = (name: string, help: string): SnapshotGauge<'process'> => new SnapshotGauge(getOrCreateGauge(r, name, help, ['process']) as Gauge<'process'>);
     this.rss = g('llmsoak_target_process_resident_memory_bytes', 'Resident memory of the target process (and its descendants), bytes.');
     this.fds = g('llmsoak_target_process_open_fds', 'Open file descriptors of the target process (and its descendants).');
     this.threads = g('llmsoak_target_process_threads', 'Threads of the target process (and its descendants).');
     this.startTime = g('llmsoak_target_process_start_time_seconds', 'Start time of the target process, seconds since the epoch.');
-    this.cpu = new MonotonicCounter(getOrCreateCounter(r, 'llmsoak_target_process_cpu_seconds_total',
-      'User and system CPU time of the target process (and its descendants), seconds.', ['process']));
+    this.cpu = new MonotonicCounter(getOrCreateCounter(r, 'llmsoak_target_process_cpu_seconds_total', 'User and system CPU time of the target process (and its descendants), seconds.', ['process']));
   }
 
   /** The pid currently watched (for tests and status pages). */
@@ -116,10 +115,7 @@ export class ProcessCollector extends PeriodicCollector {
 
     const tree = this.opts.includeChildren ? await this.descendants(rootStat, signal) : [rootStat];
     const perPid = await mapLimit(tree, 16, async (st) => {
-      const [status, fds] = await Promise.all([
-        readOptional(join(p, String(st.pid), 'status'), signal),
-        countFds(p, st.pid),
-      ]);
+      const [status, fds] = await Promise.all([readOptional(join(p, String(st.pid), 'status'), signal), countFds(p, st.pid)]);
       return { st, rss: status === undefined ? undefined : parseStatusRss(status), fds };
     });
     if (signal.aborted) return fail('aborted');
@@ -161,10 +157,9 @@ export class ProcessCollector extends PeriodicCollector {
 
   private absent(wanted: number | undefined): RunResult {
     this.commit(); // nothing set this round: the stale values go away
-    const what = [
-      wanted !== undefined ? `pid ${wanted} not running` : undefined,
-      this.opts.pattern ? `no process matches /${this.opts.pattern.source}/` : undefined,
-    ].filter((s): s is string => s !== undefined).join(' and ');
+    const what = [wanted !== undefined ? `pid ${wanted} not running` : undefined, this.opts.pattern ? `no process matches /${this.opts.pattern.source}/` : undefined]
+      .filter((s): s is string => s !== undefined)
+      .join(' and ');
     return fail(`target process not found (${what || 'no pid or pattern configured'})`);
   }
 
@@ -178,15 +173,17 @@ export class ProcessCollector extends PeriodicCollector {
     const re = this.opts.pattern;
     if (re === undefined) return undefined;
     const pids = (await listPids(p)).filter((pid) => pid !== process.pid);
-    const matches = (await mapLimit(pids, 32, async (pid) => {
-      const raw = await readOptional(join(p, String(pid), 'cmdline'), signal);
-      if (raw === undefined) return undefined;
-      const cmd = parseCmdline(raw);
-      if (cmd === '') return undefined; // kernel thread
-      const st = await readPidStat(p, pid, signal);
-      if (st === undefined || st.state === 'Z') return undefined;
-      return re.test(cmd) || re.test(st.comm) ? st : undefined;
-    })).filter((s): s is PidStat => s !== undefined);
+    const matches = (
+      await mapLimit(pids, 32, async (pid) => {
+        const raw = await readOptional(join(p, String(pid), 'cmdline'), signal);
+        if (raw === undefined) return undefined;
+        const cmd = parseCmdline(raw);
+        if (cmd === '') return undefined; // kernel thread
+        const st = await readPidStat(p, pid, signal);
+        if (st === undefined || st.state === 'Z') return undefined;
+        return re.test(cmd) || re.test(st.comm) ? st : undefined;
+      })
+    ).filter((s): s is PidStat => s !== undefined);
     if (matches.length === 0) return undefined;
     const matchPids = new Set(matches.map((m) => m.pid));
     const roots = matches.filter((m) => !matchPids.has(m.ppid));
@@ -199,8 +196,7 @@ export class ProcessCollector extends PeriodicCollector {
   private async descendants(root: PidStat, signal: AbortSignal): Promise<PidStat[]> {
     const p = this.opts.procRoot;
     const pids = await listPids(p);
-    const stats = (await mapLimit(pids, 32, (pid) => readPidStat(p, pid, signal)))
-      .filter((s): s is PidStat => s !== undefined && s.state !== 'Z');
+    const stats = (await mapLimit(pids, 32, (pid) => readPidStat(p, pid, signal))).filter((s): s is PidStat => s !== undefined && s.state !== 'Z');
     const children = new Map<number, PidStat[]>();
     for (const s of stats) {
       if (s.pid === root.pid) continue;

@@ -103,7 +103,10 @@ export function parseMeminfo(text: string): Map<string, number> {
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    const parts = line.slice(colon + 1).trim().split(/\s+/);
+    const parts = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     const v = Number(parts[0]);
     if (!Number.isFinite(v)) continue;
     out.set(line.slice(0, colon), parts[1] === 'kB' ? v * 1024 : v);
@@ -120,7 +123,11 @@ export function parseLoadavg(text: string): number | undefined {
 
 // ------------------------------------------------------------- /proc/net/dev
 
-export interface NetDevCounters { device: string; receiveBytes: number; transmitBytes: number }
+export interface NetDevCounters {
+  device: string;
+  receiveBytes: number;
+  transmitBytes: number;
+}
 
 export function parseNetDev(text: string): NetDevCounters[] {
   const out: NetDevCounters[] = [];
@@ -128,7 +135,11 @@ export function parseNetDev(text: string): NetDevCounters[] {
     const colon = line.indexOf(':');
     if (colon <= 0 || line.includes('|')) continue;
     const device = line.slice(0, colon).trim();
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     const rx = f[0];
     const tx = f[8];
     if (device === '' || rx === undefined || tx === undefined || !Number.isFinite(rx) || !Number.isFinite(tx)) continue;
@@ -139,7 +150,11 @@ export function parseNetDev(text: string): NetDevCounters[] {
 
 // ----------------------------------------------------------- /proc/diskstats
 
-export interface DiskCounters { device: string; readBytes: number; writtenBytes: number }
+export interface DiskCounters {
+  device: string;
+  readBytes: number;
+  writtenBytes: number;
+}
 
 /** /proc/diskstats counts sectors of 512 bytes, whatever the device's sector size. */
 export function parseDiskstats(text: string): DiskCounters[] {
@@ -202,7 +217,10 @@ export function parsePidStat(text: string): PidStat | undefined {
   const pid = Number(text.slice(0, open).trim());
   const comm = text.slice(open + 1, close);
   // fields after comm, numbered from 3 (state) as in proc(5)
-  const f = text.slice(close + 2).trim().split(/\s+/);
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const at = (n: number): number => Number(f[n - 3]);
   const st: PidStat = {
     pid,

@@ -31,9 +31,16 @@ export interface ParsedExposition {
 export function parseValue(v: string | undefined): number {
   if (v === undefined) return Number.NaN;
   switch (v) {
-    case '+Inf': case 'Inf': case '+inf': case 'inf': return Number.POSITIVE_INFINITY;
-    case '-Inf': case '-inf': return Number.NEGATIVE_INFINITY;
-    default: return Number(v);
+    case '+Inf':
+    case 'Inf':
+    case '+inf':
+    case 'inf':
+      return Number.POSITIVE_INFINITY;
+    case '-Inf':
+    case '-inf':
+      return Number.NEGATIVE_INFINITY;
+    default:
+      return Number(v);
   }
 }
 

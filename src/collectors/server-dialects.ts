@@ -154,8 +154,7 @@ export const WANTED_NAMES: ReadonlySet<string> = (() => {
   };
   for (const d of DIALECTS) {
     const spec = DIALECT_SPECS[d];
-    for (const list of [spec.waiting, spec.running, spec.kvUsage, spec.preemptions, spec.promptTokens,
-      spec.generationTokens, spec.prefixCacheGauge]) list.forEach(src);
+    for (const list of [spec.waiting, spec.running, spec.kvUsage, spec.preemptions, spec.promptTokens, spec.generationTokens, spec.prefixCacheGauge]) list.forEach(src);
     for (const m of [...spec.ttft, ...spec.itl]) {
       s.add(m.sum);
       s.add(m.count);

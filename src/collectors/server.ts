@@ -33,9 +33,7 @@ import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getO
 import { fetchExposition, parseExposition, type Sample } from './prom-text.js';
 import { isIdentityName, serverIdentity, type ServerIdentity } from './server-identity.js';
 import { BoundedLabel } from '../metrics/bounded-label.js';
-import {
-  DIALECT_SPECS, WANTED_NAMES, detectDialect, type Dialect, type MeanSource, type RatioSource, type Source,
-} from './server-dialects.js';
+import { DIALECT_SPECS, WANTED_NAMES, detectDialect, type Dialect, type MeanSource, type RatioSource, type Source } from './server-dialects.js';
 
 export interface ServerCollectorOptions extends PeriodicOptions {
   url: string;
@@ -99,19 +97,14 @@ export class ServerCollector extends PeriodicCollector {
     const r = opts.registry;
     const labels: readonly L[] = ['dialect', 'model'];
     const g = (name: string, help: string): SnapshotGauge<L> => new SnapshotGauge(getOrCreateGauge(r, name, help, labels));
-    const c = (name: string, help: string): MonotonicCounter<L> =>
-      new MonotonicCounter(getOrCreateCounter(r, name, help, labels) as Counter<L>);
-    this.info = new SnapshotGauge(getOrCreateGauge(r, 'llmsoak_server_info',
-      'The target server dialect detected from its /metrics: always 1.', ['dialect']));
+    const c = (name: string, help: string): MonotonicCounter<L> => new MonotonicCounter(getOrCreateCounter(r, name, help, labels) as Counter<L>);
+    this.info = new SnapshotGauge(getOrCreateGauge(r, 'llmsoak_server_info', 'The target server dialect detected from its /metrics: always 1.', ['dialect']));
     this.waiting = g('llmsoak_server_requests_waiting', 'Requests queued in the target server, waiting to be scheduled.');
     this.running = g('llmsoak_server_requests_running', 'Requests the target server is running now (in its batch).');
     this.kv = g('llmsoak_server_kv_cache_usage_ratio', 'KV-cache in use in the target server, 0-1 (the fullest engine).');
-    this.ttft = g('llmsoak_server_time_to_first_token_mean_seconds',
-      'Mean server-side time to first token of the requests observed during the last scrape interval, seconds.');
-    this.itl = g('llmsoak_server_inter_token_latency_mean_seconds',
-      'Mean server-side inter-token latency observed during the last scrape interval, seconds.');
-    this.prefixHit = g('llmsoak_server_prefix_cache_hit_ratio',
-      'Share of prefix-cache lookups (tokens) that hit during the last scrape interval, 0-1.');
+    this.ttft = g('llmsoak_server_time_to_first_token_mean_seconds', 'Mean server-side time to first token of the requests observed during the last scrape interval, seconds.');
+    this.itl = g('llmsoak_server_inter_token_latency_mean_seconds', 'Mean server-side inter-token latency observed during the last scrape interval, seconds.');
+    this.prefixHit = g('llmsoak_server_prefix_cache_hit_ratio', 'Share of prefix-cache lookups (tokens) that hit during the last scrape interval, 0-1.');
     this.preemptions = c('llmsoak_server_preemptions_total', 'Requests the target server preempted (vLLM) or retracted (SGLang).');
     this.promptTokens = c('llmsoak_server_prompt_tokens_total', 'Prompt (prefill) tokens the target server processed.');
     this.generationTokens = c('llmsoak_server_generation_tokens_total', 'Tokens the target server generated.');
@@ -136,7 +129,10 @@ export class ServerCollector extends PeriodicCollector {
     let text: string;
     try {
       text = await fetchExposition(this.opts.url, {
-        signal, timeoutMs: this.timeoutMs, maxBytes: this.opts.maxBytes, dispatcher: this.dispatcher,
+        signal,
+        timeoutMs: this.timeoutMs,
+        maxBytes: this.opts.maxBytes,
+        dispatcher: this.dispatcher,
       });
     } catch (err) {
       // an unreachable server has no current queue or KV figure: drop the gauges
@@ -243,7 +239,14 @@ export class ServerCollector extends PeriodicCollector {
 
     this.mean(this.ttft, dialect, spec.ttft, samples, 'ttft');
     this.mean(this.itl, dialect, spec.itl, samples, 'itl');
-    const hitCounters = this.mean(this.prefixHit, dialect, spec.prefixCache.map((p) => ({ sum: p.hits, count: p.queries })), samples, 'prefix', true);
+    const hitCounters = this.mean(
+      this.prefixHit,
+      dialect,
+      spec.prefixCache.map((p) => ({ sum: p.hits, count: p.queries })),
+      samples,
+      'prefix',
+      true,
+    );
     if (!hitCounters) {
       const gauge = first(spec.prefixCacheGauge);
       if (gauge.length > 0) setGauge(this.prefixHit, gauge, 'mean', true);

@@ -51,7 +51,13 @@ export interface CompareOptions {
 }
 
 /** Compare two reports already read; print and write; the exit code. */
-export async function reportComparison(baseline: Report, candidate: Report, files: { baseline: string; candidate: string }, cfg: CompareConfig, opts: CompareOptions = {}): Promise<{ comparison: Comparison; written?: CompareFiles; code: number }> {
+export async function reportComparison(
+  baseline: Report,
+  candidate: Report,
+  files: { baseline: string; candidate: string },
+  cfg: CompareConfig,
+  opts: CompareOptions = {},
+): Promise<{ comparison: Comparison; written?: CompareFiles; code: number }> {
   const comparison = compareReports(baseline, candidate, cfg, files);
   const out = opts.out ?? process.stdout;
   const written = opts.outDir !== undefined ? await writeComparison(opts.outDir, comparison) : undefined;

@@ -27,15 +27,12 @@ const runLine = (r: RunSummary): string => `${r.file ?? '?'} — ${r.kind} of ${
 export function renderText(c: Comparison): string {
   const rows = [HEAD, ...c.figures.map(row)];
   const widths = HEAD.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  const out = [
-    `llmsoak compare: ${headline(c)}`,
-    `  baseline:  ${runLine(c.baseline)}`,
-    `  candidate: ${runLine(c.candidate)}`,
-    '',
-    line(rows[0] as string[]),
-    ...rows.slice(1).map(line),
-  ];
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const out = [`llmsoak compare: ${headline(c)}`, `  baseline:  ${runLine(c.baseline)}`, `  candidate: ${runLine(c.candidate)}`, '', line(rows[0] as string[]), ...rows.slice(1).map(line)];
   return `${out.join('\n')}\n`;
 }
 
@@ -63,7 +60,7 @@ export function renderCompareMarkdown(c: Comparison): string {
 function methodNote(c: Comparison): string {
   return (
     `Worse or better only when the change is significant at α = ${c.alpha} (two-sided) and beyond its tolerance. ` +
-    'Percentiles: bootstrap interval of the difference from the runs\' HDR histograms; throughput and goodput: ' +
+    "Percentiles: bootstrap interval of the difference from the runs' HDR histograms; throughput and goodput: " +
     'exact test of two Poisson rates; error rate: two-proportion z-test; knee: the bisection resolution. ' +
     '"insufficient": too few values in a run to test the figure (never a regression).'
   );

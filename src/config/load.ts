@@ -300,7 +300,8 @@ function normaliseReplicas(cfg: Config, problems: string[], warnings: string[], 
   }
   if (r.index >= r.count) problems.push(`traffic.replicas.index: ${r.index} is not below count (${r.count})`);
   if (r.count > 1 && cfg.traffic.replay) warnings.push('traffic.replicas: every replica replays the whole recording (replay is not divided)');
-  if (r.count > 1 && cfg.traffic.mode === 'closed' && cfg.traffic.users < r.count) warnings.push(`traffic.replicas: ${cfg.traffic.users} users over ${r.count} replicas leaves some replicas without users`);
+  if (r.count > 1 && cfg.traffic.mode === 'closed' && cfg.traffic.users < r.count)
+    warnings.push(`traffic.replicas: ${cfg.traffic.users} users over ${r.count} replicas leaves some replicas without users`);
 }
 
 /** This replica's share of the fleet's open-loop rate (rate / count). */
@@ -319,10 +320,21 @@ function checkLength(spec: LengthSpec, at: string, problems: string[]): void {
     if (s[k] === undefined) problems.push(`${at}.${k}: is required for dist ${String(s.dist)}`);
   };
   switch (s.dist) {
-    case 'fixed': need('value'); break;
-    case 'lognormal': need('median'); need('sigma'); break;
-    case 'negbin': need('mean'); need('dispersion'); break;
-    case 'uniform': need('min'); need('max'); break;
+    case 'fixed':
+      need('value');
+      break;
+    case 'lognormal':
+      need('median');
+      need('sigma');
+      break;
+    case 'negbin':
+      need('mean');
+      need('dispersion');
+      break;
+    case 'uniform':
+      need('min');
+      need('max');
+      break;
   }
   if (typeof s.min === 'number' && typeof s.max === 'number' && s.min > s.max) {
     problems.push(`${at}: min (${s.min}) is above max (${s.max})`);

@@ -68,22 +68,52 @@ const scenario = {
 };
 
 export const DEFAULT_SCENARIOS = [
-  { name: 'short_qa', weight: 50, endpoint: 'chat', stream: true, promptKind: 'qa',
+  {
+    name: 'short_qa',
+    weight: 50,
+    endpoint: 'chat',
+    stream: true,
+    promptKind: 'qa',
     prompt: { dist: 'lognormal', median: 180, sigma: 0.6, min: 16, max: 2048 },
-    output: { dist: 'negbin', mean: 120, dispersion: 4, min: 8, max: 1024 } },
-  { name: 'long_summary', weight: 15, endpoint: 'chat', stream: true, promptKind: 'summary',
+    output: { dist: 'negbin', mean: 120, dispersion: 4, min: 8, max: 1024 },
+  },
+  {
+    name: 'long_summary',
+    weight: 15,
+    endpoint: 'chat',
+    stream: true,
+    promptKind: 'summary',
     prompt: { dist: 'lognormal', median: 2500, sigma: 0.35, min: 1000, max: 7000 },
-    output: { dist: 'negbin', mean: 250, dispersion: 6, min: 32, max: 1024 } },
-  { name: 'multi_turn_chat', weight: 20, endpoint: 'chat', stream: true, promptKind: 'qa',
+    output: { dist: 'negbin', mean: 250, dispersion: 6, min: 32, max: 1024 },
+  },
+  {
+    name: 'multi_turn_chat',
+    weight: 20,
+    endpoint: 'chat',
+    stream: true,
+    promptKind: 'qa',
     prompt: { dist: 'lognormal', median: 80, sigma: 0.5, min: 8, max: 512 },
     output: { dist: 'negbin', mean: 100, dispersion: 4, min: 8, max: 512 },
-    turns: { min: 2, max: 6 } },
-  { name: 'completion_batch', weight: 10, endpoint: 'completions', stream: false, promptKind: 'qa',
+    turns: { min: 2, max: 6 },
+  },
+  {
+    name: 'completion_batch',
+    weight: 10,
+    endpoint: 'completions',
+    stream: false,
+    promptKind: 'qa',
     prompt: { dist: 'lognormal', median: 300, sigma: 0.5, min: 16, max: 2048 },
-    output: { dist: 'negbin', mean: 60, dispersion: 4, min: 4, max: 512 } },
-  { name: 'embeddings', weight: 5, endpoint: 'embeddings', stream: false, promptKind: 'qa',
+    output: { dist: 'negbin', mean: 60, dispersion: 4, min: 4, max: 512 },
+  },
+  {
+    name: 'embeddings',
+    weight: 5,
+    endpoint: 'embeddings',
+    stream: false,
+    promptKind: 'qa',
     prompt: { dist: 'lognormal', median: 120, sigma: 0.5, min: 8, max: 512 },
-    output: { dist: 'fixed', value: 1 } },
+    output: { dist: 'fixed', value: 1 },
+  },
 ];
 
 export const configSchema = {
@@ -258,7 +288,9 @@ export const configSchema = {
             /** Share of all requests, 0–0.5. */
             weight: { type: 'number', minimum: 0, maximum: 0.5, default: 0 },
             kinds: {
-              type: 'array', minItems: 1, uniqueItems: true,
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
               items: { type: 'string', enum: ['nearContextLimit', 'unicode', 'nestedJson', 'runawayOutput'] },
               default: ['nearContextLimit', 'unicode', 'nestedJson', 'runawayOutput'],
             },

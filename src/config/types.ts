@@ -66,7 +66,9 @@ export interface TrafficConfig {
   seed?: number;
   scenarios: ScenarioConfig[];
   replay?: {
-    file: string; speed: number; loop: boolean;
+    file: string;
+    speed: number;
+    loop: boolean;
     /** Oversample rare lengths (see src/traffic/replay-augment.ts). */
     augment?: { oversample?: { factor: number; quantile: number } };
   };
@@ -98,23 +100,30 @@ export interface Config {
   traffic: TrafficConfig;
   slo: SloConfig;
   server: {
-    listen: string; host: string; port: number;
+    listen: string;
+    host: string;
+    port: number;
     /** See schema.ts: the token guards mutating requests (and reads when asked). */
     auth: { token?: string; protectMetrics: boolean; protectApi: boolean };
     tls?: { certFile: string; keyFile: string };
     bodyLimitBytes: number;
   };
   run: {
-    durationSec: number; drainMs: number;
+    durationSec: number;
+    drainMs: number;
     /** Checkpoints of soak state live here (src/state/). */
-    dataDir: string; checkpointIntervalSec: number; resume: boolean;
+    dataDir: string;
+    checkpointIntervalSec: number;
+    resume: boolean;
   };
   metrics: { windowMs: number; maxLabelValues: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   simulator: SimulatorConfig;
   collectors: CollectorsConfig;
   analyzer: AnalyzerConfig & {
-    rawRetentionSec: number; maxSeries: number; rules: UserRuleConfig[];
+    rawRetentionSec: number;
+    maxSeries: number;
+    rules: UserRuleConfig[];
     /** Incidents and recovery times (src/analyzer/incidents.ts). */
     incidents: IncidentsConfig;
     /** Where rules read series: this process' own store, or the fleet through Prometheus. */

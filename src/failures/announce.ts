@@ -17,7 +17,11 @@ export class FailureAnnouncer {
   private inWindow = 0;
   private suppressed = 0;
 
-  constructor(logger: Logger, private readonly clock: Clock, private readonly perMinute = DEFAULT_ANNOUNCE_PER_MINUTE) {
+  constructor(
+    logger: Logger,
+    private readonly clock: Clock,
+    private readonly perMinute = DEFAULT_ANNOUNCE_PER_MINUTE,
+  ) {
     this.log = logger.child({ component: 'failures' });
   }
 

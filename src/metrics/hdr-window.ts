@@ -341,7 +341,7 @@ export class HdrTotal {
   addHistogram(h: Histogram, side: SideStats): void {
     if (h.totalCount === 0) return;
     if (h.maxValue > this.highestUs) {
-      throw new RangeError('HdrTotal: histogram holds values above this total\'s ceiling');
+      throw new RangeError("HdrTotal: histogram holds values above this total's ceiling");
     }
     this.hist.add(h);
     this.side.merge(side);
@@ -363,7 +363,7 @@ export class HdrTotal {
       const side = new Side();
       side.min = h.getValueAtPercentile(0) / US_PER_S;
       side.max = h.maxValue / US_PER_S;
-      side.sum = h.mean * h.totalCount / US_PER_S;
+      side.sum = (h.mean * h.totalCount) / US_PER_S;
       t.addHistogram(h, side);
     }
     return t;

@@ -44,7 +44,12 @@ export class ScenarioSeries {
   private readonly errors = new Map<ErrorClass, BoundCounter>();
   private readonly sources = new Map<string, BoundCounter>();
 
-  constructor(private readonly m: TrafficMetrics, readonly scenario: string, readonly endpoint: Endpoint, readonly model: string) {
+  constructor(
+    private readonly m: TrafficMetrics,
+    readonly scenario: string,
+    readonly endpoint: Endpoint,
+    readonly model: string,
+  ) {
     const l = { scenario, endpoint, model };
     this.labels = l;
     this.phases = Object.fromEntries(REQUEST_PHASES.map((phase) => [phase, m.phase.labels({ phase, scenario })])) as Record<RequestPhase, Histogram.Internal<'phase' | 'scenario'>>;

@@ -61,7 +61,9 @@ export async function runBench(config: Config, logger: Logger, opts: { outDir: s
       if (signals > 0) return ExitCode.failed;
       throw new LlmsoakError('LLMSOAK_ERR_TARGET', 'traffic did not start');
     }
-    process.stderr.write(`llmsoak bench: ${describeMode(config.mode)} against ${(daemon.status() as { target: { baseUrl: string } | null }).target?.baseUrl ?? '?'}; metrics at ${daemon.listenUrl}/metrics\n`);
+    process.stderr.write(
+      `llmsoak bench: ${describeMode(config.mode)} against ${(daemon.status() as { target: { baseUrl: string } | null }).target?.baseUrl ?? '?'}; metrics at ${daemon.listenUrl}/metrics\n`,
+    );
     const { report, files } = await runs.run(config.mode, { dir: opts.outDir, by: 'bench' });
     const out = opts.out ?? process.stdout;
     out.write(benchSummary(report, files));

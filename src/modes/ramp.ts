@@ -82,7 +82,9 @@ export async function runRamp(host: ModeHost, cfg: RampModeConfig): Promise<Repo
   }
   const { knee, failures } = kneeOf(host, all, cfg.by === 'rate' ? 'req/s' : 'concurrency');
   if (knee !== undefined && cfg.required !== undefined && knee.value < cfg.required) {
-    failures.push(`capacity ${fmtLoad(cfg.by === 'rate' ? { rate: knee.value } : { users: knee.value })} is below the required ${fmtLoad(cfg.by === 'rate' ? { rate: cfg.required } : { users: cfg.required })} (${knee.reason})`);
+    failures.push(
+      `capacity ${fmtLoad(cfg.by === 'rate' ? { rate: knee.value } : { users: knee.value })} is below the required ${fmtLoad(cfg.by === 'rate' ? { rate: cfg.required } : { users: cfg.required })} (${knee.reason})`,
+    );
   }
   const end = await run.finish();
   if (host.signal.aborted) failures.push('stopped before the ramp ended');

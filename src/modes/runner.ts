@@ -158,8 +158,7 @@ export function errorsOf(t: RecorderTotals): Record<string, number> {
 
 const fmtS = (sec: number): string => (sec < 1 ? `${Math.round(sec * 1000)} ms` : `${Number(sec.toPrecision(3))} s`);
 const fmtP = (r: number): string => `${Number((r * 100).toPrecision(3))}%`;
-export const fmtLoad = (spec: { rate?: number; users?: number }): string =>
-  spec.rate !== undefined ? `${Number(spec.rate.toPrecision(4))} req/s` : `${spec.users ?? 0} users`;
+export const fmtLoad = (spec: { rate?: number; users?: number }): string => (spec.rate !== undefined ? `${Number(spec.rate.toPrecision(4))} req/s` : `${spec.users ?? 0} users`);
 
 /**
  * Whether a step held every SLO, and if not, why (most telling first): the
@@ -202,7 +201,10 @@ export class GaugePoller {
   private timer: NodeJS.Timeout | undefined;
   private pending: Promise<void> | undefined;
 
-  constructor(private readonly host: ModeHost, private readonly everyMs = 500) {}
+  constructor(
+    private readonly host: ModeHost,
+    private readonly everyMs = 500,
+  ) {}
 
   start(): void {
     const tick = () => {
@@ -302,10 +304,25 @@ export function beginHold(host: ModeHost, meter: Meter): Hold {
 export async function endHold(host: ModeHost, hold: Hold, spec: LoadSpec, index: number): Promise<MeasuredStep> {
   const durationSec = Number(host.clock.monoNs() - hold.t0) / 1e9;
   const snap = readMeter(hold.meter);
-  const hintCauses = host.hints().filter((h) => h.state === 'firing').map((h) => h.cause);
+  const hintCauses = host
+    .hints()
+    .filter((h) => h.state === 'firing')
+    .map((h) => h.cause);
   const server = await hold.poller.stop();
   const m = stepFromMeter(host, snap, spec, index, hold.startedAt, durationSec, server);
-  host.logger.info({ step: spec.label, requests: m.totals.requests, achievedRps: m.result.achievedRps, ttftP99: m.result.ttft.p99, e2eP99: m.result.e2e.p99, errorRate: m.result.errorRate, sloMet: m.result.sloMet, failures: m.failures }, 'step measured');
+  host.logger.info(
+    {
+      step: spec.label,
+      requests: m.totals.requests,
+      achievedRps: m.result.achievedRps,
+      ttftP99: m.result.ttft.p99,
+      e2eP99: m.result.e2e.p99,
+      errorRate: m.result.errorRate,
+      sloMet: m.result.sloMet,
+      failures: m.failures,
+    },
+    'step measured',
+  );
   return { ...m, hintCauses };
 }
 
@@ -410,7 +427,8 @@ export function startRun(host: ModeHost): Run {
       await coolDown(host, drainSec);
       const left = host.inFlight();
       if (left > 0) run.events.push({ at: new Date(host.clock.wallMs()).toISOString(), kind: 'not_drained', detail: `${left} requests still in flight at the end are not in this report` });
-      if (host.signal.aborted) run.events.push({ at: new Date(host.clock.wallMs()).toISOString(), kind: 'stopped', detail: 'the daemon was stopped before the run ended; the report has what was measured' });
+      if (host.signal.aborted)
+        run.events.push({ at: new Date(host.clock.wallMs()).toISOString(), kind: 'stopped', detail: 'the daemon was stopped before the run ended; the report has what was measured' });
       host.closeMeter(meter);
       return { endedAtMs: host.clock.wallMs(), durationSec: Number(host.clock.monoNs() - t0) / 1e9 };
     },
@@ -443,7 +461,7 @@ const ERROR_CAUSE: Record<string, string> = {
 export function likelyCause(step: MeasuredStep, slo: SloLimits, runningCeiling?: number): { cause?: string; detail?: string } {
   const s = step.server;
   const top = step.hintCauses.find((c) => c !== 'generator_bound');
-  if (top !== undefined) return { cause: top, detail: 'the analyzer\'s top firing hint' };
+  if (top !== undefined) return { cause: top, detail: "the analyzer's top firing hint" };
   const errRate = step.result.errorRate;
   const errs = Object.entries(step.result.errors).sort((a, b) => b[1] - a[1]);
   const topErr = errs[0]?.[0];

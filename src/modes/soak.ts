@@ -86,7 +86,11 @@ export async function runSoak(host: ModeHost, cfg: SoakModeConfig): Promise<Repo
 }
 
 /** A report of the running soak over a period: the daemon's soak meter, `measuredSec` of soaking (pauses left out). */
-export function soakPeriodReport(host: ModeHost, meter: Meter, p: { fromMs: number; toMs: number; measuredSec: number; timeseries: Plot[]; parameters: Record<string, unknown>; analysis?: SoakAnalysis; events?: { at: string; kind: string; detail: string }[] }): Report {
+export function soakPeriodReport(
+  host: ModeHost,
+  meter: Meter,
+  p: { fromMs: number; toMs: number; measuredSec: number; timeseries: Plot[]; parameters: Record<string, unknown>; analysis?: SoakAnalysis; events?: { at: string; kind: string; detail: string }[] },
+): Report {
   const load = host.soakLoad;
   // Requests in flight at the edges of the period are not comparable: no keeping-up check here
   // (an overloaded target shows in latency and errors).

@@ -25,7 +25,10 @@ class SlidingWindow {
   private readonly merged = new HdrTotal();
   private filled = 0;
 
-  constructor(private readonly host: ModeHost, n: number) {
+  constructor(
+    private readonly host: ModeHost,
+    n: number,
+  ) {
     for (let i = 0; i < n; i++) {
       const m = host.openMeter();
       host.closeMeter(m);

@@ -83,7 +83,12 @@ export async function runSurface(host: ModeHost, cfg: SurfaceModeConfig): Promis
       const m = await measure(c, n, `${measured.length + 1} of ${total}`);
       if (m.result.errorRate > 0.5) {
         const skipped = conc.filter((x) => x > c);
-        if (skipped.length > 0) run.events.push({ at: new Date(host.clock.wallMs()).toISOString(), kind: 'points_skipped', detail: `c=${skipped.join(', ')} at in=${n} not measured: c=${c} failed ${Math.round(m.result.errorRate * 100)}% of its requests` });
+        if (skipped.length > 0)
+          run.events.push({
+            at: new Date(host.clock.wallMs()).toISOString(),
+            kind: 'points_skipped',
+            detail: `c=${skipped.join(', ')} at in=${n} not measured: c=${c} failed ${Math.round(m.result.errorRate * 100)}% of its requests`,
+          });
         break;
       }
     }

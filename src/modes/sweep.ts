@@ -94,4 +94,3 @@ export async function runSweep(host: ModeHost, cfg: SweepModeConfig): Promise<Re
     failures,
   });
 }
-

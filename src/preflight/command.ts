@@ -55,9 +55,18 @@ export async function runCheckTarget(cfg: Config, logger: Logger, opts: { json: 
     const model = cfg.target.model ?? (await firstModel(baseUrl, headers, cfg.preflight.timeoutMs)) ?? 'default';
     const prompts = new PromptBuilder(createRng(1));
     const result = await runPreflight({
-      baseUrl, shownUrl: redactUrl(baseUrl), metricsUrl: metricsUrl ?? `${origin}/metrics`, model, modelConfigured: cfg.target.model !== undefined,
-      headers, scenarios: cfg.traffic.scenarios, timeoutMs: cfg.preflight.timeoutMs, connectTimeoutMs: cfg.target.timeouts.connectMs,
-      clock: systemClock, countTokens: (s) => prompts.countTokens(s), scrub: (text) => secrets.scrub(text),
+      baseUrl,
+      shownUrl: redactUrl(baseUrl),
+      metricsUrl: metricsUrl ?? `${origin}/metrics`,
+      model,
+      modelConfigured: cfg.target.model !== undefined,
+      headers,
+      scenarios: cfg.traffic.scenarios,
+      timeoutMs: cfg.preflight.timeoutMs,
+      connectTimeoutMs: cfg.target.timeouts.connectMs,
+      clock: systemClock,
+      countTokens: (s) => prompts.countTokens(s),
+      scrub: (text) => secrets.scrub(text),
     });
     const decided = applyMissingEndpointPolicy(result, cfg.traffic.scenarios, cfg.preflight.onMissingEndpoint);
     if (opts.json) out.write(`${secrets.scrub(JSON.stringify(result, null, 2))}\n`);

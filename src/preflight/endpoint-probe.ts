@@ -62,13 +62,30 @@ export async function probeEndpoint(t: ProbeTarget, endpoint: Endpoint, stream: 
   const generates = endpoint === 'chat' || endpoint === 'completions';
   const body = bodyFor(endpoint, t.model, stream, generates && ignoreEos);
   const started = client.clock.monoNs();
-  const { record, text } = await sendRequest(client, {
-    id: `preflight-${endpoint}${stream ? '-stream' : ''}`, scenario: 'preflight', endpoint, model: t.model, stream, path, body,
-    promptTokens: client.countTokens(PROBE_PROMPT), keepText: true,
-  }, started, () => undefined, signal);
+  const { record, text } = await sendRequest(
+    client,
+    {
+      id: `preflight-${endpoint}${stream ? '-stream' : ''}`,
+      scenario: 'preflight',
+      endpoint,
+      model: t.model,
+      stream,
+      path,
+      body,
+      promptTokens: client.countTokens(PROBE_PROMPT),
+      keepText: true,
+    },
+    started,
+    () => undefined,
+    signal,
+  );
   const ms = Number(record.endedAt - started) / 1e6;
   const probe: EndpointProbe = {
-    endpoint, stream, path, outcome: record.outcome, missing: record.httpStatus !== undefined && MISSING_STATUSES.has(record.httpStatus),
+    endpoint,
+    stream,
+    path,
+    outcome: record.outcome,
+    missing: record.httpStatus !== undefined && MISSING_STATUSES.has(record.httpStatus),
     ms: Number(ms.toFixed(1)),
   };
   if (record.httpStatus !== undefined) probe.httpStatus = record.httpStatus;

@@ -85,13 +85,27 @@ export function judge(i: JudgeInput): PreflightResult {
     const withUsage = streamed.filter((p) => p.tokenSource === 'usage');
     if (withUsage.length === streamed.length) checks.push({ check: 'usage in streams', status: 'ok', detail: 'stream_options.include_usage honoured' });
     else {
-      checks.push({ check: 'usage in streams', status: 'warn', detail: `no usage in ${streamed.filter((p) => p.tokenSource !== 'usage').map((p) => p.path).join(', ')} streams: tokens counted by llmsoak's tokenizer` });
-      problems.push('streams ignore stream_options.include_usage: output tokens (TPOT, token rates) will be llmsoak\'s tokenizer count, not the server\'s');
+      checks.push({
+        check: 'usage in streams',
+        status: 'warn',
+        detail: `no usage in ${streamed
+          .filter((p) => p.tokenSource !== 'usage')
+          .map((p) => p.path)
+          .join(', ')} streams: tokens counted by llmsoak's tokenizer`,
+      });
+      problems.push("streams ignore stream_options.include_usage: output tokens (TPOT, token rates) will be llmsoak's tokenizer count, not the server's");
     }
   }
   const plain = gen.filter((p) => !p.stream);
   if (plain.length > 0 && plain.some((p) => p.tokenSource !== 'usage')) {
-    checks.push({ check: 'usage in answers', status: 'warn', detail: `no usage in ${plain.filter((p) => p.tokenSource !== 'usage').map((p) => p.path).join(', ')} answers` });
+    checks.push({
+      check: 'usage in answers',
+      status: 'warn',
+      detail: `no usage in ${plain
+        .filter((p) => p.tokenSource !== 'usage')
+        .map((p) => p.path)
+        .join(', ')} answers`,
+    });
   }
 
   if (gen.length > 0) {
@@ -105,7 +119,11 @@ export function judge(i: JudgeInput): PreflightResult {
     }
     const kinds = new Set<DeltaKind>(gen.flatMap((p) => p.deltaKinds ?? []));
     const special = (['reasoning', 'tool_calls'] as const).filter((k) => kinds.has(k));
-    checks.push({ check: 'reasoning / tool calls', status: 'info', detail: special.length > 0 ? `${special.join(', ')} deltas seen (they count as tokens for TTFT and ITL)` : 'none seen (content only)' });
+    checks.push({
+      check: 'reasoning / tool calls',
+      status: 'info',
+      detail: special.length > 0 ? `${special.join(', ')} deltas seen (they count as tokens for TTFT and ITL)` : 'none seen (content only)',
+    });
     const compared = gen.filter((p) => p.tokenSource === 'usage' && p.tokenizerTokens !== undefined);
     if (compared.length > 0) {
       const u = compared.reduce((a, p) => a + p.outputTokens, 0);
@@ -124,8 +142,16 @@ export function judge(i: JudgeInput): PreflightResult {
   checks.push({ check: 'round trip', status: m.rttMs !== undefined ? 'ok' : 'info', detail: m.rttMs !== undefined ? `${m.rttMs} ms (GET /models, warm connection)` : 'unknown (GET /models failed)' });
 
   return {
-    at: i.at, target: i.target, model: i.model, durationMs: i.durationMs,
+    at: i.at,
+    target: i.target,
+    model: i.model,
+    durationMs: i.durationMs,
     ok: scenarios.every((s) => s.runnable),
-    checks, endpoints: i.endpoints, models: i.models, metrics: i.metrics, scenarios, problems,
+    checks,
+    endpoints: i.endpoints,
+    models: i.models,
+    metrics: i.metrics,
+    scenarios,
+    problems,
   };
 }

@@ -21,7 +21,11 @@ interface Answer {
 
 async function get(url: string, o: { dispatcher: Dispatcher; headers: Record<string, string>; timeoutMs: number }): Promise<Answer> {
   const res = await request(url, {
-    dispatcher: o.dispatcher, headers: o.headers, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, signal: AbortSignal.timeout(o.timeoutMs),
+    dispatcher: o.dispatcher,
+    headers: o.headers,
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    signal: AbortSignal.timeout(o.timeoutMs),
   });
   const parts: Buffer[] = [];
   let n = 0;
@@ -41,13 +45,19 @@ function idsOf(body: Buffer): string[] | undefined {
   try {
     const data = (JSON.parse(body.toString('utf8')) as { data?: unknown }).data;
     if (!Array.isArray(data)) return undefined;
-    return (data as unknown[]).map((m) => (m !== null && typeof m === 'object' ? (m as { id?: unknown }).id : undefined)).filter((id): id is string => typeof id === 'string').slice(0, 32);
+    return (data as unknown[])
+      .map((m) => (m !== null && typeof m === 'object' ? (m as { id?: unknown }).id : undefined))
+      .filter((id): id is string => typeof id === 'string')
+      .slice(0, 32);
   } catch {
     return undefined;
   }
 }
 
-export async function probeModels(baseUrl: string, o: { dispatcher: Dispatcher; headers: Record<string, string>; timeoutMs: number; clock: Clock; scrub: (text: string) => string }): Promise<ModelsProbe> {
+export async function probeModels(
+  baseUrl: string,
+  o: { dispatcher: Dispatcher; headers: Record<string, string>; timeoutMs: number; clock: Clock; scrub: (text: string) => string },
+): Promise<ModelsProbe> {
   const url = `${baseUrl}/models`;
   let first: Answer;
   try {

@@ -25,7 +25,11 @@ export function applyMissingEndpointPolicy(result: PreflightResult, scenarios: S
   for (const v of result.scenarios) v.action = !missing.has(v.name) ? 'run' : policy === 'keep' ? 'kept' : 'skipped';
   if (missing.size === 0) return { run: scenarios, skipped: [] };
   if (policy === 'fail') {
-    return { run: scenarios, skipped: [], fatal: `preflight: scenario${names.length > 1 ? 's' : ''} ${names.join(', ')} need${names.length > 1 ? '' : 's'} an endpoint the target does not have (${reasons}); preflight.onMissingEndpoint is fail` };
+    return {
+      run: scenarios,
+      skipped: [],
+      fatal: `preflight: scenario${names.length > 1 ? 's' : ''} ${names.join(', ')} need${names.length > 1 ? '' : 's'} an endpoint the target does not have (${reasons}); preflight.onMissingEndpoint is fail`,
+    };
   }
   if (policy === 'keep') return { run: scenarios, skipped: [] };
   const run = scenarios.filter((s) => !missing.has(s.name));

@@ -60,8 +60,13 @@ export async function runPreflight(d: PreflightDeps): Promise<PreflightResult> {
       basePath: url.pathname.replace(/\/+$/, ''),
       model: d.model,
       client: {
-        dispatcher: pool, headers: d.headers, clock: d.clock, totalTimeoutMs: d.timeoutMs, maxBodyBytes: 1024 * 1024,
-        countTokens: d.countTokens, scrub: d.scrub,
+        dispatcher: pool,
+        headers: d.headers,
+        clock: d.clock,
+        totalTimeoutMs: d.timeoutMs,
+        maxBodyBytes: 1024 * 1024,
+        countTokens: d.countTokens,
+        scrub: d.scrub,
       },
     };
     const [endpoints, models, metrics] = await Promise.all([
@@ -71,8 +76,15 @@ export async function runPreflight(d: PreflightDeps): Promise<PreflightResult> {
     ]);
     const durationMs = Number((Number(d.clock.monoNs() - t0) / 1e6).toFixed(1));
     return judge({
-      at: new Date(d.clock.wallMs()).toISOString(), target: d.shownUrl, model: d.scrub(d.model), modelConfigured: d.modelConfigured, durationMs,
-      scenarios: d.scenarios, endpoints, models, metrics: { ...metrics, url: redactUrl(metrics.url) },
+      at: new Date(d.clock.wallMs()).toISOString(),
+      target: d.shownUrl,
+      model: d.scrub(d.model),
+      modelConfigured: d.modelConfigured,
+      durationMs,
+      scenarios: d.scenarios,
+      endpoints,
+      models,
+      metrics: { ...metrics, url: redactUrl(metrics.url) },
     });
   } finally {
     await Promise.all([pool.destroy(), metricsAgent.destroy()]).catch(() => undefined);

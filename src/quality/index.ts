@@ -34,22 +34,22 @@ export interface QualitySnapshot {
 }
 
 /** Build and start the runner and its scheduler (the daemon calls this once traffic runs). */
-export function startQualityChecks(o: {
-  cfg: QualityConfig;
-  suites: Suite[];
-  baseUrl: string;
-  model: string;
-  apiKey?: string;
-  registry: Registry;
-  logger: Logger;
-  clock: Clock;
-}): QualityChecks {
+export function startQualityChecks(o: { cfg: QualityConfig; suites: Suite[]; baseUrl: string; model: string; apiKey?: string; registry: Registry; logger: Logger; clock: Clock }): QualityChecks {
   const runner = new QualityRunner({
-    suites: o.suites, baseUrl: o.baseUrl, model: o.model, timeoutMs: o.cfg.timeoutMs,
-    registry: o.registry, logger: o.logger, clock: o.clock, ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
+    suites: o.suites,
+    baseUrl: o.baseUrl,
+    model: o.model,
+    timeoutMs: o.cfg.timeoutMs,
+    registry: o.registry,
+    logger: o.logger,
+    clock: o.clock,
+    ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
   });
   const scheduler = new QualityScheduler({
-    schedule: o.cfg.schedule, runOnStart: o.cfg.runOnStart, registry: o.registry, logger: o.logger,
+    schedule: o.cfg.schedule,
+    runOnStart: o.cfg.runOnStart,
+    registry: o.registry,
+    logger: o.logger,
     ...(o.cfg.intervalSec !== undefined ? { intervalSec: o.cfg.intervalSec } : {}),
     job: (signal) => runner.run(signal),
   });

@@ -67,7 +67,10 @@ export interface QualityRunnerOptions {
 
 /** Thrown by run() when checks ended in error: the run is recorded, but it failed. */
 export class QualityRunError extends Error {
-  constructor(message: string, readonly report: RunReport) {
+  constructor(
+    message: string,
+    readonly report: RunReport,
+  ) {
     super(message);
     this.name = 'QualityRunError';
   }
@@ -104,8 +107,18 @@ export class QualityRunner {
       this.dispatcher = this.ownPool;
     }
     const registers = [o.registry];
-    this.score = new Gauge({ name: 'llmsoak_quality_score', help: 'Share of the golden prompts of a suite answered correctly in its last run (0..1; errors not counted).', labelNames: ['suite'], registers });
-    this.checks = new Counter({ name: 'llmsoak_quality_checks_total', help: 'Golden-prompt checks by outcome: pass, fail (wrong answer), error (no usable answer).', labelNames: ['suite', 'outcome'], registers });
+    this.score = new Gauge({
+      name: 'llmsoak_quality_score',
+      help: 'Share of the golden prompts of a suite answered correctly in its last run (0..1; errors not counted).',
+      labelNames: ['suite'],
+      registers,
+    });
+    this.checks = new Counter({
+      name: 'llmsoak_quality_checks_total',
+      help: 'Golden-prompt checks by outcome: pass, fail (wrong answer), error (no usable answer).',
+      labelNames: ['suite', 'outcome'],
+      registers,
+    });
     this.lastRun = new Gauge({ name: 'llmsoak_quality_last_run_timestamp_seconds', help: 'When a quality suite last finished a run (unix seconds).', labelNames: ['suite'], registers });
     for (const s of o.suites) for (const outcome of CHECK_OUTCOMES) this.checks.labels(s.name, outcome).inc(0);
   }
@@ -137,7 +150,11 @@ export class QualityRunner {
         else {
           r.problems.push(c);
           if (c.outcome === 'fail') r.failed++;
-          else { r.errors++; errors++; firstError ??= `${suite.name}/${c.id}: ${c.detail ?? 'error'}`; }
+          else {
+            r.errors++;
+            errors++;
+            firstError ??= `${suite.name}/${c.id}: ${c.detail ?? 'error'}`;
+          }
           this.log.debug({ suite: suite.name, id: c.id, outcome: c.outcome, detail: c.detail }, 'quality check did not pass');
         }
       }
@@ -154,7 +171,10 @@ export class QualityRunner {
     }
     report.durationMs = Number(this.clock.monoNs() - t0) / 1e6;
     this.last = report;
-    this.log.debug({ durationMs: Math.round(report.durationMs), suites: report.suites.map((s) => ({ suite: s.suite, score: s.score, passed: s.passed, failed: s.failed, errors: s.errors })) }, 'quality run finished');
+    this.log.debug(
+      { durationMs: Math.round(report.durationMs), suites: report.suites.map((s) => ({ suite: s.suite, score: s.score, passed: s.passed, failed: s.failed, errors: s.errors })) },
+      'quality run finished',
+    );
     if (errors > 0) throw new QualityRunError(`${errors} of ${total} golden prompts got no usable answer (first: ${firstError ?? '?'})`, report);
     return report;
   }
@@ -163,7 +183,10 @@ export class QualityRunner {
   private async check(p: GoldenPrompt, signal?: AbortSignal): Promise<CheckReport> {
     const t0 = this.clock.monoNs();
     const done = (outcome: CheckOutcome, detail?: string): CheckReport => ({
-      id: p.id, outcome, ...(detail !== undefined ? { detail: this.scrub(detail) } : {}), durationMs: Number(this.clock.monoNs() - t0) / 1e6,
+      id: p.id,
+      outcome,
+      ...(detail !== undefined ? { detail: this.scrub(detail) } : {}),
+      durationMs: Number(this.clock.monoNs() - t0) / 1e6,
     });
     const timeout = AbortSignal.timeout(this.o.timeoutMs);
     const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;

@@ -38,7 +38,12 @@ export class QualityScheduler {
 
   constructor(private readonly o: QualitySchedulerOptions) {
     this.log = o.logger.child({ component: 'quality' });
-    this.runsTotal = new Counter({ name: 'llmsoak_quality_runs_total', help: 'Quality runs by outcome: ok, failed (some checks got no answer, or the run broke), skipped (the previous run was still going).', labelNames: ['outcome'], registers: [o.registry] });
+    this.runsTotal = new Counter({
+      name: 'llmsoak_quality_runs_total',
+      help: 'Quality runs by outcome: ok, failed (some checks got no answer, or the run broke), skipped (the previous run was still going).',
+      labelNames: ['outcome'],
+      registers: [o.registry],
+    });
     for (const k of ['ok', 'failed', 'skipped']) this.runsTotal.labels(k).inc(0);
   }
 
@@ -68,7 +73,13 @@ export class QualityScheduler {
         error: (m, err) => log.error({ err: err ? errorMessage(err) : undefined }, String(m)),
       };
       // The task only triggers; overlap is decided here, so node-cron never sees a long task.
-      this.task = createTask(this.o.schedule, () => { void this.trigger(); }, { name: 'llmsoak-quality', logger: cronLogger, unref: true });
+      this.task = createTask(
+        this.o.schedule,
+        () => {
+          void this.trigger();
+        },
+        { name: 'llmsoak-quality', logger: cronLogger, unref: true },
+      );
       void this.task.start();
     }
     this.log.info(iv !== undefined ? { intervalSec: iv } : { schedule: this.o.schedule, next: this.nextRun()?.toISOString() }, 'quality checks scheduled');

@@ -100,9 +100,7 @@ export function loadSuites(cfg: Pick<QualityConfig, 'suites'>, at = 'quality'): 
       problems.push(`${sat}: needs exactly one of file or prompts`);
       return;
     }
-    const prompts = s.file !== undefined
-      ? readSuiteFile(s.file, `${sat}.file`, problems)
-      : validatePrompts(s.prompts, `${sat}.prompts`, problems);
+    const prompts = s.file !== undefined ? readSuiteFile(s.file, `${sat}.file`, problems) : validatePrompts(s.prompts, `${sat}.prompts`, problems);
     if (prompts) suites.push({ name: s.name, source: s.file ?? 'inline', prompts });
   });
   if (problems.length) throw new ConfigError(problems, at);
@@ -225,7 +223,10 @@ function validateMessages(raw: unknown, at: string, problems: string[]): ChatMes
   const before = problems.length;
   raw.forEach((m: unknown, i) => {
     const mat = `${at}[${i}]`;
-    if (!isRecord(m)) { problems.push(`${mat}: must be a mapping { role, content } (got ${typeOf(m)})`); return; }
+    if (!isRecord(m)) {
+      problems.push(`${mat}: must be a mapping { role, content } (got ${typeOf(m)})`);
+      return;
+    }
     unknownKeys(m, ['role', 'content'], mat, problems);
     if (typeof m.role !== 'string' || !ROLES.includes(m.role)) problems.push(`${mat}.role: must be one of ${ROLES.join(', ')}`);
     if (typeof m.content !== 'string') problems.push(`${mat}.content: must be a string`);
@@ -261,7 +262,10 @@ function validateExpect(raw: unknown, at: string, problems: string[]): Expectati
       }
       return { kind, value: v, ignoreCase };
     case 'regex': {
-      if (typeof v !== 'string' || v === '') { problems.push(`${at}.regex: must be a non-empty string`); return undefined; }
+      if (typeof v !== 'string' || v === '') {
+        problems.push(`${at}.regex: must be a non-empty string`);
+        return undefined;
+      }
       try {
         return { kind, source: v, re: new RegExp(v, ignoreCase ? 'i' : '') };
       } catch (err) {
@@ -270,7 +274,10 @@ function validateExpect(raw: unknown, at: string, problems: string[]): Expectati
       }
     }
     case 'number': {
-      if (!isRecord(v)) { problems.push(`${at}.number: must be a mapping { value, tolerance }`); return undefined; }
+      if (!isRecord(v)) {
+        problems.push(`${at}.number: must be a mapping { value, tolerance }`);
+        return undefined;
+      }
       unknownKeys(v, ['value', 'tolerance'], `${at}.number`, problems);
       const value = v.value;
       const tolerance = v.tolerance ?? 0;
@@ -282,7 +289,10 @@ function validateExpect(raw: unknown, at: string, problems: string[]): Expectati
       return { kind, value, tolerance };
     }
     case 'jsonSchema': {
-      if (!isRecord(v)) { problems.push(`${at}.jsonSchema: must be a mapping (a JSON Schema)`); return undefined; }
+      if (!isRecord(v)) {
+        problems.push(`${at}.jsonSchema: must be a mapping (a JSON Schema)`);
+        return undefined;
+      }
       const compiler = schemaCompiler();
       try {
         if (!compiler.validateSchema(v)) {

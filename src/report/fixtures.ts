@@ -8,7 +8,6 @@
 import type { Figures, HintEntry, Plot, Report, StepResult } from './model.js';
 import { seededRandom } from '../analyzer/stats.js';
 
-
 /** Gaussian-ish noise (sum of uniforms). */
 function noise(r: () => number): number {
   return r() + r() + r() - 1.5;
@@ -356,7 +355,15 @@ export function sampleSurfaceReport(): Report {
     target: TARGET,
     parameters: { concurrency: conc, inputTokens: inputs, holdSec, warmupSec: 10, outputTokens: outTok, abortOnErrorRate: 0.5 },
     slo: SLO,
-    totals: { requests, ok, good, dropped: 0, errors: timeouts > 0 ? { timeout: timeouts } : {}, inputTokens: steps.reduce((a, s) => a + s.requests * (s.inputTokens ?? 0), 0), outputTokens: ok * outTok },
+    totals: {
+      requests,
+      ok,
+      good,
+      dropped: 0,
+      errors: timeouts > 0 ? { timeout: timeouts } : {},
+      inputTokens: steps.reduce((a, s) => a + s.requests * (s.inputTokens ?? 0), 0),
+      outputTokens: ok * outTok,
+    },
     overall: {
       ttft: figures(0.21, 9.4, ok),
       itl: figures(0.0141, 0.041, ok * (outTok - 1)),
@@ -432,7 +439,15 @@ export function sampleSpikeReport(): Report {
     target: { url: 'http://127.0.0.1:9478/v1', model: 'sim-8b', embedded: true },
     parameters: { baseRate: base, multiple: mult, spikeSec: 30, baselineSec: 120, afterSec: 150 },
     slo: SLO,
-    totals: { requests, ok: requests, good: Math.round(steps.reduce((a, s) => a + s.goodputRps * s.durationSec, 0)), dropped: 0, errors: {}, inputTokens: requests * 640, outputTokens: requests * 230 },
+    totals: {
+      requests,
+      ok: requests,
+      good: Math.round(steps.reduce((a, s) => a + s.goodputRps * s.durationSec, 0)),
+      dropped: 0,
+      errors: {},
+      inputTokens: requests * 640,
+      outputTokens: requests * 230,
+    },
     overall: {
       ttft: figures(0.08, 3.1, requests),
       itl: figures(0.016, 0.037, requests * 229),

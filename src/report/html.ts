@@ -261,7 +261,17 @@ function plotChart(p: Plot, i: number, fromMs: number, toMs: number, marks: Mark
     const fit = p.fit;
     const f0 = Math.max(fit.fromMs, tx[0]);
     const at = (t: number): number => fit.intercept + (fit.slopePerHour * (t - fit.fromMs)) / 3_600_000;
-    series.push({ label: `fitted trend ${fmtSlope(fit.slopePerHour, p.unit)}`, color: COLORS.text, dash: '7 5', width: 2, className: 'fit', points: [[f0, at(f0)], [tx[1], at(tx[1])]] });
+    series.push({
+      label: `fitted trend ${fmtSlope(fit.slopePerHour, p.unit)}`,
+      color: COLORS.text,
+      dash: '7 5',
+      width: 2,
+      className: 'fit',
+      points: [
+        [f0, at(f0)],
+        [tx[1], at(tx[1])],
+      ],
+    });
     legendItems.push({ label: `fitted trend ${fmtSlope(fit.slopePerHour, p.unit)}`, color: COLORS.text, dash: '7 5' });
   }
   const ys = extent(series.flatMap((s) => s.points.map((q) => q[1])))!;
@@ -325,8 +335,7 @@ function spikeMarks(r: Report): Marks {
   const from = step !== undefined ? Date.parse(step.startedAt) : NaN;
   if (!Number.isFinite(from)) return { bands: [], vRefs: [] };
   const to = from + sp.spikeSec * 1000;
-  const vRefs: RefLine[] =
-    sp.recoverySec !== null ? [{ at: to + sp.recoverySec * 1000, label: `recovered ${fmtDuration(sp.recoverySec)} after the spike`, color: COLORS.goodput }] : [];
+  const vRefs: RefLine[] = sp.recoverySec !== null ? [{ at: to + sp.recoverySec * 1000, label: `recovered ${fmtDuration(sp.recoverySec)} after the spike`, color: COLORS.goodput }] : [];
   return { bands: [{ from, to, label: `spike ${fmtRate(spikeRate)} for ${fmtDuration(sp.spikeSec)}`, color: COLORS.critical }], vRefs };
 }
 
@@ -439,12 +448,30 @@ export function renderHtml(r: Report): string {
   const tiles = [
     tile('Requests', fmtInt(r.totals.requests), `${fmtInt(r.totals.ok)} ok · ${fmtInt(r.totals.dropped)} dropped`),
     tile('Error rate', fmtPct(er), fmtErrors(r.totals.errors) || 'no errors', er > r.slo.maxErrorRate ? 'bad' : ''),
-    tile('p99 TTFT', r.overall.ttft.count > 0 ? fmtDuration(ttft99) : '—', `SLO ${fmtDuration(r.slo.ttftMs / 1000)} · p50 ${fmtDuration(r.overall.ttft.p50)}`, r.overall.ttft.count > 0 && ttft99 * 1000 > r.slo.ttftMs ? 'bad' : ''),
-    tile('p99 E2E', r.overall.e2e.count > 0 ? fmtDuration(e2e99) : '—', `SLO ${fmtDuration(r.slo.e2eMs / 1000)} · p50 ${fmtDuration(r.overall.e2e.p50)}`, r.overall.e2e.count > 0 && e2e99 * 1000 > r.slo.e2eMs ? 'bad' : ''),
+    tile(
+      'p99 TTFT',
+      r.overall.ttft.count > 0 ? fmtDuration(ttft99) : '—',
+      `SLO ${fmtDuration(r.slo.ttftMs / 1000)} · p50 ${fmtDuration(r.overall.ttft.p50)}`,
+      r.overall.ttft.count > 0 && ttft99 * 1000 > r.slo.ttftMs ? 'bad' : '',
+    ),
+    tile(
+      'p99 E2E',
+      r.overall.e2e.count > 0 ? fmtDuration(e2e99) : '—',
+      `SLO ${fmtDuration(r.slo.e2eMs / 1000)} · p50 ${fmtDuration(r.overall.e2e.p50)}`,
+      r.overall.e2e.count > 0 && e2e99 * 1000 > r.slo.e2eMs ? 'bad' : '',
+    ),
     tile('Goodput', fmtPct(gp.share), `${fmtRate(gp.rps)} met every SLO`),
   ];
   if (r.knee !== undefined) tiles.push(tile('Knee', fmtKnee(r.knee), r.knee.cause !== undefined ? `cause: ${r.knee.cause}` : 'highest load within SLO'));
-  if (r.spike !== undefined) tiles.push(tile('Spike recovery', r.spike.recoverySec === null ? 'never' : fmtDuration(r.spike.recoverySec), `${num(r.spike.multiple)}× for ${fmtDuration(r.spike.spikeSec)}`, r.spike.recoverySec === null ? 'bad' : ''));
+  if (r.spike !== undefined)
+    tiles.push(
+      tile(
+        'Spike recovery',
+        r.spike.recoverySec === null ? 'never' : fmtDuration(r.spike.recoverySec),
+        `${num(r.spike.multiple)}× for ${fmtDuration(r.spike.spikeSec)}`,
+        r.spike.recoverySec === null ? 'bad' : '',
+      ),
+    );
   parts.push(`<div class="tiles">${tiles.join('')}</div>`);
   parts.push('</header>');
 
@@ -556,7 +583,9 @@ export function renderHtml(r: Report): string {
         [...r.events]
           .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
           .map((e) => [
-            esc(`${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`), `<code>${esc(e.kind)}</code>`, esc(e.detail),
+            esc(`${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`),
+            `<code>${esc(e.kind)}</code>`,
+            esc(e.detail),
             ...(periods ? [esc(fmtPeriod(e.before)), esc(fmtPeriod(e.after))] : []),
           ]),
         { left: periods ? [0, 1, 2, 3, 4] : [0, 1, 2] },
@@ -565,11 +594,23 @@ export function renderHtml(r: Report): string {
   }
   if (r.incidents !== undefined && r.incidents.length > 0) {
     parts.push('<h2>Incidents</h2>');
-    parts.push(htmlTable(INCIDENT_HEAD, r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? `<code>${esc(c)}</code>` : esc(c)))), { left: [0, 1, 2, 5] }));
+    parts.push(
+      htmlTable(
+        INCIDENT_HEAD,
+        r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? `<code>${esc(c)}</code>` : esc(c)))),
+        { left: [0, 1, 2, 5] },
+      ),
+    );
   }
   if (r.failures !== undefined && r.failures.length > 0) {
     parts.push('<h2>Failures</h2>');
-    parts.push(htmlTable(FAILURE_HEAD, r.failures.map((f) => failureRow(f, r.startedAt).map((c, ci) => (ci < 2 || ci === 5 ? `<code>${esc(c)}</code>` : esc(c)))), { left: [0, 1, 3, 4, 5] }));
+    parts.push(
+      htmlTable(
+        FAILURE_HEAD,
+        r.failures.map((f) => failureRow(f, r.startedAt).map((c, ci) => (ci < 2 || ci === 5 ? `<code>${esc(c)}</code>` : esc(c)))),
+        { left: [0, 1, 3, 4, 5] },
+      ),
+    );
     parts.push(`<p class="muted">${esc(FAILURE_NOTE)}</p>`);
   }
 
@@ -579,7 +620,19 @@ export function renderHtml(r: Report): string {
   parts.push(
     htmlTable(
       ['Requests', 'OK', 'Good (all SLOs)', 'Goodput', 'Dropped', 'Error rate', 'Errors', 'Input tokens', 'Output tokens'],
-      [escRow([fmtInt(t.requests), fmtInt(t.ok), `${fmtInt(t.good)} (${fmtPct(gp.share)})`, fmtRate(gp.rps), fmtInt(t.dropped), fmtPct(er), fmtErrors(t.errors) || 'none', fmtInt(t.inputTokens), fmtInt(t.outputTokens)])],
+      [
+        escRow([
+          fmtInt(t.requests),
+          fmtInt(t.ok),
+          `${fmtInt(t.good)} (${fmtPct(gp.share)})`,
+          fmtRate(gp.rps),
+          fmtInt(t.dropped),
+          fmtPct(er),
+          fmtErrors(t.errors) || 'none',
+          fmtInt(t.inputTokens),
+          fmtInt(t.outputTokens),
+        ]),
+      ],
       { left: [6] },
     ),
   );
@@ -594,7 +647,13 @@ export function renderHtml(r: Report): string {
   const params = safeParameters(r.parameters);
   if (params.length > 0) {
     parts.push('<h2>Parameters</h2>');
-    parts.push(htmlTable(['Parameter', 'Value'], params.map(([k, v]) => [`<code>${esc(k)}</code>`, esc(v)]), { left: [0, 1] }));
+    parts.push(
+      htmlTable(
+        ['Parameter', 'Value'],
+        params.map(([k, v]) => [`<code>${esc(k)}</code>`, esc(v)]),
+        { left: [0, 1] },
+      ),
+    );
   }
   parts.push(`<footer>llmsoak ${esc(r.version)} · ${esc(r.kind)} run · report generated from the JSON report of the same name.</footer>`);
 

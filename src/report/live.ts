@@ -26,7 +26,12 @@ export class LiveHistory {
   private meter: Meter | undefined;
   private lastNs = 0n;
 
-  constructor(private readonly recorder: Recorder, private readonly clock: Clock, private readonly stepMs = 5000, private readonly capacity = 720) {}
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly clock: Clock,
+    private readonly stepMs = 5000,
+    private readonly capacity = 720,
+  ) {}
 
   start(): void {
     if (this.timer) return;

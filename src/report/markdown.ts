@@ -291,7 +291,9 @@ export function hasPeriods(events: RunEvent[]): boolean {
 /** One incident as table cells: kind, cause, onset, detected after, recovered after, detail. */
 export function incidentRow(i: IncidentEntry, startedAt: string): string[] {
   return [
-    i.kind, i.cause, `${fmtTime(i.onsetAt)} (${fmtOffset(i.onsetAt, startedAt)})`,
+    i.kind,
+    i.cause,
+    `${fmtTime(i.onsetAt)} (${fmtOffset(i.onsetAt, startedAt)})`,
     fmtDuration(i.timeToDetectSec),
     i.timeToRecoverSec !== undefined ? fmtDuration(i.timeToRecoverSec) : 'not yet',
     i.detail,
@@ -358,13 +360,17 @@ export function renderMarkdown(r: Report): string {
   const params = safeParameters(r.parameters);
   if (params.length > 0) {
     out.push('', '## Parameters', '');
-    out.push(table(['Parameter', 'Value'], params.map(([k, v]) => [code(k), code(v)]), ['l', 'l']));
+    out.push(
+      table(
+        ['Parameter', 'Value'],
+        params.map(([k, v]) => [code(k), code(v)]),
+        ['l', 'l'],
+      ),
+    );
   }
 
   out.push('', '## SLOs', '');
-  out.push(
-    `TTFT ≤ ${fmtDuration(r.slo.ttftMs / 1000)} · TPOT ≤ ${fmtDuration(r.slo.tpotMs / 1000)} · E2E ≤ ${fmtDuration(r.slo.e2eMs / 1000)} · error rate ≤ ${fmtPct(r.slo.maxErrorRate)}`,
-  );
+  out.push(`TTFT ≤ ${fmtDuration(r.slo.ttftMs / 1000)} · TPOT ≤ ${fmtDuration(r.slo.tpotMs / 1000)} · E2E ≤ ${fmtDuration(r.slo.e2eMs / 1000)} · error rate ≤ ${fmtPct(r.slo.maxErrorRate)}`);
 
   out.push('', '## Totals', '');
   const t = r.totals;
@@ -399,7 +405,12 @@ export function renderMarkdown(r: Report): string {
   if (r.steps.length > 0) {
     out.push('', '## Steps', '');
     const st = stepTable(r.steps);
-    out.push(table(st.head, st.rows.map((row) => row.map(mdEscape))));
+    out.push(
+      table(
+        st.head,
+        st.rows.map((row) => row.map(mdEscape)),
+      ),
+    );
   }
 
   if (r.knee !== undefined) {
@@ -436,7 +447,13 @@ export function renderMarkdown(r: Report): string {
 
   if (r.trends.length > 0) {
     out.push('', '## Trends', '');
-    out.push(table(TREND_HEAD, r.trends.map((tr) => trendRow(tr).map((c, i) => (i === 0 ? code(c) : mdEscape(c)))), ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
+    out.push(
+      table(
+        TREND_HEAD,
+        r.trends.map((tr) => trendRow(tr).map((c, i) => (i === 0 ? code(c) : mdEscape(c)))),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'],
+      ),
+    );
   }
 
   if (r.hints.length > 0) {
@@ -465,10 +482,14 @@ export function renderMarkdown(r: Report): string {
     out.push(
       table(
         ['Time', 'Kind', 'Detail', ...(periods ? ['Before', 'After'] : [])],
-        [...r.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map((e) => [
-          `${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`, code(e.kind), mdEscape(e.detail),
-          ...(periods ? [mdEscape(`before: ${fmtPeriod(e.before)}`), mdEscape(`after: ${fmtPeriod(e.after)}`)] : []),
-        ]),
+        [...r.events]
+          .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
+          .map((e) => [
+            `${fmtTime(e.at)} (${fmtOffset(e.at, r.startedAt)})`,
+            code(e.kind),
+            mdEscape(e.detail),
+            ...(periods ? [mdEscape(`before: ${fmtPeriod(e.before)}`), mdEscape(`after: ${fmtPeriod(e.after)}`)] : []),
+          ]),
         periods ? ['l', 'l', 'l', 'l', 'l'] : ['l', 'l', 'l'],
       ),
     );
@@ -476,12 +497,24 @@ export function renderMarkdown(r: Report): string {
 
   if (r.incidents !== undefined && r.incidents.length > 0) {
     out.push('', '## Incidents', '');
-    out.push(table(INCIDENT_HEAD, r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? code(c) : mdEscape(c)))), ['l', 'l', 'l', 'r', 'r', 'l']));
+    out.push(
+      table(
+        INCIDENT_HEAD,
+        r.incidents.map((i) => incidentRow(i, r.startedAt).map((c, ci) => (ci < 2 ? code(c) : mdEscape(c)))),
+        ['l', 'l', 'l', 'r', 'r', 'l'],
+      ),
+    );
   }
 
   if (r.failures !== undefined && r.failures.length > 0) {
     out.push('', '## Failures', '');
-    out.push(table(FAILURE_HEAD, r.failures.map((f) => failureRow(f, r.startedAt).map((c, ci) => (ci < 2 || ci === 5 ? code(c) : mdEscape(c)))), ['l', 'l', 'r', 'l', 'l', 'l']));
+    out.push(
+      table(
+        FAILURE_HEAD,
+        r.failures.map((f) => failureRow(f, r.startedAt).map((c, ci) => (ci < 2 || ci === 5 ? code(c) : mdEscape(c)))),
+        ['l', 'l', 'r', 'l', 'l', 'l'],
+      ),
+    );
     out.push('', mdEscape(FAILURE_NOTE));
   }
 

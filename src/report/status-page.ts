@@ -110,8 +110,12 @@ export function renderStatusPage(s: StatusInput): string {
     const span = (s.history[s.history.length - 1]!.t - s.history[0]!.t) / 1000;
     const spanTxt = span > 0 ? ` (last ${fmtDuration(span)})` : '';
     parts.push('<div class="two">');
-    parts.push(`<div class="card spark">${sparkline({ name: 'spark-ttft', title: `p99 TTFT${spanTxt}`, points: ttftPts, color: COLORS.p99, fmt: (v) => fmtDuration(v), width: 560, height: 90 })}</div>`);
-    parts.push(`<div class="card spark">${sparkline({ name: 'spark-rps', title: `throughput${spanTxt}`, points: rpsPts, color: COLORS.achieved, fmt: (v) => `${num(v)} req/s`, width: 560, height: 90 })}</div>`);
+    parts.push(
+      `<div class="card spark">${sparkline({ name: 'spark-ttft', title: `p99 TTFT${spanTxt}`, points: ttftPts, color: COLORS.p99, fmt: (v) => fmtDuration(v), width: 560, height: 90 })}</div>`,
+    );
+    parts.push(
+      `<div class="card spark">${sparkline({ name: 'spark-rps', title: `throughput${spanTxt}`, points: rpsPts, color: COLORS.achieved, fmt: (v) => `${num(v)} req/s`, width: 560, height: 90 })}</div>`,
+    );
     parts.push('</div>');
   }
 
@@ -129,7 +133,9 @@ export function renderStatusPage(s: StatusInput): string {
   // Totals and errors by class.
   const t = s.totals;
   parts.push('<h2>Totals since start</h2>');
-  const errClasses = Object.entries(t.errors).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  const errClasses = Object.entries(t.errors)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
   parts.push(
     '<div class="tablewrap"><table><thead><tr><th>Requests</th><th>OK</th><th>Good (all SLOs)</th><th>Dropped</th><th>Errors</th><th>Input tokens</th><th>Output tokens</th></tr></thead>' +
       `<tbody><tr><td>${esc(fmtInt(t.requests))}</td><td>${esc(fmtInt(t.ok))}</td><td>${esc(fmtInt(t.good))}${t.requests > 0 ? ` (${esc(fmtPct(t.good / t.requests))})` : ''}</td><td>${esc(fmtInt(t.dropped))}</td><td>${esc(fmtInt(errs))}</td><td>${esc(fmtInt(t.inputTokens))}</td><td>${esc(fmtInt(t.outputTokens))}</td></tr></tbody></table></div>`,
@@ -146,7 +152,12 @@ export function renderStatusPage(s: StatusInput): string {
   if (s.failures !== undefined && s.failures.length > 0) {
     parts.push(
       `<h3>Failures in the server's words</h3><div class="tablewrap"><table><thead><tr>${FAILURE_HEAD.map((h, i) => `<th${i === 2 ? '' : ' class="l"'}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${s.failures
-        .map((f) => `<tr>${failureRow(f, s.startedAt).map((c, i) => (i === 2 ? `<td>${esc(c)}</td>` : `<td class="l">${i < 2 || i === 5 ? `<code>${esc(c)}</code>` : esc(c)}</td>`)).join('')}</tr>`)
+        .map(
+          (f) =>
+            `<tr>${failureRow(f, s.startedAt)
+              .map((c, i) => (i === 2 ? `<td>${esc(c)}</td>` : `<td class="l">${i < 2 || i === 5 ? `<code>${esc(c)}</code>` : esc(c)}</td>`))
+              .join('')}</tr>`,
+        )
         .join('')}</tbody></table></div><p class="muted">${esc(FAILURE_NOTE)}</p>`,
     );
   }

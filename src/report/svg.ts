@@ -258,8 +258,25 @@ export function logAxis(min: number, max: number, unit: string): Axis {
 }
 
 const TIME_STEPS_MS = [
-  1e3, 5e3, 10e3, 15e3, 30e3, 60e3, 2 * 60e3, 5 * 60e3, 10 * 60e3, 15 * 60e3, 30 * 60e3, 3600e3, 2 * 3600e3, 3 * 3600e3, 6 * 3600e3,
-  12 * 3600e3, 86400e3, 2 * 86400e3, 7 * 86400e3,
+  1e3,
+  5e3,
+  10e3,
+  15e3,
+  30e3,
+  60e3,
+  2 * 60e3,
+  5 * 60e3,
+  10 * 60e3,
+  15 * 60e3,
+  30 * 60e3,
+  3600e3,
+  2 * 3600e3,
+  3 * 3600e3,
+  6 * 3600e3,
+  12 * 3600e3,
+  86400e3,
+  2 * 86400e3,
+  7 * 86400e3,
 ];
 
 /** A wall-clock axis over [fromMs, toMs] (UTC labels). */
@@ -464,10 +481,7 @@ export function linePanel(p: PanelSpec): string {
   out.push(`<line x1="${f(x0)}" y1="${f(y0)}" x2="${f(x1)}" y2="${f(y0)}" stroke="${COLORS.axis}"/>`);
   out.push(`<line x1="${f(x0)}" y1="${f(y0)}" x2="${f(x0)}" y2="${f(y1)}" stroke="${COLORS.axis}"/>`);
   out.push(`<text x="${f((x0 + x1) / 2)}" y="${f(p.y + p.h - 6)}" text-anchor="middle" fill="${COLORS.axis}">${esc(p.xLabel)}</text>`);
-  if (p.yLabel !== undefined)
-    out.push(
-      `<text transform="translate(${f(p.x + 12)} ${f((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle" fill="${COLORS.axis}">${esc(p.yLabel)}</text>`,
-    );
+  if (p.yLabel !== undefined) out.push(`<text transform="translate(${f(p.x + 12)} ${f((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle" fill="${COLORS.axis}">${esc(p.yLabel)}</text>`);
   // Reference lines.
   for (const r of p.hRefs ?? []) {
     const yy = sy(r.at);
@@ -494,9 +508,7 @@ export function linePanel(p: PanelSpec): string {
     if (s.markers === true) {
       for (const [px, py] of s.points) {
         if (!Number.isFinite(px) || !Number.isFinite(py) || !Number.isFinite(sx(px)) || !Number.isFinite(sy(py))) continue;
-        out.push(
-          `<circle class="${cls}" cx="${f(sx(px))}" cy="${f(sy(py))}" r="3" fill="${esc(s.color)}"><title>${esc(`${s.label}: ${p.xAxis.fmt(px)} → ${p.yAxis.fmt(py)}`)}</title></circle>`,
-        );
+        out.push(`<circle class="${cls}" cx="${f(sx(px))}" cy="${f(sy(py))}" r="3" fill="${esc(s.color)}"><title>${esc(`${s.label}: ${p.xAxis.fmt(px)} → ${p.yAxis.fmt(py)}`)}</title></circle>`);
       }
     }
   }
@@ -668,14 +680,11 @@ export function heatMap(s: HeatMapSpec): string {
         if (w(r - 1, c) === false) segs.push(`M${x} ${y + ch}H${x + cw}`);
       }
     }
-    if (segs.length > 0)
-      out.push(`<path class="slo-boundary" d="${segs.join('')}" fill="none" stroke="${COLORS.text}" stroke-width="3" stroke-linecap="square"><title>SLO boundary</title></path>`);
+    if (segs.length > 0) out.push(`<path class="slo-boundary" d="${segs.join('')}" fill="none" stroke="${COLORS.text}" stroke-width="3" stroke-linecap="square"><title>SLO boundary</title></path>`);
   }
   // Axis labels.
-  for (let c = 0; c < cols; c++)
-    out.push(`<text x="${cellX(c) + cw / 2}" y="${top + gh + 16}" text-anchor="middle" fill="${COLORS.axis}" font-size="11">${esc(s.xCats[c])}</text>`);
-  for (let r = 0; r < rows; r++)
-    out.push(`<text x="${left - 8}" y="${cellY(r) + ch / 2 + 4}" text-anchor="end" fill="${COLORS.axis}" font-size="11">${esc(s.yCats[r])}</text>`);
+  for (let c = 0; c < cols; c++) out.push(`<text x="${cellX(c) + cw / 2}" y="${top + gh + 16}" text-anchor="middle" fill="${COLORS.axis}" font-size="11">${esc(s.xCats[c])}</text>`);
+  for (let r = 0; r < rows; r++) out.push(`<text x="${left - 8}" y="${cellY(r) + ch / 2 + 4}" text-anchor="end" fill="${COLORS.axis}" font-size="11">${esc(s.yCats[r])}</text>`);
   out.push(`<text x="${left + gw / 2}" y="${top + gh + 38}" text-anchor="middle" fill="${COLORS.axis}">${esc(s.xLabel)}</text>`);
   out.push(`<text transform="translate(14 ${top + gh / 2}) rotate(-90)" text-anchor="middle" fill="${COLORS.axis}">${esc(s.yLabel)}</text>`);
   // Colour scale.

@@ -18,7 +18,11 @@ const KINDS: ReadonlySet<string> = new Set<RunKind>(['soak', 'ramp', 'sweep', 's
 /** "2025-06-03T14:00:00.000Z" → "20250603T140000Z"; anything else made filename-safe. */
 export function compactTime(iso: string): string {
   const d = new Date(iso);
-  if (!Number.isNaN(d.getTime())) return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  if (!Number.isNaN(d.getTime()))
+    return d
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z')
+      .replace(/[-:]/g, '');
   return iso.replace(/[^A-Za-z0-9]/g, '').slice(0, 32) || 'unknown';
 }
 

@@ -67,7 +67,10 @@ export class Scheduler {
   private current: { name: string; done: Promise<void> } | undefined;
   private stopped = false;
 
-  constructor(schedules: ScheduleConfig[], private readonly deps: SchedulerDeps) {
+  constructor(
+    schedules: ScheduleConfig[],
+    private readonly deps: SchedulerDeps,
+  ) {
     this.log = deps.logger.child({ component: 'schedule' });
     const cronLog = this.log.child({ component: 'node-cron' });
     const logger = {

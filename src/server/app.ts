@@ -71,9 +71,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/api/hints', async () => (deps.hints ? deps.hints() : { hints: [] }));
 
   const index = (reply: FastifyReply) =>
-    reply.type('text/plain; charset=utf-8').send(
-      `llmsoak ${VERSION}\n\n/metrics      Prometheus metrics\n/healthz      liveness\n/readyz       readiness (traffic flowing)\n/api/status   live figures as JSON\n/api/hints    likely causes with evidence, and each rule's health\n/api/reports  reports (JSON, Markdown, HTML)\n/api/schedules  schedules, next and last runs\n`,
-    );
+    reply
+      .type('text/plain; charset=utf-8')
+      .send(
+        `llmsoak ${VERSION}\n\n/metrics      Prometheus metrics\n/healthz      liveness\n/readyz       readiness (traffic flowing)\n/api/status   live figures as JSON\n/api/hints    likely causes with evidence, and each rule's health\n/api/reports  reports (JSON, Markdown, HTML)\n/api/schedules  schedules, next and last runs\n`,
+      );
   const reports = deps.reports;
   if (reports) registerReportRoutes(app, reports);
   app.get('/', async (_req, reply) => (reports ? statusPageOr(reports, reply, () => index(reply)) : index(reply)));

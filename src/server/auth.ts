@@ -57,8 +57,8 @@ export function bearerMatches(header: string | undefined, tokenDigest: Buffer): 
 /** Adds the onRequest hook to `app`: call before routes are registered. */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const tokenDigest = opts.token !== undefined ? digest(opts.token) : undefined;
-  const deny401 = (reply: FastifyReply) => reply.code(401).header('www-authenticate', 'Bearer realm="llmsoak"')
-    .send({ error: 'missing or wrong bearer token (Authorization: Bearer <server.auth.token>)', code: AUTH_ERRORS.unauthorized });
+  const deny401 = (reply: FastifyReply) =>
+    reply.code(401).header('www-authenticate', 'Bearer realm="llmsoak"').send({ error: 'missing or wrong bearer token (Authorization: Bearer <server.auth.token>)', code: AUTH_ERRORS.unauthorized });
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = (req.url.split('?')[0] ?? '/').replace(/\/+$/, '') || '/';

@@ -76,7 +76,10 @@ export function registerReportRoutes(app: FastifyInstance, deps: ReportRouteDeps
       return reply.code(404).send({ error: 'no such report' });
     }
     if (ext === 'html') return html(reply, body.toString('utf8'));
-    return reply.type(TYPES[ext] as string).header('x-content-type-options', 'nosniff').send(body);
+    return reply
+      .type(TYPES[ext] as string)
+      .header('x-content-type-options', 'nosniff')
+      .send(body);
   });
 
   app.get('/api/schedules', async () => ({ schedules: deps.schedules() }));

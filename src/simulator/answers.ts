@@ -76,9 +76,7 @@ export function goldenAnswer(text: string, json = /\bJSON\b/.test(text)): Golden
   const n = arithmetic(text);
   if (n !== undefined) {
     const w = wrongNumber(n);
-    return json
-      ? { text: JSON.stringify({ answer: n }), wrong: JSON.stringify({ answer: w }) }
-      : { text: formatNumber(n), wrong: formatNumber(w) };
+    return json ? { text: JSON.stringify({ answer: n }), wrong: JSON.stringify({ answer: w }) } : { text: formatNumber(n), wrong: formatNumber(w) };
   }
   return capital(text) ?? fact(text) ?? repeat(text);
 }
@@ -112,7 +110,10 @@ export function evaluate(expr: string): number | undefined {
   const peek = (): string | undefined => toks[i];
   const factor = (): number | undefined => {
     const t = toks[i++];
-    if (t === '-') { const v = factor(); return v === undefined ? undefined : -v; }
+    if (t === '-') {
+      const v = factor();
+      return v === undefined ? undefined : -v;
+    }
     if (t === '+') return factor();
     if (t === '(') {
       const v = sum();
@@ -161,8 +162,16 @@ function wrongNumber(n: number): number {
 // --- capitals, facts, repetition ---------------------------------------------------
 
 const CAPITALS: readonly (readonly [string, string])[] = [
-  ['france', 'Paris'], ['germany', 'Berlin'], ['italy', 'Rome'], ['spain', 'Madrid'], ['japan', 'Tokyo'],
-  ['canada', 'Ottawa'], ['australia', 'Canberra'], ['egypt', 'Cairo'], ['kenya', 'Nairobi'], ['brazil', 'Brasilia'],
+  ['france', 'Paris'],
+  ['germany', 'Berlin'],
+  ['italy', 'Rome'],
+  ['spain', 'Madrid'],
+  ['japan', 'Tokyo'],
+  ['canada', 'Ottawa'],
+  ['australia', 'Canberra'],
+  ['egypt', 'Cairo'],
+  ['kenya', 'Nairobi'],
+  ['brazil', 'Brasilia'],
 ];
 
 function capital(text: string): GoldenAnswer | undefined {

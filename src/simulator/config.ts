@@ -130,9 +130,7 @@ export interface FaultsConfig {
 
 export type FaultName = keyof FaultsConfig;
 
-export const FAULT_NAMES: readonly FaultName[] = [
-  'leak', 'slowdown', 'errors', 'stall', 'reset', 'malformed', 'cpuBound', 'kvPressure', 'quality',
-];
+export const FAULT_NAMES: readonly FaultName[] = ['leak', 'slowdown', 'errors', 'stall', 'reset', 'malformed', 'cpuBound', 'kvPressure', 'quality'];
 
 export interface SimulatorConfig {
   /** Listen address. Default '127.0.0.1'. */
@@ -171,7 +169,11 @@ export interface JsonSchema {
 }
 
 const rate = (def: number): JsonSchema => ({
-  type: 'number', minimum: 0, maximum: 1, default: def, description: 'probability per request, 0–1',
+  type: 'number',
+  minimum: 0,
+  maximum: 1,
+  default: def,
+  description: 'probability per request, 0–1',
 });
 
 function faultSchema(description: string, properties: Record<string, JsonSchema>): JsonSchema {
@@ -318,7 +320,10 @@ export function applySchema(schema: JsonSchema, value: unknown, path: string, pr
       for (const [key, sub] of Object.entries(props)) {
         if (obj[key] === undefined) {
           if (sub.default !== undefined) obj[key] = structuredClone(sub.default);
-          else if (schema.required?.includes(key)) { problems.push(`${path}: missing required property '${key}'`); continue; } else continue;
+          else if (schema.required?.includes(key)) {
+            problems.push(`${path}: missing required property '${key}'`);
+            continue;
+          } else continue;
         }
         obj[key] = applySchema(sub, obj[key], `${path}.${key}`, problems);
       }
@@ -337,7 +342,10 @@ export function applySchema(schema: JsonSchema, value: unknown, path: string, pr
       return value;
     }
     case 'string': {
-      if (typeof value !== 'string') { problems.push(`${path}: must be a string (got ${typeOf(value)})`); return value; }
+      if (typeof value !== 'string') {
+        problems.push(`${path}: must be a string (got ${typeOf(value)})`);
+        return value;
+      }
       if (schema.minLength !== undefined && value.length < schema.minLength) problems.push(`${path}: must have at least ${schema.minLength} character(s)`);
       return value;
     }

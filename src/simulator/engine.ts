@@ -216,7 +216,11 @@ export class Engine {
     let prefillTokens = 0;
     let producing = 0;
     for (const s of this.running) {
-      if (s.prefillLeft === 0) { s.chunk = 0; producing++; continue; }
+      if (s.prefillLeft === 0) {
+        s.chunk = 0;
+        producing++;
+        continue;
+      }
       const c = Math.min(s.prefillLeft, prefillLeft);
       s.chunk = c;
       prefillLeft -= c;
@@ -265,8 +269,7 @@ export class Engine {
     }
 
     // 3. Duration.
-    const modelMs = (prefillTokens * 1000) / cfg.prefillTokensPerSec
-      + cfg.decodeStepBaseMs + cfg.decodeStepPerSeqMs * producing;
+    const modelMs = (prefillTokens * 1000) / cfg.prefillTokensPerSec + cfg.decodeStepBaseMs + cfg.decodeStepPerSeqMs * producing;
     const ms = cfg.timeScale * modelMs + this.mods.decodeExtraMs(startNs);
     this.stepEndNs = startNs + BigInt(Math.round(ms * 1e6));
     this.busy = true;

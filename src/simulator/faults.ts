@@ -107,7 +107,10 @@ export function validateFaultsPatch(body: unknown): { patch: FaultsPatch; proble
       problems.push(`faults: unknown fault '${key}' (known: ${FAULT_NAMES.join(', ')})`);
       continue;
     }
-    if (value === null) { patch[key] = null; continue; }
+    if (value === null) {
+      patch[key] = null;
+      continue;
+    }
     patch[key] = applySchema(schema, structuredClone(value), `faults.${key}`, problems);
   }
   return { patch: patch as FaultsPatch, problems };

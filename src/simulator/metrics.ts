@@ -20,8 +20,12 @@ const REQUEST_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 5
 
 export type FinishedReason = 'stop' | 'length' | 'abort' | 'error';
 
-interface Observer { observe(v: number): void }
-interface Incrementer { inc(v?: number): void }
+interface Observer {
+  observe(v: number): void;
+}
+interface Incrementer {
+  inc(v?: number): void;
+}
 
 export class SimMetrics {
   readonly registry: Registry;
@@ -47,16 +51,31 @@ export class SimMetrics {
 
     // Gauges are read from the engine at scrape time: nothing on the hot path.
     new Gauge({
-      name: 'vllm:num_requests_waiting', help: 'Number of requests waiting to be processed.', labelNames, registers,
-      collect() { this.set(labels, snapshot().waiting); },
+      name: 'vllm:num_requests_waiting',
+      help: 'Number of requests waiting to be processed.',
+      labelNames,
+      registers,
+      collect() {
+        this.set(labels, snapshot().waiting);
+      },
     });
     new Gauge({
-      name: 'vllm:num_requests_running', help: 'Number of requests in model execution batches.', labelNames, registers,
-      collect() { this.set(labels, snapshot().running); },
+      name: 'vllm:num_requests_running',
+      help: 'Number of requests in model execution batches.',
+      labelNames,
+      registers,
+      collect() {
+        this.set(labels, snapshot().running);
+      },
     });
     new Gauge({
-      name: 'vllm:kv_cache_usage_perc', help: 'KV-cache usage. 1 means 100 percent usage.', labelNames, registers,
-      collect() { this.set(labels, snapshot().kvUsage); },
+      name: 'vllm:kv_cache_usage_perc',
+      help: 'KV-cache usage. 1 means 100 percent usage.',
+      labelNames,
+      registers,
+      collect() {
+        this.set(labels, snapshot().kvUsage);
+      },
     });
 
     const counter = (name: string, help: string): Incrementer => {
@@ -73,8 +92,10 @@ export class SimMetrics {
     this.promptTokens = promptTokens;
     this.generationTokens = counter('vllm:generation_tokens_total', 'Number of generation tokens processed.');
     const success = new Counter({
-      name: 'vllm:request_success_total', help: 'Count of successfully processed requests.',
-      labelNames: ['model_name', 'engine', 'finished_reason'] as const, registers,
+      name: 'vllm:request_success_total',
+      help: 'Count of successfully processed requests.',
+      labelNames: ['model_name', 'engine', 'finished_reason'] as const,
+      registers,
     });
     const reasons: FinishedReason[] = ['stop', 'length', 'abort', 'error'];
     const bound = {} as Record<FinishedReason, Incrementer>;
@@ -85,8 +106,7 @@ export class SimMetrics {
     }
     this.success = bound;
 
-    const hist = (name: string, help: string, buckets: number[]): Observer =>
-      new Histogram({ name, help, labelNames, buckets, registers }).labels(labels);
+    const hist = (name: string, help: string, buckets: number[]): Observer => new Histogram({ name, help, labelNames, buckets, registers }).labels(labels);
     this.ttft = hist('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', TTFT_BUCKETS);
     this.itl = hist('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', ITL_BUCKETS);
     this.e2e = hist('vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', REQUEST_BUCKETS);

@@ -20,8 +20,19 @@ import { sendJson } from './wire.js';
 
 /** OpenAI's moderation categories (omni-moderation). */
 export const MODERATION_CATEGORIES: readonly string[] = [
-  'harassment', 'harassment/threatening', 'hate', 'hate/threatening', 'illicit', 'illicit/violent',
-  'self-harm', 'self-harm/intent', 'self-harm/instructions', 'sexual', 'sexual/minors', 'violence', 'violence/graphic',
+  'harassment',
+  'harassment/threatening',
+  'hate',
+  'hate/threatening',
+  'illicit',
+  'illicit/violent',
+  'self-harm',
+  'self-harm/intent',
+  'self-harm/instructions',
+  'sexual',
+  'sexual/minors',
+  'violence',
+  'violence/graphic',
 ];
 
 /** One input to classify: its text and whether it carried images. */
@@ -43,7 +54,13 @@ export function moderationInputs(input: unknown): { inputs: ModerationInput[]; t
   if (!Array.isArray(input) || input.length === 0) return bad();
   if (input.every((x) => typeof x === 'string')) {
     const inputs = (input as string[]).map((text) => ({ text, images: 0 }));
-    return { inputs, tokens: Math.max(1, inputs.reduce((n, x) => n + countTextTokens(x.text), 0)) };
+    return {
+      inputs,
+      tokens: Math.max(
+        1,
+        inputs.reduce((n, x) => n + countTextTokens(x.text), 0),
+      ),
+    };
   }
   let text = '';
   let images = 0;

@@ -8,7 +8,11 @@ import type { Logger } from '../log.js';
 import type { SimulatorConfig } from './config.js';
 import { startSimulator } from './server.js';
 
-export interface ReadyMessage { type: 'ready'; url: string; pid: number }
+export interface ReadyMessage {
+  type: 'ready';
+  url: string;
+  pid: number;
+}
 
 export async function runSimulatorProcess(cfg: SimulatorConfig, logger: Logger): Promise<number> {
   const log = logger.child({ component: 'simulator' });

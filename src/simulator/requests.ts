@@ -133,9 +133,7 @@ export class GenRequest extends BaseRequest {
     this.id = (kind === 'chat' ? 'chatcmpl-' : 'cmpl-') + ctx.nextId();
     this.created = Math.floor(Date.now() / 1000);
     const head = `{"id":"${this.id}","object":"${kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'}","created":${this.created},"model":${ctx.modelJson},"choices":[`;
-    this.prefix = kind === 'chat'
-      ? `data: ${head}{"index":0,"delta":{"content":`
-      : `data: ${head}{"index":0,"text":`;
+    this.prefix = kind === 'chat' ? `data: ${head}{"index":0,"delta":{"content":` : `data: ${head}{"index":0,"text":`;
   }
 
   onPrefilled(): void {
@@ -223,8 +221,9 @@ export class GenRequest extends BaseRequest {
     if (this.written === 1) {
       res.writeHead(200, SSE_HEADERS);
       if (this.kind === 'chat') {
-        out = `data: {"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${this.ctx.modelJson},`
-          + `"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
+        out =
+          `data: {"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${this.ctx.modelJson},` +
+          `"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
       }
     }
     if (this.plan?.malformedBefore === this.written) {
@@ -241,8 +240,12 @@ export class GenRequest extends BaseRequest {
     const prompt = t.prompt_tokens;
     out += this.prefix + this.tokenJson(tok) + close + `,"logprobs":null,"finish_reason":"${this.finishReason}","stop_reason":null}]`;
     if (this.includeUsage) {
-      out += `}\n\ndata: {"id":"${this.id}","object":"${this.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'}","created":${this.created},"model":${this.ctx.modelJson},"choices":[],`
-        + usageJson(prompt, completion) + ',' + timingsJson(t) + '}\n\n';
+      out +=
+        `}\n\ndata: {"id":"${this.id}","object":"${this.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'}","created":${this.created},"model":${this.ctx.modelJson},"choices":[],` +
+        usageJson(prompt, completion) +
+        ',' +
+        timingsJson(t) +
+        '}\n\n';
     } else {
       out += ',' + timingsJson(t) + '}\n\n';
     }
@@ -269,9 +272,10 @@ export class GenRequest extends BaseRequest {
       completion_tokens: t.completion_tokens,
       prompt_tokens_details: null,
     };
-    const choice = this.kind === 'chat'
-      ? { index: 0, message: { role: 'assistant', content: text, refusal: null, tool_calls: [] }, logprobs: null, finish_reason: this.finishReason, stop_reason: null }
-      : { index: 0, text, logprobs: null, finish_reason: this.finishReason, stop_reason: null };
+    const choice =
+      this.kind === 'chat'
+        ? { index: 0, message: { role: 'assistant', content: text, refusal: null, tool_calls: [] }, logprobs: null, finish_reason: this.finishReason, stop_reason: null }
+        : { index: 0, text, logprobs: null, finish_reason: this.finishReason, stop_reason: null };
     const body = {
       id: this.id,
       object: this.kind === 'chat' ? 'chat.completion' : 'text_completion',

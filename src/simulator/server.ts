@@ -27,9 +27,7 @@ import { SimMetrics } from './metrics.js';
 import { EmbedRequest, GenRequest, type GenKind, type SimContext } from './requests.js';
 import { Rng } from './rng.js';
 import { answerPieces, goldenAnswerForBody } from './answers.js';
-import {
-  BadRequest, chatPromptTokenIds, completionPromptTokenIds, countChatPromptTokens, countCompletionPromptTokens, embeddingInputs,
-} from './tokens.js';
+import { BadRequest, chatPromptTokenIds, completionPromptTokenIds, countChatPromptTokens, countCompletionPromptTokens, embeddingInputs } from './tokens.js';
 import { PrefixCache, blockHashes } from './prefix-cache.js';
 import { ModerationRequest, moderationInputs } from './moderation.js';
 import { sendError, sendJson } from './wire.js';
@@ -86,15 +84,23 @@ class Simulator implements SimContext {
   private readonly createdAt = Math.floor(Date.now() / 1000);
   private readonly outputMu: number;
 
-  constructor(readonly cfg: SimulatorConfig, readonly log: Logger) {
+  constructor(
+    readonly cfg: SimulatorConfig,
+    readonly log: Logger,
+  ) {
     this.rng = new Rng(cfg.seed);
     this.faults = new FaultController(cfg.faults, { logger: log });
     this.metrics = new SimMetrics(cfg.model, () => this.engine.snapshot());
     const m = this.metrics;
-    this.engine = new Engine(cfg.engine, this.faults, {
-      preempted: () => m.preemptions.inc(),
-      generated: (n) => m.generationTokens.inc(n),
-    }, cfg.engine.prefixCaching ? new PrefixCache(cfg.engine.prefixCacheBlocks) : undefined);
+    this.engine = new Engine(
+      cfg.engine,
+      this.faults,
+      {
+        preempted: () => m.preemptions.inc(),
+        generated: (n) => m.generationTokens.inc(n),
+      },
+      cfg.engine.prefixCaching ? new PrefixCache(cfg.engine.prefixCacheBlocks) : undefined,
+    );
     this.modelJson = JSON.stringify(cfg.model);
     const sigma = cfg.engine.outputTokensSigma;
     this.outputMu = Math.log(cfg.engine.outputTokensMean) - (sigma * sigma) / 2;
@@ -133,18 +139,34 @@ class Simulator implements SimContext {
           return;
         }
       } else if (method === 'GET' || method === 'HEAD') {
-        if (path === '/health') { res.writeHead(200, { 'content-length': 0 }); res.end(); return; }
-        if (path === '/metrics') { this.sendMetrics(res); return; }
-        if (path === '/v1/models') { sendJson(res, 200, { object: 'list', data: [this.modelCard()] }); return; }
+        if (path === '/health') {
+          res.writeHead(200, { 'content-length': 0 });
+          res.end();
+          return;
+        }
+        if (path === '/metrics') {
+          this.sendMetrics(res);
+          return;
+        }
+        if (path === '/v1/models') {
+          sendJson(res, 200, { object: 'list', data: [this.modelCard()] });
+          return;
+        }
         if (path.startsWith('/v1/models/')) {
           const id = decodeURIComponent(path.slice('/v1/models/'.length));
           if (id === this.cfg.model) sendJson(res, 200, this.modelCard());
           else this.modelNotFound(res, id);
           return;
         }
-        if (path === '/admin/faults') { sendJson(res, 200, this.faults.state()); return; }
+        if (path === '/admin/faults') {
+          sendJson(res, 200, this.faults.state());
+          return;
+        }
       } else if (method === 'DELETE') {
-        if (path === '/admin/faults') { sendJson(res, 200, this.faults.clear()); return; }
+        if (path === '/admin/faults') {
+          sendJson(res, 200, this.faults.clear());
+          return;
+        }
         if (path.startsWith('/admin/faults/')) {
           const name = decodeURIComponent(path.slice('/admin/faults/'.length));
           if (!(FAULT_NAMES as readonly string[]).includes(name)) {
@@ -169,8 +191,14 @@ class Simulator implements SimContext {
 
   private modelCard(): Record<string, unknown> {
     return {
-      id: this.cfg.model, object: 'model', created: this.createdAt, owned_by: 'llmsoak',
-      root: this.cfg.model, parent: null, max_model_len: this.cfg.engine.maxModelLen, permission: [],
+      id: this.cfg.model,
+      object: 'model',
+      created: this.createdAt,
+      owned_by: 'llmsoak',
+      root: this.cfg.model,
+      parent: null,
+      max_model_len: this.cfg.engine.maxModelLen,
+      permission: [],
     };
   }
 
@@ -181,7 +209,10 @@ class Simulator implements SimContext {
   private sendMetrics(res: ServerResponse): void {
     const reg = this.metrics.registry;
     reg.metrics().then(
-      (text) => { res.writeHead(200, { 'content-type': reg.contentType }); res.end(text); },
+      (text) => {
+        res.writeHead(200, { 'content-type': reg.contentType });
+        res.end(text);
+      },
       (err: unknown) => this.internalError(res, err),
     );
   }
@@ -223,13 +254,19 @@ class Simulator implements SimContext {
 
   /** Common checks of a model request; false when an answer was already sent. */
   private admitCommon(body: unknown, res: ServerResponse): body is Record<string, unknown> {
-    if (!isRecord(body)) { sendError(res, 400, 'request body must be a JSON object'); return false; }
+    if (!isRecord(body)) {
+      sendError(res, 400, 'request body must be a JSON object');
+      return false;
+    }
     const model = body.model;
     if (typeof model !== 'string' || model.length === 0) {
       sendError(res, 400, "you must provide a model parameter ('model': string)", 'model');
       return false;
     }
-    if (model !== this.cfg.model) { this.modelNotFound(res, model); return false; }
+    if (model !== this.cfg.model) {
+      this.modelNotFound(res, model);
+      return false;
+    }
     const status = this.faults.arrivalError(this.rng);
     if (status !== undefined) {
       sendError(res, status, `simulated error (fault 'errors', status ${status})`, null, 'simulated_fault');
@@ -250,19 +287,19 @@ class Simulator implements SimContext {
     }
     // The prefix cache keys on the prompt's own token ids (what the text says, not a hint from the client),
     // made before the count, which then finds the texts' counts known (one tokenizer pass).
-    const ids = !e.prefixCaching ? undefined
-      : kind === 'chat' ? (Array.isArray(body.messages) ? chatPromptTokenIds(body.messages as unknown[]) : undefined)
-        : completionPromptTokenIds(body.prompt);
+    const ids = !e.prefixCaching ? undefined : kind === 'chat' ? (Array.isArray(body.messages) ? chatPromptTokenIds(body.messages as unknown[]) : undefined) : completionPromptTokenIds(body.prompt);
     const promptTokens = kind === 'chat' ? countChatPromptTokens(body.messages) : countCompletionPromptTokens(body.prompt);
-    const asked = kind === 'chat'
-      ? optInt(body, 'max_completion_tokens', 1) ?? optInt(body, 'max_tokens', 1)
-      : optInt(body, 'max_tokens', 1) ?? 16; // the legacy completions default
+    const asked = kind === 'chat' ? (optInt(body, 'max_completion_tokens', 1) ?? optInt(body, 'max_tokens', 1)) : (optInt(body, 'max_tokens', 1) ?? 16); // the legacy completions default
     const maxTokens = asked ?? e.maxModelLen - promptTokens;
     if (promptTokens + maxTokens > e.maxModelLen || maxTokens < 1) {
-      sendError(res, 400,
-        `This model's maximum context length is ${e.maxModelLen} tokens. However, you requested ${promptTokens + Math.max(0, maxTokens)} tokens `
-        + `(${promptTokens} in the messages, ${Math.max(0, maxTokens)} in the completion). Please reduce the length of the messages or completion.`,
-        'max_tokens', 'context_length_exceeded');
+      sendError(
+        res,
+        400,
+        `This model's maximum context length is ${e.maxModelLen} tokens. However, you requested ${promptTokens + Math.max(0, maxTokens)} tokens ` +
+          `(${promptTokens} in the messages, ${Math.max(0, maxTokens)} in the completion). Please reduce the length of the messages or completion.`,
+        'max_tokens',
+        'context_length_exceeded',
+      );
       return;
     }
     const minTokens = Math.min(optInt(body, 'min_tokens', 0) ?? 0, maxTokens);
@@ -280,7 +317,10 @@ class Simulator implements SimContext {
     } else if (!ignoreEos) {
       const natural = Math.max(1, Math.round(Math.exp(this.outputMu + e.outputTokensSigma * this.rng.normal())));
       const n = Math.max(natural, minTokens, 1);
-      if (n < maxTokens) { target = n; finishReason = 'stop'; }
+      if (n < maxTokens) {
+        target = n;
+        finishReason = 'stop';
+      }
     }
     const plan = this.faults.plan(this.rng, target);
     const handler = new GenRequest(this, res, arrivalNs, kind, stream, includeUsage, finishReason, plan, answer);
@@ -295,11 +335,17 @@ class Simulator implements SimContext {
    * clients written for OpenAI work unchanged.
    */
   private moderations(body: unknown, arrivalNs: bigint, res: ServerResponse): void {
-    if (!isRecord(body)) { sendError(res, 400, 'request body must be a JSON object'); return; }
+    if (!isRecord(body)) {
+      sendError(res, 400, 'request body must be a JSON object');
+      return;
+    }
     const model = body.model;
     if (model !== undefined && model !== null) {
       if (typeof model !== 'string' || model.length === 0) throw new BadRequest("'model' must be a string", 'model');
-      if (model !== this.cfg.model && !/^(omni|text)-moderation/.test(model)) { this.modelNotFound(res, model); return; }
+      if (model !== this.cfg.model && !/^(omni|text)-moderation/.test(model)) {
+        this.modelNotFound(res, model);
+        return;
+      }
     }
     const status = this.faults.arrivalError(this.rng);
     if (status !== undefined) {
@@ -385,8 +431,7 @@ export async function startSimulator(cfg: SimulatorConfig, opts: StartSimulatorO
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
       sim.faults.close();
-      reject(new LlmsoakError('LLMSOAK_ERR_LISTEN', `simulator cannot listen on ${host}:${port}: ${err.message}`,
-        'choose another simulator.port, or stop what holds it', { cause: err }));
+      reject(new LlmsoakError('LLMSOAK_ERR_LISTEN', `simulator cannot listen on ${host}:${port}: ${err.message}`, 'choose another simulator.port, or stop what holds it', { cause: err }));
     };
     sim.server.once('error', onError);
     sim.server.listen(port, host, () => {

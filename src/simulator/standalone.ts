@@ -44,7 +44,10 @@ async function main(argv: string[]): Promise<void> {
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    sim.close().then(() => process.exit(ExitCode.ok), () => process.exit(ExitCode.failed));
+    sim.close().then(
+      () => process.exit(ExitCode.ok),
+      () => process.exit(ExitCode.failed),
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -12,16 +12,26 @@ export interface OpenAIErrorBody {
 export function errorBody(status: number, message: string, param: string | null = null, code?: string | null): OpenAIErrorBody {
   let type = 'invalid_request_error';
   let c: string | null = code ?? null;
-  if (status === 429) { type = 'rate_limit_exceeded'; c = code ?? 'rate_limit_exceeded'; } else if (status === 503) {
-    type = 'server_error'; c = code ?? 'service_unavailable';
+  if (status === 429) {
+    type = 'rate_limit_exceeded';
+    c = code ?? 'rate_limit_exceeded';
+  } else if (status === 503) {
+    type = 'server_error';
+    c = code ?? 'service_unavailable';
   } else if (status >= 500) type = 'server_error';
-  else if (status === 401) { type = 'invalid_request_error'; c = code ?? 'invalid_api_key'; }
+  else if (status === 401) {
+    type = 'invalid_request_error';
+    c = code ?? 'invalid_api_key';
+  }
   return { error: { message, type, param, code: c } };
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = JSON.stringify(body);
-  if (res.headersSent) { res.end(); return; }
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
@@ -49,8 +59,10 @@ export function r3(ms: number): number {
 
 /** `"timings":{...}` (llama.cpp-style ground truth; see ServerTimings). */
 export function timingsJson(t: ServerTimings): string {
-  return `"timings":{"queue_ms":${t.queue_ms},"ttft_ms":${t.ttft_ms},"itl_ms":[${t.itl_ms.join(',')}],`
-    + `"prompt_tokens":${t.prompt_tokens},"completion_tokens":${t.completion_tokens},"preemptions":${t.preemptions}}`;
+  return (
+    `"timings":{"queue_ms":${t.queue_ms},"ttft_ms":${t.ttft_ms},"itl_ms":[${t.itl_ms.join(',')}],` +
+    `"prompt_tokens":${t.prompt_tokens},"completion_tokens":${t.completion_tokens},"preemptions":${t.preemptions}}`
+  );
 }
 
 export function usageJson(prompt: number, completion: number): string {

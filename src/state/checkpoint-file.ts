@@ -55,7 +55,10 @@ export interface CheckpointContents {
 
 /** Why a checkpoint could not be used, one line. */
 export class CheckpointError extends Error {
-  constructor(readonly file: string, reason: string) {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
     super(`${file}: ${reason}`);
     this.name = 'CheckpointError';
   }

@@ -117,12 +117,14 @@ export class Checkpointer {
     this.log = o.logger.child({ component: 'checkpoint' });
     this.run = { runId: randomBytes(6).toString('hex'), startedAtMs: o.clock.wallMs(), restarts: 0, identity: o.identity };
     const registers = o.registry ? [o.registry] : [];
-    this.m = o.registry ? {
-      failures: new Counter({ name: 'llmsoak_checkpoint_failures_total', help: 'Checkpoints of soak state that could not be written.', registers }),
-      lastSuccess: new Gauge({ name: 'llmsoak_checkpoint_last_success_timestamp_seconds', help: 'When soak state was last checkpointed (unix seconds); 0 before the first.', registers }),
-      bytes: new Gauge({ name: 'llmsoak_checkpoint_size_bytes', help: 'Size of the last checkpoint file, bytes.', registers }),
-      duration: new Gauge({ name: 'llmsoak_checkpoint_duration_seconds', help: 'Time the last checkpoint took (copy, compress, write, fsync, rename), seconds.', registers }),
-    } : {};
+    this.m = o.registry
+      ? {
+          failures: new Counter({ name: 'llmsoak_checkpoint_failures_total', help: 'Checkpoints of soak state that could not be written.', registers }),
+          lastSuccess: new Gauge({ name: 'llmsoak_checkpoint_last_success_timestamp_seconds', help: 'When soak state was last checkpointed (unix seconds); 0 before the first.', registers }),
+          bytes: new Gauge({ name: 'llmsoak_checkpoint_size_bytes', help: 'Size of the last checkpoint file, bytes.', registers }),
+          duration: new Gauge({ name: 'llmsoak_checkpoint_duration_seconds', help: 'Time the last checkpoint took (copy, compress, write, fsync, rename), seconds.', registers }),
+        }
+      : {};
     this.m.failures?.inc(0);
     this.m.lastSuccess?.set(0);
   }
@@ -176,8 +178,10 @@ export class Checkpointer {
     this.run = { ...runSection, restarts: runSection.restarts + 1 };
     this.resumedFrom = got.file;
     const extra = problems.length > 0 ? ` (after: ${problems.join('; ')})` : '';
-    this.log.info({ file: got.file, runId: this.run.runId, ageSec: Math.round(ageMs / 1000), restarts: this.run.restarts, sections: [...got.sections.keys()] },
-      `resuming soak ${this.run.runId} started ${new Date(this.run.startedAtMs).toISOString()} from a checkpoint written ${Math.round(ageMs / 1000)} s ago, restart #${this.run.restarts}${extra}`);
+    this.log.info(
+      { file: got.file, runId: this.run.runId, ageSec: Math.round(ageMs / 1000), restarts: this.run.restarts, sections: [...got.sections.keys()] },
+      `resuming soak ${this.run.runId} started ${new Date(this.run.startedAtMs).toISOString()} from a checkpoint written ${Math.round(ageMs / 1000)} s ago, restart #${this.run.restarts}${extra}`,
+    );
     return this.run;
   }
 
@@ -268,20 +272,25 @@ export class Checkpointer {
       this.failed(err);
       return Promise.resolve();
     }
-    this.saving = writeCheckpoint(this.o.dir, data, { version: this.o.version, nowMs: now, ...(this.o.scrub ? { scrub: this.o.scrub } : {}) }).then((bytes) => {
-      const ms = Number(this.o.clock.monoNs() - t0) / 1e6;
-      this.lastSavedMs = now;
-      this.lastBytes = bytes;
-      this.lastDurationMs = ms;
-      this.m.lastSuccess?.set(now / 1000);
-      this.m.bytes?.set(bytes);
-      this.m.duration?.set(ms / 1000);
-      if (this.failing) this.log.info({ dir: this.o.dir }, 'checkpoints written again');
-      else this.log.debug({ bytes, ms: Math.round(ms) }, 'checkpoint written');
-      this.failing = false;
-    }, (err: unknown) => this.failed(err)).finally(() => {
-      this.saving = undefined;
-    });
+    this.saving = writeCheckpoint(this.o.dir, data, { version: this.o.version, nowMs: now, ...(this.o.scrub ? { scrub: this.o.scrub } : {}) })
+      .then(
+        (bytes) => {
+          const ms = Number(this.o.clock.monoNs() - t0) / 1e6;
+          this.lastSavedMs = now;
+          this.lastBytes = bytes;
+          this.lastDurationMs = ms;
+          this.m.lastSuccess?.set(now / 1000);
+          this.m.bytes?.set(bytes);
+          this.m.duration?.set(ms / 1000);
+          if (this.failing) this.log.info({ dir: this.o.dir }, 'checkpoints written again');
+          else this.log.debug({ bytes, ms: Math.round(ms) }, 'checkpoint written');
+          this.failing = false;
+        },
+        (err: unknown) => this.failed(err),
+      )
+      .finally(() => {
+        this.saving = undefined;
+      });
     return this.saving;
   }
 
@@ -310,7 +319,11 @@ export class Checkpointer {
 
   status(): CheckpointStatus {
     const s: CheckpointStatus = {
-      dir: this.o.dir, runId: this.run.runId, runStartedAt: new Date(this.run.startedAtMs).toISOString(), restarts: this.run.restarts, failures: this.failures,
+      dir: this.o.dir,
+      runId: this.run.runId,
+      runStartedAt: new Date(this.run.startedAtMs).toISOString(),
+      restarts: this.run.restarts,
+      failures: this.failures,
     };
     if (this.resumedFrom !== undefined) s.resumedFrom = this.resumedFrom;
     if (this.lastSavedMs !== undefined) s.lastSavedAt = new Date(this.lastSavedMs).toISOString();

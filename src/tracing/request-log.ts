@@ -67,13 +67,23 @@ export class RequestLog {
   private readonly written: Counter;
   private warned = false;
 
-  constructor(private readonly cfg: RequestLogConfig, private readonly deps: RequestLogDeps) {
+  constructor(
+    private readonly cfg: RequestLogConfig,
+    private readonly deps: RequestLogDeps,
+  ) {
     this.threshold = cfg.sampleRatio * TWO_32;
-    this.dropped = new Counter({ name: 'llmsoak_request_log_dropped_total', help: 'Sampled request-log lines dropped because the disk did not keep up (or the file failed).', registers: [deps.registry] });
+    this.dropped = new Counter({
+      name: 'llmsoak_request_log_dropped_total',
+      help: 'Sampled request-log lines dropped because the disk did not keep up (or the file failed).',
+      registers: [deps.registry],
+    });
     this.written = new Counter({ name: 'llmsoak_request_log_lines_total', help: 'Lines written to the sampled request log.', registers: [deps.registry] });
     if (!cfg.enabled) return;
     this.file = new RotatingFile({
-      file: cfg.file, maxBytes: cfg.maxBytes, keep: cfg.keep, maxBufferBytes: deps.maxBufferBytes ?? DEFAULT_LOG_BUFFER_BYTES,
+      file: cfg.file,
+      maxBytes: cfg.maxBytes,
+      keep: cfg.keep,
+      maxBufferBytes: deps.maxBufferBytes ?? DEFAULT_LOG_BUFFER_BYTES,
       onDrop: () => this.dropped.inc(),
       onError: (err) => {
         if (this.warned) return;
@@ -109,14 +119,19 @@ export class RequestLog {
 
   private line(r: RequestRecord, sampledBy: 'ratio' | 'error', requestBody: string | undefined): string {
     const phasesMs: Record<string, number> = {};
-    if (r.phases) for (const p of REQUEST_PHASES) {
-      const v = r.phases[p];
-      if (v !== undefined) phasesMs[p] = ms(v);
-    }
+    if (r.phases)
+      for (const p of REQUEST_PHASES) {
+        const v = r.phases[p];
+        if (v !== undefined) phasesMs[p] = ms(v);
+      }
     const l: RequestLogLine = {
       time: new Date(this.deps.clock.wallMs()).toISOString(),
       traceId: r.traceId ?? null,
-      id: r.id, scenario: r.scenario, endpoint: r.endpoint, model: r.model, stream: r.stream,
+      id: r.id,
+      scenario: r.scenario,
+      endpoint: r.endpoint,
+      model: r.model,
+      stream: r.stream,
       outcome: r.outcome,
       ...(r.outcome !== 'ok' ? { error: r.outcome } : {}),
       ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
@@ -125,7 +140,9 @@ export class RequestLog {
       e2eMs: ms((r.lastTokenAt ?? r.endedAt) - r.sentAt),
       durationMs: ms(r.endedAt - r.sentAt),
       scheduleLagMs: ms(r.sentAt - r.scheduledAt),
-      inputTokens: r.inputTokens, outputTokens: r.outputTokens, tokenSource: r.tokenSource,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      tokenSource: r.tokenSource,
       sampledBy,
       ...(this.cfg.includePrompts && requestBody !== undefined ? { request: requestBody } : {}),
     };

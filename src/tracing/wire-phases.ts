@@ -25,7 +25,11 @@ export class ConnectionTimings {
   readyAt = 0n;
   /** Attributed to the first request written on it; later requests reuse the connection at no cost. */
   claimed = false;
-  constructor(readonly clock: Clock, readonly startedAt: bigint, readonly tls: boolean) {}
+  constructor(
+    readonly clock: Clock,
+    readonly startedAt: bigint,
+    readonly tls: boolean,
+  ) {}
 }
 
 /** Instants (clock.monoNs) of one request's wire events; 0n = not reached. */
@@ -38,7 +42,10 @@ export class WireTimings {
   connection: ConnectionTimings | undefined;
   /** Matched to undici's request (its `request:create` was seen). */
   bound = false;
-  constructor(readonly clock: Clock, readonly traceparent: string) {}
+  constructor(
+    readonly clock: Clock,
+    readonly traceparent: string,
+  ) {}
 }
 
 /** Requests dispatched whose undici request is not created yet (usually none: creation is synchronous). */
@@ -48,8 +55,12 @@ const bySocket = new WeakMap<object, ConnectionTimings>();
 let subscribed = false;
 
 /** The parts of undici's channel messages read here (undici/docs/docs/api/DiagnosticsChannel.md). */
-interface RequestMessage { request: { headers: unknown } }
-interface SendHeadersMessage extends RequestMessage { socket: Socket }
+interface RequestMessage {
+  request: { headers: unknown };
+}
+interface SendHeadersMessage extends RequestMessage {
+  socket: Socket;
+}
 
 function onCreate(message: unknown): void {
   const { request } = message as RequestMessage;

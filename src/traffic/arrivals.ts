@@ -88,8 +88,7 @@ export function createArrivals(spec: ArrivalSpec, rng: Rng): ArrivalProcess {
   const draw = workSampler(spec, rng);
   if (spec.integrated !== undefined) return new TimeChangedArrivals(spec.kind === 'constant', draw, spec.integrated);
   if (spec.rateAt !== undefined) {
-    return new ProfiledArrivals(draw, spec.rateAt, spec.rateStepNs ?? DEFAULT_RATE_STEP_NS,
-      spec.maxLookaheadNs ?? DEFAULT_LOOKAHEAD_NS);
+    return new ProfiledArrivals(draw, spec.rateAt, spec.rateStepNs ?? DEFAULT_RATE_STEP_NS, spec.maxLookaheadNs ?? DEFAULT_LOOKAHEAD_NS);
   }
   if (!(spec.rate > 0) || !Number.isFinite(spec.rate)) {
     throw new RangeError(`arrivals: rate must be a positive finite number, got ${spec.rate}`);
@@ -128,7 +127,10 @@ class ConstantArrivals implements ArrivalProcess {
 class RandomArrivals implements ArrivalProcess {
   private t = 0;
   private started = false;
-  constructor(private readonly draw: () => number, private readonly meanGapNs: number) {}
+  constructor(
+    private readonly draw: () => number,
+    private readonly meanGapNs: number,
+  ) {}
   next(): number {
     if (!this.started) {
       this.started = true;
@@ -149,7 +151,11 @@ class TimeChangedArrivals implements ArrivalProcess {
   private k = 0;
   private work = 0;
   private done = false;
-  constructor(private readonly constant: boolean, private readonly draw: () => number, private readonly rate: IntegratedRate) {}
+  constructor(
+    private readonly constant: boolean,
+    private readonly draw: () => number,
+    private readonly rate: IntegratedRate,
+  ) {}
   next(): number {
     if (this.done) return Infinity;
     if (this.constant) this.work = this.k;

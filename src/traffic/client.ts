@@ -64,7 +64,10 @@ export interface RequestResult {
 
 /** Why llmsoak itself aborted a request; mapped to an ErrorClass. */
 class AbortReason extends Error {
-  constructor(readonly cls: ErrorClass, message: string) {
+  constructor(
+    readonly cls: ErrorClass,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -165,11 +168,13 @@ export function contentDelta(data: string): { text: string; finished: boolean } 
         wantContent = true;
       } else if (len === 13 && c0 === 0x66 && data.startsWith('finish_reason', i + 1)) {
         finished = data.charCodeAt(j + 2) === QUOTE;
-      } else if ((len === 5 && c0 === 0x75 && data.startsWith('usage', i + 1) && !data.startsWith('null', j + 2))
-        || (len === 5 && c0 === 0x65 && data.startsWith('error', i + 1))
-        || (len === 7 && c0 === 0x74 && data.startsWith('timings', i + 1))
-        || (len === 10 && c0 === 0x74 && data.startsWith('tool_calls', i + 1))
-        || (len >= 9 && c0 === 0x72 && data.startsWith('reasoning', i + 1))) {
+      } else if (
+        (len === 5 && c0 === 0x75 && data.startsWith('usage', i + 1) && !data.startsWith('null', j + 2)) ||
+        (len === 5 && c0 === 0x65 && data.startsWith('error', i + 1)) ||
+        (len === 7 && c0 === 0x74 && data.startsWith('timings', i + 1)) ||
+        (len === 10 && c0 === 0x74 && data.startsWith('tool_calls', i + 1)) ||
+        (len >= 9 && c0 === 0x72 && data.startsWith('reasoning', i + 1))
+      ) {
         return undefined;
       }
     }
@@ -207,9 +212,20 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
   const clock = opts.clock;
   return new Promise<RequestResult>((resolve) => {
     const record: RequestRecord = {
-      id: req.id, scenario: req.scenario, endpoint: req.endpoint, model: req.model, stream: req.stream,
-      scheduledAt, sentAt: 0n, endedAt: 0n, tokenGapsNs: [], contentChunks: 0,
-      inputTokens: req.promptTokens, outputTokens: 0, tokenSource: 'tokenizer', outcome: 'ok',
+      id: req.id,
+      scenario: req.scenario,
+      endpoint: req.endpoint,
+      model: req.model,
+      stream: req.stream,
+      scheduledAt,
+      sentAt: 0n,
+      endedAt: 0n,
+      tokenGapsNs: [],
+      contentChunks: 0,
+      inputTokens: req.promptTokens,
+      outputTokens: 0,
+      tokenSource: 'tokenizer',
+      outcome: 'ok',
     };
     let controller: Dispatcher.DispatchController | undefined;
     let status = 0;
@@ -473,10 +489,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
     wire = watchRequest(trace.traceparent, clock);
     record.sentAt = clock.monoNs();
     try {
-      opts.dispatcher.dispatch(
-        { path: req.path, method: 'POST', headers, body: req.body },
-        handler,
-      );
+      opts.dispatcher.dispatch({ path: req.path, method: 'POST', headers, body: req.body }, handler);
     } catch {
       finish('connect');
     }

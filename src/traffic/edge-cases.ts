@@ -65,9 +65,16 @@ export function edgeCaseScenarios(scenarios: readonly ScenarioConfig[], cfg: Edg
   // An edge-only config (no weighted scenario) sends edge cases only.
   const each = total > 0 ? (cfg.weight * total) / ((1 - cfg.weight) * kinds.length) : 1;
   return kinds.map((kind) => ({
-    name: SCENARIO_NAMES[kind], weight: each, endpoint: 'chat', stream: true,
-    prompt: { dist: 'fixed', value: 1 }, output: { dist: 'fixed', value: NEAR_LIMIT_OUTPUT },
-    turns: { min: 1, max: 1 }, ignoreEos: kind === 'runawayOutput', promptKind: 'qa', edgeCase: kind,
+    name: SCENARIO_NAMES[kind],
+    weight: each,
+    endpoint: 'chat',
+    stream: true,
+    prompt: { dist: 'fixed', value: 1 },
+    output: { dist: 'fixed', value: NEAR_LIMIT_OUTPUT },
+    turns: { min: 1, max: 1 },
+    ignoreEos: kind === 'runawayOutput',
+    promptKind: 'qa',
+    edgeCase: kind,
   }));
 }
 
@@ -82,10 +89,38 @@ export interface EdgeRequest {
 
 /** Control, invisible, bidi, combining and astral characters that break naive text handling. */
 const NASTY: readonly string[] = [
-  '\u0000', '\u0007', '\u0008', '\u001b[31m', '\u007f', '\u0085', '\u00ad', '\u200b', '\u200c', '\u200d', '\u2028', '\u2029',
-  '\u202e', '\u2066', '\ufeff', '\ufffd', '\r\n', '\t\t', 'e\u0301', 'a\u0308\u0304', 'Z\u0351\u0352\u0357\u035b\u0346\u0314\u0301\u0300',
-  '\u{1F469}\u200d\u{1F469}\u200d\u{1F467}\u200d\u{1F466}', '\u{1F1FA}\u{1F1F3}', '\u{1F44D}\u{1F3FD}', '\ud800',
-  'مرحبا بالعالم', 'שלום עולם', 'नमस्ते दुनिया', '你好，世界', 'こんにちは世界', 'Ünïcödé', '\u{1D54F}\u{1D552}\u{1D55D}',
+  '\u0000',
+  '\u0007',
+  '\u0008',
+  '\u001b[31m',
+  '\u007f',
+  '\u0085',
+  '\u00ad',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u2028',
+  '\u2029',
+  '\u202e',
+  '\u2066',
+  '\ufeff',
+  '\ufffd',
+  '\r\n',
+  '\t\t',
+  'e\u0301',
+  'a\u0308\u0304',
+  'Z\u0351\u0352\u0357\u035b\u0346\u0314\u0301\u0300',
+  '\u{1F469}\u200d\u{1F469}\u200d\u{1F467}\u200d\u{1F466}',
+  '\u{1F1FA}\u{1F1F3}',
+  '\u{1F44D}\u{1F3FD}',
+  '\ud800',
+  'مرحبا بالعالم',
+  'שלום עולם',
+  'नमस्ते दुनिया',
+  '你好，世界',
+  'こんにちは世界',
+  'Ünïcödé',
+  '\u{1D54F}\u{1D552}\u{1D55D}',
 ];
 
 /** Builds the requests of the edge-case kinds. */
@@ -100,9 +135,12 @@ export class EdgeCaseBuilder {
 
   build(kind: EdgeCaseKind): EdgeRequest {
     switch (kind) {
-      case 'nearContextLimit': return this.nearContextLimit();
-      case 'unicode': return this.user(this.unicodeText(), NEAR_LIMIT_OUTPUT, false);
-      case 'nestedJson': return this.user(`Check whether this JSON document is valid and say how deep it is nested:\n${nestedJson(NESTED_JSON_DEPTH)}`, NEAR_LIMIT_OUTPUT, false);
+      case 'nearContextLimit':
+        return this.nearContextLimit();
+      case 'unicode':
+        return this.user(this.unicodeText(), NEAR_LIMIT_OUTPUT, false);
+      case 'nestedJson':
+        return this.user(`Check whether this JSON document is valid and say how deep it is nested:\n${nestedJson(NESTED_JSON_DEPTH)}`, NEAR_LIMIT_OUTPUT, false);
       case 'runawayOutput': {
         const r = this.user('Write a story that never ends. Keep going for as long as you are allowed to, and do not stop on your own.', 1, true);
         r.maxTokens = Math.max(1, this.contextTokens - r.promptTokens - TEMPLATE_MARGIN);
@@ -114,9 +152,7 @@ export class EdgeCaseBuilder {
   /** Alternately ~90% of the context (answerable) and 110% (a 400 from a server that checks). */
   private nearContextLimit(): EdgeRequest {
     const over = this.nearLimitSeq++ % 2 === 1;
-    const tokens = over
-      ? Math.ceil(this.contextTokens * 1.1)
-      : Math.max(1, Math.floor(this.contextTokens * 0.9) - NEAR_LIMIT_OUTPUT - TEMPLATE_MARGIN);
+    const tokens = over ? Math.ceil(this.contextTokens * 1.1) : Math.max(1, Math.floor(this.contextTokens * 0.9) - NEAR_LIMIT_OUTPUT - TEMPLATE_MARGIN);
     const messages = this.prompts.chatMessages('summary', tokens);
     return { messages, maxTokens: NEAR_LIMIT_OUTPUT, ignoreEos: false, promptTokens: tokens };
   }

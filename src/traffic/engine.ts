@@ -228,13 +228,10 @@ export class TrafficEngine<S> implements Traffic {
     }
     const t = this.deps.traffic;
     // A profile is laid from its own origin: arrivals restarted now begin this far into it.
-    const integrated = this.profile && this.profileOriginNs !== undefined
-      ? { integrated: this.profile.intensity(this.rate, Number(this.runStartNs - this.profileOriginNs) / 1e9) }
-      : {};
-    this.arrivals = this.replayArrivals ? this.replayArrivals() : createArrivals(
-      t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness, ...integrated } : { kind: t.arrival, rate: this.rate, ...integrated },
-      this.deps.rng,
-    );
+    const integrated = this.profile && this.profileOriginNs !== undefined ? { integrated: this.profile.intensity(this.rate, Number(this.runStartNs - this.profileOriginNs) / 1e9) } : {};
+    this.arrivals = this.replayArrivals
+      ? this.replayArrivals()
+      : createArrivals(t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness, ...integrated } : { kind: t.arrival, rate: this.rate, ...integrated }, this.deps.rng);
     if (this.advance()) this.pace();
   }
 
@@ -305,10 +302,16 @@ export class TrafficEngine<S> implements Traffic {
     this.deps.recorder.started();
     this.sent++;
     let live = 0;
-    const { record, text } = await sendRequest(this.deps.client, prepared.request, scheduledAt, (n) => {
-      live += n;
-      this.deps.recorder.tokensArrived(s, n);
-    }, ac.signal);
+    const { record, text } = await sendRequest(
+      this.deps.client,
+      prepared.request,
+      scheduledAt,
+      (n) => {
+        live += n;
+        this.deps.recorder.tokensArrived(s, n);
+      },
+      ac.signal,
+    );
     this.inFlight.delete(ac);
     if (this.deps.requestLog?.offer(record, prepared.request.body)) record.sampled = true;
     this.deps.recorder.record(s, record, live, prepared.request.body);

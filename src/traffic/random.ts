@@ -68,8 +68,7 @@ function logFactorial(k: number): number {
   }
   const x = k + 1;
   const x2 = x * x;
-  return (x - 0.5) * Math.log(x) - x + LOG_SQRT_2PI
-    + 1 / (12 * x) - 1 / (360 * x * x2) + 1 / (1260 * x2 * x2 * x);
+  return (x - 0.5) * Math.log(x) - x + LOG_SQRT_2PI + 1 / (12 * x) - 1 / (360 * x * x2) + 1 / (1260 * x2 * x2 * x);
 }
 
 class Xoshiro128 implements Rng {
@@ -89,11 +88,15 @@ class Xoshiro128 implements Rng {
     // distinct (lo, hi): no two seeds below 2^53 share a state.
     let st = lo | 0;
     let out: number;
-    [st, out] = splitmix32(st); this.a = out;
-    [st, out] = splitmix32(st); this.b = out;
+    [st, out] = splitmix32(st);
+    this.a = out;
+    [st, out] = splitmix32(st);
+    this.b = out;
     st = (hi ^ 0x6a09e667) | 0;
-    [st, out] = splitmix32(st); this.c = out;
-    [st, out] = splitmix32(st); this.d = out;
+    [st, out] = splitmix32(st);
+    this.c = out;
+    [st, out] = splitmix32(st);
+    this.d = out;
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1; // all-zero state is a fixed point
   }
 
@@ -200,8 +203,7 @@ class Xoshiro128 implements Rng {
       const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
       if (us >= 0.07 && v <= vr) return k;
       if (k < 0 || (us < 0.013 && v > us)) continue;
-      if (Math.log(v) + Math.log(invalpha) - Math.log(a / (us * us) + b)
-        <= -lambda + k * loglam - logFactorial(k)) {
+      if (Math.log(v) + Math.log(invalpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) {
         return k;
       }
     }

@@ -65,7 +65,10 @@ export class RateProfile {
     if (!(timeScale > 0) || !Number.isFinite(timeScale)) problems.push(`profile.timeScale: must be a positive number, got ${timeScale}`);
     if (!(startHour >= 0 && startHour < HOURS_PER_DAY)) problems.push(`profile.startHour: must be in [0, 24), got ${startHour}`);
     if (problems.length) throw new RangeError(problems.join('; '));
-    this.segments = buildSegments([...points].sort((x, y) => x.hour - y.hour), shape);
+    this.segments = buildSegments(
+      [...points].sort((x, y) => x.hour - y.hour),
+      shape,
+    );
     this.dayArea = (this.segments[this.segments.length - 1] as Segment).cumEnd;
     this.startArea = this.areaToHour(startHour);
   }

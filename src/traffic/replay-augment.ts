@@ -38,10 +38,15 @@ export function quantileOf(values: number[], q: number): number | null {
  */
 export function oversampleRare(entries: ReplayEntry[], cfg: OversampleConfig, rng: Rng): ReplaySchedule {
   const periodSec = replayPeriodSec(entries);
-  const inputAbove = quantileOf(entries.map((e) => e.inputTokens), cfg.quantile);
-  const outputAbove = quantileOf(entries.filter((e) => e.endpoint !== 'embeddings').map((e) => e.outputTokens), cfg.quantile);
-  const isRare = (e: ReplayEntry): boolean =>
-    (inputAbove !== null && e.inputTokens > inputAbove) || (outputAbove !== null && e.endpoint !== 'embeddings' && e.outputTokens > outputAbove);
+  const inputAbove = quantileOf(
+    entries.map((e) => e.inputTokens),
+    cfg.quantile,
+  );
+  const outputAbove = quantileOf(
+    entries.filter((e) => e.endpoint !== 'embeddings').map((e) => e.outputTokens),
+    cfg.quantile,
+  );
+  const isRare = (e: ReplayEntry): boolean => (inputAbove !== null && e.inputTokens > inputAbove) || (outputAbove !== null && e.endpoint !== 'embeddings' && e.outputTokens > outputAbove);
   const copies: ReplayEntry[] = [];
   let rare = 0;
   for (const e of entries) {

@@ -88,8 +88,14 @@ export function replayScenarios(entries: ReplayEntry[]): ScenarioConfig[] {
   for (const e of entries) {
     if (byName.has(e.scenario)) continue;
     byName.set(e.scenario, {
-      name: e.scenario, weight: 1, endpoint: e.endpoint, stream: e.stream, promptKind: 'qa', ignoreEos: true,
-      prompt: { dist: 'fixed', value: Math.max(1, e.inputTokens) }, output: { dist: 'fixed', value: Math.max(1, e.outputTokens) },
+      name: e.scenario,
+      weight: 1,
+      endpoint: e.endpoint,
+      stream: e.stream,
+      promptKind: 'qa',
+      ignoreEos: true,
+      prompt: { dist: 'fixed', value: Math.max(1, e.inputTokens) },
+      output: { dist: 'fixed', value: Math.max(1, e.outputTokens) },
       turns: { min: 1, max: 1 },
     });
   }
@@ -108,7 +114,12 @@ export class ReplayArrivals implements ArrivalProcess {
   private i = 0;
   private lap = 0;
   private readonly periodNs: number;
-  constructor(private readonly entries: ReplayEntry[], private readonly speed: number, private readonly loop: boolean, periodSec = replayPeriodSec(entries)) {
+  constructor(
+    private readonly entries: ReplayEntry[],
+    private readonly speed: number,
+    private readonly loop: boolean,
+    periodSec = replayPeriodSec(entries),
+  ) {
     this.periodNs = (periodSec / speed) * 1e9;
   }
   next(): number {

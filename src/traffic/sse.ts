@@ -255,14 +255,12 @@ export class SseParser {
         this.data = v;
         this.hasData = true;
       }
-    } else if (nameLen === 5 && c0 === 0x65 && b[s + 1] === 0x76 && b[s + 2] === 0x65
-      && b[s + 3] === 0x6e && b[s + 4] === 0x74) {
+    } else if (nameLen === 5 && c0 === 0x65 && b[s + 1] === 0x76 && b[s + 2] === 0x65 && b[s + 3] === 0x6e && b[s + 4] === 0x74) {
       this.eventType = vs < e ? b.toString('utf8', vs, e) : '';
     } else if (nameLen === 2 && c0 === 0x69 && b[s + 1] === 0x64) {
       const nul = b.indexOf(0, vs);
       if (nul < 0 || nul >= e) this.lastEventId = vs < e ? b.toString('utf8', vs, e) : '';
-    } else if (nameLen === 5 && c0 === 0x72 && b[s + 1] === 0x65 && b[s + 2] === 0x74
-      && b[s + 3] === 0x72 && b[s + 4] === 0x79) {
+    } else if (nameLen === 5 && c0 === 0x72 && b[s + 1] === 0x65 && b[s + 2] === 0x74 && b[s + 3] === 0x72 && b[s + 4] === 0x79) {
       let ms = 0;
       let ok = vs < e;
       for (let i = vs; i < e; i++) {

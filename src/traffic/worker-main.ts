@@ -33,7 +33,10 @@ class BatchSink implements TrafficSink<number> {
   private lastInFlight = -1;
   private lastSent = -1;
 
-  constructor(private readonly post: (m: FromWorker) => void, private readonly keepBodies: boolean) {}
+  constructor(
+    private readonly post: (m: FromWorker) => void,
+    private readonly keepBodies: boolean,
+  ) {}
 
   scenario(name: string, endpoint: Endpoint, model: string): number {
     const key = `${name}\u0000${endpoint}\u0000${model}`;
@@ -70,14 +73,20 @@ class BatchSink implements TrafficSink<number> {
 
   /** Post what accumulated (nothing when nothing changed). */
   flush(inFlight: number, sent: number): void {
-    const changed = this.series.length > 0 || this.startedCount > 0 || this.tokens.size > 0 || this.droppedIdx.length > 0
-      || this.records.length > 0 || inFlight !== this.lastInFlight || sent !== this.lastSent;
+    const changed =
+      this.series.length > 0 || this.startedCount > 0 || this.tokens.size > 0 || this.droppedIdx.length > 0 || this.records.length > 0 || inFlight !== this.lastInFlight || sent !== this.lastSent;
     if (!changed) return;
     const tokens: number[] = [];
     for (const [s, n] of this.tokens) tokens.push(s, n);
     const batch: Batch = {
-      type: 'batch', series: this.series, started: this.startedCount, tokens, dropped: this.droppedIdx, records: this.records,
-      inFlight: inFlight < 0 ? this.lastInFlight : inFlight, sent: sent < 0 ? this.lastSent : sent,
+      type: 'batch',
+      series: this.series,
+      started: this.startedCount,
+      tokens,
+      dropped: this.droppedIdx,
+      records: this.records,
+      inFlight: inFlight < 0 ? this.lastInFlight : inFlight,
+      sent: sent < 0 ? this.lastSent : sent,
     };
     this.post(batch);
     if (inFlight >= 0) this.lastInFlight = inFlight;
@@ -130,7 +139,11 @@ function main(): void {
     logger,
     model: init.model,
     client: {
-      dispatcher: pool, headers: init.headers, clock, totalTimeoutMs: init.totalTimeoutMs, maxBodyBytes: init.maxBodyBytes,
+      dispatcher: pool,
+      headers: init.headers,
+      clock,
+      totalTimeoutMs: init.totalTimeoutMs,
+      maxBodyBytes: init.maxBodyBytes,
       countTokens: (s) => prompts.countTokens(s),
       scrub: (text) => scrubber.scrub(text),
     },
@@ -142,11 +155,21 @@ function main(): void {
         engine.start();
         post({ type: 'started', originNs: Number(process.hrtime.bigint()) });
         break;
-      case 'setRate': engine.setRate(m.rps); break;
-      case 'setUsers': engine.setUsers(m.users, m.thinkTimeMs); break;
-      case 'setProfile': engine.setProfile(profileOf(m.profile)); break;
-      case 'setWorkload': engine.setWorkload(m.spec); break;
-      case 'setModel': engine.setModel(m.model); break;
+      case 'setRate':
+        engine.setRate(m.rps);
+        break;
+      case 'setUsers':
+        engine.setUsers(m.users, m.thinkTimeMs);
+        break;
+      case 'setProfile':
+        engine.setProfile(profileOf(m.profile));
+        break;
+      case 'setWorkload':
+        engine.setWorkload(m.spec);
+        break;
+      case 'setModel':
+        engine.setModel(m.model);
+        break;
       case 'stop':
         void engine.stop(m.drainMs).then(async (r) => {
           clearInterval(ticker);

@@ -87,13 +87,16 @@ export class TrafficWorkers implements Traffic {
     this.spec = d.init.workload;
     this.model = d.init.model;
     this.slots = Array.from({ length: Math.max(1, d.count) }, () => new WorkerSlot());
-    this.readiness = this.slots.map((slot) => new Promise<void>((resolve, reject) => {
-      slot.onReady = (err) => {
-        slot.onReady = undefined;
-        if (err) reject(new LlmsoakError('LLMSOAK_ERR_TRAFFIC', `the traffic worker did not start: ${err.message}`, 'set traffic.workers: 0 to run traffic in the main thread'));
-        else resolve();
-      };
-    }));
+    this.readiness = this.slots.map(
+      (slot) =>
+        new Promise<void>((resolve, reject) => {
+          slot.onReady = (err) => {
+            slot.onReady = undefined;
+            if (err) reject(new LlmsoakError('LLMSOAK_ERR_TRAFFIC', `the traffic worker did not start: ${err.message}`, 'set traffic.workers: 0 to run traffic in the main thread'));
+            else resolve();
+          };
+        }),
+    );
     // ready() reports a failed start; a caller that never asks must not see an unhandled rejection.
     for (const r of this.readiness) r.catch(() => undefined);
     this.slots.forEach((_, i) => this.spawn(i));
@@ -109,7 +112,10 @@ export class TrafficWorkers implements Traffic {
       seed: this.d.init.seed + i * 7919,
       // The in-flight cap and the pool are the process's: each worker has its share of both.
       traffic: {
-        ...this.d.init.traffic, rate: this.loadNow.rate / n, users: usersShare(this.loadNow.users, i, n), thinkTimeMs: this.loadNow.thinkTimeMs,
+        ...this.d.init.traffic,
+        rate: this.loadNow.rate / n,
+        users: usersShare(this.loadNow.users, i, n),
+        thinkTimeMs: this.loadNow.thinkTimeMs,
         maxInFlight: Math.max(1, Math.ceil(this.d.init.traffic.maxInFlight / n)),
       },
       pool: { ...this.d.init.pool, connections: Math.max(1, Math.ceil(this.d.init.pool.connections / n)) },
@@ -168,9 +174,15 @@ export class TrafficWorkers implements Traffic {
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
     switch (m.type) {
-      case 'batch': this.apply(slot, m); break;
-      case 'log': this.forwardLog(m.line); break;
-      case 'ready': slot.onReady?.(); break;
+      case 'batch':
+        this.apply(slot, m);
+        break;
+      case 'log':
+        this.forwardLog(m.line);
+        break;
+      case 'ready':
+        slot.onReady?.();
+        break;
       case 'started':
         // The profile's time 0 is when the first worker's engine started (not when start() was asked: a worker boots first).
         if (this.profileOriginNs === undefined) {
@@ -178,7 +190,9 @@ export class TrafficWorkers implements Traffic {
           this.publishTargetRate();
         }
         break;
-      case 'stopped': slot.stopped?.({ drained: m.drained, cancelled: m.cancelled }); break;
+      case 'stopped':
+        slot.stopped?.({ drained: m.drained, cancelled: m.cancelled });
+        break;
     }
   }
 
@@ -317,20 +331,25 @@ export class TrafficWorkers implements Traffic {
     this.stopping = true;
     this.running = false;
     if (this.profileGauge) clearInterval(this.profileGauge);
-    const results = await Promise.all(this.slots.map((slot) => new Promise<{ drained: number; cancelled: number }>((resolve) => {
-      const w = slot.worker;
-      if (!w) return resolve({ drained: 0, cancelled: 0 });
-      const late = setTimeout(() => {
-        this.log.warn('a traffic worker did not stop in time: terminated');
-        void w.terminate();
-      }, drainMs + STOP_GRACE_MS);
-      slot.stopped = (r) => {
-        clearTimeout(late);
-        slot.stopped = undefined;
-        resolve(r);
-      };
-      this.post(slot, { type: 'stop', drainMs });
-    })));
+    const results = await Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<{ drained: number; cancelled: number }>((resolve) => {
+            const w = slot.worker;
+            if (!w) return resolve({ drained: 0, cancelled: 0 });
+            const late = setTimeout(() => {
+              this.log.warn('a traffic worker did not stop in time: terminated');
+              void w.terminate();
+            }, drainMs + STOP_GRACE_MS);
+            slot.stopped = (r) => {
+              clearTimeout(late);
+              slot.stopped = undefined;
+              resolve(r);
+            };
+            this.post(slot, { type: 'stop', drainMs });
+          }),
+      ),
+    );
     await Promise.all(this.slots.map((s) => s.worker?.terminate()));
     return results.reduce((a, r) => ({ drained: a.drained + r.drained, cancelled: a.cancelled + r.cancelled }), { drained: 0, cancelled: 0 });
   }

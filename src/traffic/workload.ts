@@ -11,7 +11,10 @@ import type { PromptBuilder } from './prompts.js';
 import { SharedPrefixes, type SharedPrefixConfig } from './shared-prefix.js';
 import { DEFAULT_CONTEXT_TOKENS, EdgeCaseBuilder } from './edge-cases.js';
 
-interface Message { role: 'system' | 'user' | 'assistant'; content: string }
+interface Message {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
 
 /** A multi-turn conversation; its history is sent again with each turn. */
 export interface ChatSession {

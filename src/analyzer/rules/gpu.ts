@@ -31,10 +31,14 @@ export const throttling: Rule = {
         evidence.sm_clock_end_hz = r4(pts[pts.length - 1]!.v);
       }
       findings.push({
-        rule: 'gpu_throttling', severity: 'warning' as const, cause: 'throttling',
+        rule: 'gpu_throttling',
+        severity: 'warning' as const,
+        cause: 'throttling',
         summary: `GPU ${gpu} throttled (${e.reasons.join(', ')}) for most of the last ${w} s`,
         suggestion: 'Check cooling, the power limit and placement; throttled clocks slow every token.',
-        confidence: 0.85, evidence, labels: { gpu },
+        confidence: 0.85,
+        evidence,
+        labels: { gpu },
       });
     }
     return ok(findings);
@@ -53,13 +57,17 @@ export const bandwidthBoundDecode: Rule = {
     if (dram === undefined || tensor === undefined) return insufficient('llmsoak_gpu_dram_active_ratio', 'llmsoak_gpu_tensor_active_ratio');
     const sm = await src.avgOverTime('llmsoak_gpu_sm_active_ratio', w, now);
     if (dram < th.dramActiveRatio || tensor >= 0.3) return ok();
-    return ok([{
-      rule: 'bandwidth_bound_decode', severity: 'info', cause: 'bandwidth_bound_decode',
-      summary: `decode is memory-bandwidth bound: DRAM active ${(dram * 100).toFixed(0)}%, tensor active ${(tensor * 100).toFixed(0)}%`,
-      suggestion: 'Larger batches, quantised weights or KV cache, or speculative decoding.',
-      confidence: 0.7,
-      evidence: { window_s: w, dram_active_ratio: r4(dram), tensor_active_ratio: r4(tensor), ...(sm !== undefined ? { sm_active_ratio: r4(sm) } : {}) },
-    }]);
+    return ok([
+      {
+        rule: 'bandwidth_bound_decode',
+        severity: 'info',
+        cause: 'bandwidth_bound_decode',
+        summary: `decode is memory-bandwidth bound: DRAM active ${(dram * 100).toFixed(0)}%, tensor active ${(tensor * 100).toFixed(0)}%`,
+        suggestion: 'Larger batches, quantised weights or KV cache, or speculative decoding.',
+        confidence: 0.7,
+        evidence: { window_s: w, dram_active_ratio: r4(dram), tensor_active_ratio: r4(tensor), ...(sm !== undefined ? { sm_active_ratio: r4(sm) } : {}) },
+      },
+    ]);
   },
 };
 
@@ -75,12 +83,16 @@ export const computeBoundPrefill: Rule = {
     const ttft = await src.quantile(0.5, 'llmsoak_time_to_first_token_seconds', w, now);
     if (ttft === undefined) return insufficient('llmsoak_time_to_first_token_seconds');
     if (tensor < th.tensorActiveRatio) return ok();
-    return ok([{
-      rule: 'compute_bound_prefill', severity: 'info', cause: 'compute_bound_prefill',
-      summary: `prefill is compute bound: tensor active ${(tensor * 100).toFixed(0)}%, TTFT p50 ${(ttft * 1000).toFixed(0)} ms`,
-      suggestion: 'Chunked prefill, a prefill/decode split, or shorter prompts.',
-      confidence: 0.6,
-      evidence: { window_s: w, tensor_active_ratio: r4(tensor), ttft_p50_s: r4(ttft) },
-    }]);
+    return ok([
+      {
+        rule: 'compute_bound_prefill',
+        severity: 'info',
+        cause: 'compute_bound_prefill',
+        summary: `prefill is compute bound: tensor active ${(tensor * 100).toFixed(0)}%, TTFT p50 ${(ttft * 1000).toFixed(0)} ms`,
+        suggestion: 'Chunked prefill, a prefill/decode split, or shorter prompts.',
+        confidence: 0.6,
+        evidence: { window_s: w, tensor_active_ratio: r4(tensor), ttft_p50_s: r4(ttft) },
+      },
+    ]);
   },
 };

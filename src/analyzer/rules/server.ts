@@ -22,15 +22,17 @@ export const kvCachePressure: Rule = {
     }
     if (kvMax < th.kvUsageRatio || preempt <= 0) return ok();
     const tail = p50 !== undefined && p99 !== undefined && p50 > 0 ? p99 / p50 : 1;
-    return ok([{
-      rule: 'kv_cache_pressure',
-      severity: 'warning',
-      cause: 'kv_cache_pressure',
-      summary: `KV cache ${(kvMax * 100).toFixed(0)}% full with ${Math.round(preempt)} preemptions in ${w} s${tail > 2 ? `; ITL p99 is ${tail.toFixed(1)}× its median` : ''}`,
-      suggestion: 'Lower max concurrent sequences or batched tokens, give the KV cache more GPU memory, or add tensor parallelism.',
-      confidence: Math.min(0.95, 0.75 + Math.min(preempt, 20) / 100 + (tail > 2 ? 0.05 : 0)),
-      evidence,
-    }]);
+    return ok([
+      {
+        rule: 'kv_cache_pressure',
+        severity: 'warning',
+        cause: 'kv_cache_pressure',
+        summary: `KV cache ${(kvMax * 100).toFixed(0)}% full with ${Math.round(preempt)} preemptions in ${w} s${tail > 2 ? `; ITL p99 is ${tail.toFixed(1)}× its median` : ''}`,
+        suggestion: 'Lower max concurrent sequences or batched tokens, give the KV cache more GPU memory, or add tensor parallelism.',
+        confidence: Math.min(0.95, 0.75 + Math.min(preempt, 20) / 100 + (tail > 2 ? 0.05 : 0)),
+        evidence,
+      },
+    ]);
   },
 };
 
@@ -58,15 +60,17 @@ export const overload: Rule = {
     const growing = second >= first && second > th.queueWaiting;
     if (!(avg > th.queueWaiting && growing) && refused === 0) return ok();
     if (avg <= th.queueWaiting && refused === 0) return ok();
-    return ok([{
-      rule: 'overload',
-      severity: 'warning',
-      cause: 'overload',
-      summary: `server queue at ${avg.toFixed(1)} waiting on average (${first.toFixed(1)} → ${second.toFixed(1)})${running !== undefined ? ` with up to ${Math.round(running)} running` : ''}${refused ? `, ${Math.round(refused)} refused with 429` : ''}`,
-      suggestion: 'Arrivals exceed the service rate: scale out, cap admission, or lower the rate.',
-      confidence: growing ? 0.8 : 0.6,
-      evidence,
-    }]);
+    return ok([
+      {
+        rule: 'overload',
+        severity: 'warning',
+        cause: 'overload',
+        summary: `server queue at ${avg.toFixed(1)} waiting on average (${first.toFixed(1)} → ${second.toFixed(1)})${running !== undefined ? ` with up to ${Math.round(running)} running` : ''}${refused ? `, ${Math.round(refused)} refused with 429` : ''}`,
+        suggestion: 'Arrivals exceed the service rate: scale out, cap admission, or lower the rate.',
+        confidence: growing ? 0.8 : 0.6,
+        evidence,
+      },
+    ]);
   },
 };
 
@@ -91,15 +95,17 @@ export const cpuBound: Rule = {
     if (base !== undefined) evidence.ttft_p50_baseline_s = r4(base);
     const slower = ttft !== undefined && base !== undefined && ttft > base * (1 + th.latencyIncrease);
     if (cores < th.cpuBoundCores || (waiting ?? 0) > th.queueWaiting || (gpu !== undefined && gpu >= th.gpuBusyRatio)) return ok();
-    return ok([{
-      rule: 'cpu_bound',
-      severity: 'warning',
-      cause: 'cpu_bound',
-      summary: `server process busy at ${cores.toFixed(2)} cores with ${waiting === undefined ? 'no queue figures' : `${waiting.toFixed(1)} waiting`} and GPU ${gpu === undefined ? 'figures absent' : `${(gpu * 100).toFixed(0)}% busy`}${slower ? `; TTFT p50 ${(ttft! * 1000).toFixed(0)} ms vs ${(base! * 1000).toFixed(0)} ms at baseline` : ''}`,
-      suggestion: 'The frontend (tokenizer, detokenizer, HTTP) is the bottleneck: run more API server processes, use a faster tokenizer, or cut per-request CPU work.',
-      confidence: slower ? 0.85 : 0.65,
-      evidence,
-    }]);
+    return ok([
+      {
+        rule: 'cpu_bound',
+        severity: 'warning',
+        cause: 'cpu_bound',
+        summary: `server process busy at ${cores.toFixed(2)} cores with ${waiting === undefined ? 'no queue figures' : `${waiting.toFixed(1)} waiting`} and GPU ${gpu === undefined ? 'figures absent' : `${(gpu * 100).toFixed(0)}% busy`}${slower ? `; TTFT p50 ${(ttft! * 1000).toFixed(0)} ms vs ${(base! * 1000).toFixed(0)} ms at baseline` : ''}`,
+        suggestion: 'The frontend (tokenizer, detokenizer, HTTP) is the bottleneck: run more API server processes, use a faster tokenizer, or cut per-request CPU work.',
+        confidence: slower ? 0.85 : 0.65,
+        evidence,
+      },
+    ]);
   },
 };
 

@@ -48,16 +48,18 @@ export const errorStorm: Rule = {
     // The server's own words for the dominant class, seen within the window.
     const said = ctx.failures?.top(top.cls, now.getTime() - w * 1000);
     if (said !== undefined) evidence.top_message = `${said.scenario}: ${said.message}`;
-    return ok([{
-      rule: 'error_storm',
-      severity: ratio > 5 * th.errorRatio ? 'critical' : 'warning',
-      cause: c.cause,
-      summary: `${(ratio * 100).toFixed(1)}% of requests failed in the last ${w} s, mostly ${top.cls} (${Math.round(top.n)} of ${Math.round(errors)})${said !== undefined ? `; the server says: ${said.message}` : ''}`,
-      suggestion: c.suggestion,
-      confidence: Math.min(1, 0.6 + top.n / errors * 0.4),
-      evidence,
-      labels: { class: top.cls },
-    }]);
+    return ok([
+      {
+        rule: 'error_storm',
+        severity: ratio > 5 * th.errorRatio ? 'critical' : 'warning',
+        cause: c.cause,
+        summary: `${(ratio * 100).toFixed(1)}% of requests failed in the last ${w} s, mostly ${top.cls} (${Math.round(top.n)} of ${Math.round(errors)})${said !== undefined ? `; the server says: ${said.message}` : ''}`,
+        suggestion: c.suggestion,
+        confidence: Math.min(1, 0.6 + (top.n / errors) * 0.4),
+        evidence,
+        labels: { class: top.cls },
+      },
+    ]);
   },
 };
 
@@ -87,14 +89,16 @@ export const generatorBound: Rule = {
     const lagHigh = lateShare > 0.05;
     const loopHigh = loop !== undefined && loop > th.eventLoopLagP99Sec;
     if (!lagHigh && !loopHigh) return ok();
-    return ok([{
-      rule: 'generator_bound',
-      severity: 'warning',
-      cause: 'generator_bound',
-      summary: `llmsoak is falling behind: ${lagHigh ? `${(lateShare * 100).toFixed(0)}% of requests sent more than ${(th.scheduleLagP99Sec * 1000).toFixed(0)} ms late` : ''}${lagHigh && loopHigh ? ', ' : ''}${loopHigh ? `event-loop lag p99 ${(loop! * 1000).toFixed(0)} ms` : ''}; its latency figures are not trustworthy now`,
-      suggestion: 'Give llmsoak more CPU, lower the rate, or run more replicas each with a share of the rate.',
-      confidence: 0.9,
-      evidence,
-    }]);
+    return ok([
+      {
+        rule: 'generator_bound',
+        severity: 'warning',
+        cause: 'generator_bound',
+        summary: `llmsoak is falling behind: ${lagHigh ? `${(lateShare * 100).toFixed(0)}% of requests sent more than ${(th.scheduleLagP99Sec * 1000).toFixed(0)} ms late` : ''}${lagHigh && loopHigh ? ', ' : ''}${loopHigh ? `event-loop lag p99 ${(loop! * 1000).toFixed(0)} ms` : ''}; its latency figures are not trustworthy now`,
+        suggestion: 'Give llmsoak more CPU, lower the rate, or run more replicas each with a share of the rate.',
+        confidence: 0.9,
+        evidence,
+      },
+    ]);
   },
 };

@@ -10,7 +10,13 @@ import type { LeakOptions } from '../trends.js';
 const MiB = 1024 * 1024;
 
 /** A gauge watched for leaks: selector, what it is, unit, smallest slope per hour worth a hint. */
-export interface LeakWatched { selector: string; what: string; unit: 'bytes' | 'count'; minPerHour: (th: Thresholds) => number; limit?: string }
+export interface LeakWatched {
+  selector: string;
+  what: string;
+  unit: 'bytes' | 'count';
+  minPerHour: (th: Thresholds) => number;
+  limit?: string;
+}
 
 /** Gauges watched for leaks (the soak report trends these too, with the same options: see leakOptions). */
 export const LEAK_SERIES: readonly LeakWatched[] = [
@@ -81,7 +87,10 @@ export const leak: Rule = {
       seen++;
       const limit = spec.limit ? await src.last(spec.limit, now, 'max') : undefined;
       for (const s of series) {
-        const trend = leakTrend(s, leakOptions(spec, { thresholds: th, warmupSec: ctx.warmupSec, runStartMs: ctx.runStartMs, restartTimesMs: restarts, windowSec: w, ...(limit !== undefined ? { limit } : {}) }));
+        const trend = leakTrend(
+          s,
+          leakOptions(spec, { thresholds: th, warmupSec: ctx.warmupSec, runStartMs: ctx.runStartMs, restartTimesMs: restarts, windowSec: w, ...(limit !== undefined ? { limit } : {}) }),
+        );
         if (trend.verdict !== 'increasing') continue;
         if (loadGrowth > 0.5 && trend.relChange < 2 * loadGrowth) continue;
         const labels: Record<string, string> = { series: spec.selector.replace(/^llmsoak_/, '') };
@@ -162,7 +171,17 @@ export const degradation: Rule = {
         summary: `${f.name} drifted up: median ${(r.recent.median * 1000).toFixed(1)} ms vs ${(r.baseline.median * 1000).toFixed(1)} ms at baseline (${(r.medianChange * 100).toFixed(0)}%, p=${r.pValue.toExponential(1)})`,
         suggestion: 'Latency is drifting at steady load: look at what drifts with it (server step time, GPU clocks, memory, queue).',
         confidence: 0.5,
-        evidence: { window_s: w, figure: f.figure, baseline_median_s: r4(r.baseline.median), recent_median_s: r4(r.recent.median), median_change: r4(r.medianChange), p_value: r4(r.pValue), baseline_blocks: base.length, recent_blocks: recent.length, ...explained },
+        evidence: {
+          window_s: w,
+          figure: f.figure,
+          baseline_median_s: r4(r.baseline.median),
+          recent_median_s: r4(r.recent.median),
+          median_change: r4(r.medianChange),
+          p_value: r4(r.pValue),
+          baseline_blocks: base.length,
+          recent_blocks: recent.length,
+          ...explained,
+        },
         labels: { figure: f.figure },
       });
     }
@@ -173,9 +192,15 @@ export const degradation: Rule = {
 
 /** Resource series a latency drift is checked against (rank correlation). */
 const RESOURCES = [
-  'llmsoak_target_process_resident_memory_bytes', 'llmsoak_target_process_cpu_seconds_total', 'llmsoak_server_kv_cache_usage_ratio',
-  'llmsoak_server_requests_waiting', 'llmsoak_server_requests_running', 'llmsoak_gpu_utilization_ratio', 'llmsoak_gpu_sm_clock_hertz',
-  'llmsoak_gpu_memory_used_bytes', 'llmsoak_host_cpu_utilization_ratio',
+  'llmsoak_target_process_resident_memory_bytes',
+  'llmsoak_target_process_cpu_seconds_total',
+  'llmsoak_server_kv_cache_usage_ratio',
+  'llmsoak_server_requests_waiting',
+  'llmsoak_server_requests_running',
+  'llmsoak_gpu_utilization_ratio',
+  'llmsoak_gpu_sm_clock_hertz',
+  'llmsoak_gpu_memory_used_bytes',
+  'llmsoak_host_cpu_utilization_ratio',
 ];
 
 /**
@@ -236,7 +261,9 @@ export const qualityDrift: Rule = {
       if (base === undefined || last === undefined) continue;
       if (last >= base - th.qualityDrop) continue;
       findings.push({
-        rule: 'quality_drift', severity: 'warning', cause: 'quality_drift',
+        rule: 'quality_drift',
+        severity: 'warning',
+        cause: 'quality_drift',
         summary: `quality of suite ${suite} fell to ${(last * 100).toFixed(0)}% from ${(base * 100).toFixed(0)}% at baseline`,
         suggestion: 'Check model or version changes and sampling settings (temperature, max tokens) on the target.',
         confidence: 0.8,
@@ -268,12 +295,16 @@ export const networkClient: Rule = {
     const baseClient = median(baseline.samples.ttft);
     const grew = gap - baseGap > Math.max(0.05, th.latencyIncrease * Math.max(baseClient, 0.001));
     if (!grew) return ok();
-    return ok([{
-      rule: 'network_client', severity: 'warning', cause: 'network_client',
-      summary: `client TTFT exceeds the server's by ${(gap * 1000).toFixed(0)} ms (was ${(baseGap * 1000).toFixed(0)} ms at baseline) while the server's own TTFT is ${(server * 1000).toFixed(0)} ms`,
-      suggestion: "Look between client and server (proxies, load balancer, network); check llmsoak's own schedule lag too.",
-      confidence: 0.6,
-      evidence: { window_s: w, client_ttft_p50_s: r4(client), server_ttft_mean_s: r4(server), server_ttft_baseline_s: r4(baseline.serverTtftSec), gap_s: r4(gap), baseline_gap_s: r4(baseGap) },
-    }]);
+    return ok([
+      {
+        rule: 'network_client',
+        severity: 'warning',
+        cause: 'network_client',
+        summary: `client TTFT exceeds the server's by ${(gap * 1000).toFixed(0)} ms (was ${(baseGap * 1000).toFixed(0)} ms at baseline) while the server's own TTFT is ${(server * 1000).toFixed(0)} ms`,
+        suggestion: "Look between client and server (proxies, load balancer, network); check llmsoak's own schedule lag too.",
+        confidence: 0.6,
+        evidence: { window_s: w, client_ttft_p50_s: r4(client), server_ttft_mean_s: r4(server), server_ttft_baseline_s: r4(baseline.serverTtftSec), gap_s: r4(gap), baseline_gap_s: r4(baseGap) },
+      },
+    ]);
   },
 };

@@ -26,7 +26,11 @@
 import type { Finding, Severity } from '../hint.js';
 import { insufficient, ok, r4, type Rule, type RuleContext } from '../rule.js';
 
-export interface UserCondition { expr: string; op: '>' | '>=' | '<' | '<=' | '==' | '!='; value: number }
+export interface UserCondition {
+  expr: string;
+  op: '>' | '>=' | '<' | '<=' | '==' | '!=';
+  value: number;
+}
 export interface UserRuleConfig {
   id: string;
   severity: Severity;
@@ -39,7 +43,11 @@ export interface UserRuleConfig {
 }
 
 type Fn = 'quantile' | 'rate' | 'increase' | 'avg' | 'max' | 'last';
-interface ParsedExpr { fn: Fn; q?: number; selector: string }
+interface ParsedExpr {
+  fn: Fn;
+  q?: number;
+  selector: string;
+}
 
 const SELECTOR = String.raw`[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?`;
 const QUANTILE_RE = new RegExp(String.raw`^quantile\(\s*(0(?:\.\d+)?|1(?:\.0+)?)\s*,\s*(${SELECTOR})\s*\)$`);
@@ -95,12 +103,18 @@ async function exprValue(ctx: RuleContext, p: ParsedExpr, w: number): Promise<nu
 
 function holds(v: number, c: UserCondition): boolean {
   switch (c.op) {
-    case '>': return v > c.value;
-    case '>=': return v >= c.value;
-    case '<': return v < c.value;
-    case '<=': return v <= c.value;
-    case '==': return v === c.value;
-    case '!=': return v !== c.value;
+    case '>':
+      return v > c.value;
+    case '>=':
+      return v >= c.value;
+    case '<':
+      return v < c.value;
+    case '<=':
+      return v <= c.value;
+    case '==':
+      return v === c.value;
+    case '!=':
+      return v !== c.value;
   }
 }
 
@@ -131,9 +145,13 @@ export function userRule(cfg: UserRuleConfig): Rule {
         evidence[c.expr] = r4(values[i] as number);
       });
       const finding: Finding = {
-        rule: cfg.id, severity: cfg.severity, cause: cfg.cause,
-        summary: render(cfg.summary, values, w), suggestion: render(cfg.suggestion, values, w),
-        confidence: 0.7, evidence,
+        rule: cfg.id,
+        severity: cfg.severity,
+        cause: cfg.cause,
+        summary: render(cfg.summary, values, w),
+        suggestion: render(cfg.suggestion, values, w),
+        confidence: 0.7,
+        evidence,
       };
       return ok([finding]);
     },
