@@ -40,7 +40,7 @@ export NPM_TEST_IMAGE_DIST="$image/dist"
 
 # Tests whose claims are about CPU time or timing accuracy run alone, after the
 # rest, so that no other test file takes the cores they measure.
-serial=(dist/test/hints-cpu.test.js dist/test/accuracy-truth.test.js)
+serial=(dist/test/hints-cpu.test.js dist/test/accuracy-truth.test.js dist/test/request-phases.test.js)
 
 files=("$@")
 if [ ${#files[@]} -gt 0 ]; then
