@@ -19,7 +19,7 @@
  * Prometheus 2 also includes a sample exactly at `now − w` (a 1-in-a-million
  * coincidence with millisecond timestamps); range() drops it client-side.
  *
- * Absence is never an error, and neither is an unreachable Prometheus: any
+ * Absence is never an error, and neither is an unreachable Prometheus: each
  * failure (connection, timeout, HTTP status, `status: "error"`, a response over
  * `maxResponseBytes`, malformed JSON) gives `[]` or `undefined`, which rules
  * report as "insufficient data". One log line when a failure streak starts and

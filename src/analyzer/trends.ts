@@ -74,7 +74,7 @@ export interface LeakOptions {
   runStartMs?: number;
   /** A persistent step down by more than this fraction starts a new segment (default 0.3). */
   dropFraction?: number;
-  /** The series is a counter: any decrease is a reset and starts a new segment. */
+  /** The series is a counter: every decrease is a reset and starts a new segment. */
   counter?: boolean;
   /** Known restart instants, unix ms (e.g. restartTimes(process_start_time_seconds)). */
   restartTimesMs?: readonly number[];

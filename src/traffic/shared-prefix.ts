@@ -11,7 +11,7 @@
  * The shared prompts are deterministic (fixed seeds, not the run's seed): the
  * same in every run and every replica, so a fleet of llmsoak replicas shares
  * them as an application's users would. Which requests get one is spread
- * evenly (an accumulator, not a coin per request): any run of n requests has
+ * evenly (an accumulator, not a coin per request): every run of n requests has
  * share × n of them within one, so the server's hit ratio is steady over short
  * scrape intervals. Which of the shared prompts is drawn from the run's RNG.
  *
