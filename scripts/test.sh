@@ -24,34 +24,24 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 rm -rf dist
-if ! npx tsc -p tsconfig.json; then
-  echo "build failed (tsc)"; echo "0 passed, 1 failed"; exit 1
-fi
-
-# The image's build step (Dockerfile: tsc -p tsconfig.build.json), run once here;
-# deploy.test.ts lays it out as the image does and runs it.
+# The image's build step (Dockerfile: tsc -p tsconfig.build.json), run once here
+# beside the main build (two cores); deploy.test.ts lays it out as the image does and runs it.
 image=$(mktemp -d "${TMPDIR:-/tmp}/llmsoak-image.XXXXXX")
 trap 'rm -rf "$image"' EXIT
-if ! npx tsc -p tsconfig.build.json --outDir "$image/dist"; then
+npx tsc -p tsconfig.build.json --outDir "$image/dist" > "$image/build.log" 2>&1 &
+image_build=$!
+if ! npx tsc -p tsconfig.json; then
+  wait "$image_build"
+  echo "build failed (tsc)"; echo "0 passed, 1 failed"; exit 1
+fi
+if ! wait "$image_build"; then
+  cat "$image/build.log"
   echo "build failed (tsc -p tsconfig.build.json)"; echo "0 passed, 1 failed"; exit 1
 fi
 # (Not an LLMSOAK_ name: those are config overrides, read by every daemon the tests start.)
 export NPM_TEST_IMAGE_DIST="$image/dist"
 
-# Tests whose claims are about CPU time or timing accuracy run alone, after the
-# rest, so that no other test file takes the cores they measure.
-serial=(dist/test/hints-cpu.test.js dist/test/accuracy-truth.test.js dist/test/request-phases.test.js)
-
-files=("$@")
-if [ ${#files[@]} -gt 0 ]; then
-  npx tap --reporter=tap "${files[@]}" 2>&1 | node scripts/tap-summary.mjs
-  exit "${PIPESTATUS[1]}"
-fi
-parallel=()
-for f in dist/test/*.test.js; do
-  case " ${serial[*]} " in *" $f "*) ;; *) parallel+=("$f") ;; esac
-done
-{
-  npx tap --reporter=tap "${parallel[@]}" 2>&1
-  npx tap --reporter=tap --jobs=1 "${serial[@]}" 2>&1
-} | node scripts/tap-summary.mjs
+# Two phases (scripts/run-tests.mjs): the files shared out among parallel tap
+# processes, longest first (test/durations.json), then the files whose claims
+# are about CPU time or timing accuracy, alone. Arguments: only those files.
+node scripts/run-tests.mjs "$@" 2>&1 | node scripts/tap-summary.mjs
