@@ -110,9 +110,17 @@ async function run(files, jobs) {
     if (file) reported.add(file);
     process.stdout.write(lines.map((l) => `${l}\n`).join(''));
   };
+  const durations = readDurations();
+  const sec = (f) => durations[basename(f)] ?? UNKNOWN_SEC;
   const serial = files.filter((f) => SERIAL.includes(basename(f)));
-  const parallel = files.filter((f) => !SERIAL.includes(basename(f)));
-  const queues = shareOut(parallel, readDurations(), jobs);
+  const parallel = files.filter((f) => !SERIAL.includes(basename(f))).sort((a, b) => sec(a) - sec(b));
+  // tap rebuilds its test class (node_modules/@tapjs/test/test-built) when the configured plugins
+  // differ from those it was built with, as after a clean install with this package.json's plugin
+  // list; tap processes started together all rebuild it at once and break each other's build. So
+  // the shortest file runs first, alone: one tap builds it, the queues find it built.
+  const first = parallel.shift();
+  if (first !== undefined) await runTap([first], write);
+  const queues = shareOut(parallel, durations, jobs);
   process.stdout.write(
     `# run-tests: ${parallel.length} files in ${queues.length} queues (${queues.map((q) => `${q.files.length} files, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
   );
