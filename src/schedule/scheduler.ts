@@ -7,7 +7,8 @@
  * logged and counted. What each job did last and when it runs next is in
  * snapshot() (served at /api/schedules).
  */
-import { createTask, type ScheduledTask, type TaskContext } from 'node-cron';
+import { createTask, type ScheduledTask, type TaskContext, type TaskOptions } from 'node-cron';
+import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import type { ScheduleConfig } from '../modes/config.js';
@@ -53,11 +54,19 @@ export interface SchedulerDeps {
   run: (job: ScheduleConfig) => Promise<JobOutcome>;
   /** What else is running now (a bench or another mode run), or undefined when nothing is. */
   busy: () => string | undefined;
+  /** The cron tasks (node-cron's by default; unit tests pass tasks they fire themselves). */
+  createTask?: CronTaskFactory;
+  /** For the times in lastRun (the system clock by default). */
+  clock?: Clock;
 }
+
+/** What the scheduler uses of a node-cron task. */
+export type CronTask = Pick<ScheduledTask, 'start' | 'destroy' | 'getNextRuns' | 'on'>;
+export type CronTaskFactory = (cron: string, fire: (ctx: TaskContext) => Promise<void>, options: TaskOptions) => CronTask;
 
 interface Job {
   cfg: ScheduleConfig;
-  task: ScheduledTask;
+  task: CronTask;
   status: ScheduleStatus;
 }
 
@@ -66,12 +75,15 @@ export class Scheduler {
   private readonly jobs: Job[] = [];
   private current: { name: string; done: Promise<void> } | undefined;
   private stopped = false;
+  private readonly clock: Clock;
 
   constructor(
     schedules: ScheduleConfig[],
     private readonly deps: SchedulerDeps,
   ) {
     this.log = deps.logger.child({ component: 'schedule' });
+    this.clock = deps.clock ?? systemClock;
+    const create: CronTaskFactory = deps.createTask ?? createTask;
     const cronLog = this.log.child({ component: 'node-cron' });
     const logger = {
       info: (m: string) => cronLog.debug(m),
@@ -80,7 +92,7 @@ export class Scheduler {
       debug: (m: string | Error) => cronLog.debug(typeof m === 'string' ? m : m.message),
     };
     for (const cfg of schedules) {
-      const task = createTask(cfg.cron, (ctx: TaskContext) => this.fire(cfg.name, ctx.date), {
+      const task = create(cfg.cron, (ctx: TaskContext) => this.fire(cfg.name, ctx.date), {
         name: `llmsoak-${cfg.name}`,
         noOverlap: true,
         logger,
@@ -137,7 +149,7 @@ export class Scheduler {
       return;
     }
     const st = job.status;
-    const last: LastRun = { startedAt: new Date().toISOString(), outcome: 'running' };
+    const last: LastRun = { startedAt: new Date(this.clock.wallMs()).toISOString(), outcome: 'running' };
     st.lastRun = last;
     st.running = true;
     st.runs++;
@@ -154,7 +166,7 @@ export class Scheduler {
       last.error = errorMessage(err);
       this.log.error({ schedule: name, err }, `schedule ${name}: failed: ${errorMessage(err)}`);
     } finally {
-      last.endedAt = new Date().toISOString();
+      last.endedAt = new Date(this.clock.wallMs()).toISOString();
       st.running = false;
       this.current = undefined;
       resolveDone();
