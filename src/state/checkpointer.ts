@@ -22,7 +22,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Clock } from '../clock.js';
+import { type Clock, type TimerHandle, type Timers, systemTimers } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadCheckpoint, writeCheckpoint, type CheckpointContents, type SectionData } from './checkpoint-file.js';
@@ -61,6 +61,8 @@ export interface CheckpointerOptions {
   identity: string;
   version: string;
   clock: Clock;
+  /** For the periodic checkpoints (the system's by default; unit tests drive a fake clock's). */
+  timers?: Timers;
   logger: Logger;
   registry?: Registry;
   /** Applied to the JSON part before it is written (secrets a target echoed into label values stay out of the file). */
@@ -99,7 +101,7 @@ export class Checkpointer {
   private loaded: CheckpointContents | undefined;
   private run: RunInfo;
   private resumedFrom: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private saving: Promise<void> | undefined;
   private failing = false;
   private failures = 0;
@@ -219,8 +221,18 @@ export class Checkpointer {
     // The loaded contents are no longer needed once every section has been restored.
     this.loaded = undefined;
     if (this.o.intervalSec <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.save(), this.o.intervalSec * 1000);
-    this.timer.unref();
+    this.schedule();
+  }
+
+  /** The next periodic checkpoint, one interval after this one was due (a save in progress is joined, never doubled). */
+  private schedule(): void {
+    const timers = this.o.timers ?? systemTimers;
+    this.timer = timers.setTimeout(() => {
+      if (this.stopped) return;
+      void this.save();
+      this.schedule();
+    }, this.o.intervalSec * 1000);
+    this.timer.unref?.();
   }
 
   /**
@@ -306,7 +318,7 @@ export class Checkpointer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) (this.o.timers ?? systemTimers).clearTimeout(this.timer);
     if (this.disabled) return;
     await this.saving;
     await this.save();
