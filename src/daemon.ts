@@ -2,7 +2,7 @@
  * The composition root: builds each part with its factory (src/compose/) and
  * pushes its stop on a last-in first-out stack (Teardown), so parts stop in
  * the reverse of the order they are built in here:
- *   simulator → HTTP server → (model discovered) → connection pool → recorder
+ *   embedded simulator → HTTP server → (model discovered) → connection pool → recorder
  *   (logs the final totals) → collectors → final checkpoint → analysis
  *   (sampler, Alertmanager notifier, target changes, incidents, analyzer) →
  *   [final soak report] → traffic (drain, then the request log) → quality
@@ -75,7 +75,7 @@ export class Daemon {
     const secrets = new SecretScrubber(configSecrets(cfg));
     const scrub = (text: string) => secrets.scrub(text);
     const target = await createTarget(cfg, { logger: log, quiet: idle });
-    t.push('simulator', target.stop);
+    if (target.embedded) t.push('embedded simulator', target.stop);
     const server = await createServer(cfg, { registry, logger: log, secrets, parts, ready: () => this.readyFlag, status: () => this.status() });
     t.push('http server', server.stop);
     this.listenUrl = server.listenUrl;

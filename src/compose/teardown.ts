@@ -64,6 +64,7 @@ export class Teardown {
 
   private async runOne(e: Entry): Promise<void> {
     if (e.stop === undefined) return;
+    this.log.debug({ stop: e.name }, `stopping ${e.name}`);
     try {
       await e.stop();
     } catch (err) {

@@ -132,6 +132,7 @@ export function createTraffic(
       }
     : (r: RequestRecord) => failures.observe(r);
   const profile = plan.profile ? { profile: plan.profile } : {};
+  // createPool built a pool exactly when the engine runs in the main thread (soak-plan.ts, runsInWorkers).
   const engine = o.pool
     ? new TrafficEngine<ScenarioSeries>({
         traffic,
