@@ -9,7 +9,7 @@ import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './log.js';
 import { configSecrets } from './security/secrets.js';
 import { VERSION } from './version.js';
-import { MODE_KINDS, type ModeKind } from './modes/config.js';
+import { MODE_KINDS, type ModeKind } from './config/modes.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -52,7 +52,7 @@ const commands: Record<string, Command> = {
       const { config, warnings } = loadConfig({ ...(file ? { file } : {}), env: process.env, flags });
       const logger = createLogger(config.log.level, undefined, configSecrets(config));
       for (const w of warnings) logger.warn(`config: ${w}`);
-      const { runDaemon } = await import('./daemon.js');
+      const { runDaemon } = await import('./run.js');
       return runDaemon(config, logger);
     },
   },
@@ -117,7 +117,12 @@ Exit codes: 0 every SLO held (and nothing worse than the baseline), 1 one failed
       const logger = createLogger(config.log.level, process.stderr, configSecrets(config));
       for (const w of warnings) logger.warn(`config: ${w}`);
       const { runBench } = await import('./modes/bench.js');
-      return runBench(config, logger, { outDir: typeof values.out === 'string' ? values.out : config.report.dir, ...(typeof values.baseline === 'string' ? { baseline: values.baseline } : {}) });
+      const { Daemon } = await import('./daemon.js');
+      return runBench(config, logger, {
+        outDir: typeof values.out === 'string' ? values.out : config.report.dir,
+        ...(typeof values.baseline === 'string' ? { baseline: values.baseline } : {}),
+        idleDaemon: () => new Daemon(config, { logger, idle: true }),
+      });
     },
   },
   compare: {

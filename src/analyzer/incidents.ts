@@ -20,7 +20,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
-import type { IncidentEntry } from '../report/model.js';
+import type { IncidentEntry } from './events.js';
 import type { Hint } from './hint.js';
 import type { Baseline, BaselineFigure, Thresholds } from './rule.js';
 import type { Sample, SeriesSource } from './source.js';

@@ -13,7 +13,7 @@
  */
 import { HdrTotal } from '../metrics/hdr-window.js';
 import type { Meter } from '../metrics/recorder.js';
-import type { PeriodFigures } from '../report/model.js';
+import type { PeriodFigures } from './events.js';
 
 /** The recorder's meters (src/metrics/recorder.ts). */
 export interface MeterSource {

@@ -19,7 +19,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { RunEvent } from '../report/model.js';
+import type { RunEvent } from './events.js';
 import type { ServerIdentity } from '../collectors/server-identity.js';
 import { SliceMeters, periodFigures, type MeterSource } from './period-figures.js';
 

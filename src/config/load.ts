@@ -15,11 +15,14 @@ import type { LengthSpec } from '../traffic/lengths.js';
 import { validateAlertingConfig } from '../alerting/config.js';
 import { isLoopbackHost } from '../server/auth.js';
 import { validateQualityConfig } from '../quality/config.js';
-import { validateModesConfig } from '../modes/config.js';
+import { validateModesConfig } from './modes.js';
 import { checkUserRules } from '../analyzer/rules/user.js';
 import { builtInRules } from '../analyzer/rules/index.js';
 import { checkProfileConfig } from '../traffic/rate-profile.js';
 import { edgeCaseScenarios } from '../traffic/edge-cases.js';
+
+/** Scale-out shares, computed by the traffic engine (src/traffic/replicas.ts). */
+export { replicaRate, replicaUsers } from '../traffic/replicas.js';
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
@@ -302,16 +305,6 @@ function normaliseReplicas(cfg: Config, problems: string[], warnings: string[], 
   if (r.count > 1 && cfg.traffic.replay) warnings.push('traffic.replicas: every replica replays the whole recording (replay is not divided)');
   if (r.count > 1 && cfg.traffic.mode === 'closed' && cfg.traffic.users < r.count)
     warnings.push(`traffic.replicas: ${cfg.traffic.users} users over ${r.count} replicas leaves some replicas without users`);
-}
-
-/** This replica's share of the fleet's open-loop rate (rate / count). */
-export function replicaRate(rate: number, replicas: { count: number }): number {
-  return rate / replicas.count;
-}
-
-/** This replica's share of the fleet's closed-loop users: users / count, the remainder to the lowest indexes. */
-export function replicaUsers(users: number, replicas: { count: number; index: number }): number {
-  return Math.floor(users / replicas.count) + (replicas.index < users % replicas.count ? 1 : 0);
 }
 
 function checkLength(spec: LengthSpec, at: string, problems: string[]): void {

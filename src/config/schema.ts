@@ -11,12 +11,12 @@ import { collectorsConfigSchema } from '../collectors/index.js';
 import { requestLogConfigSchema } from '../tracing/config.js';
 import { alertingConfigSchema } from '../alerting/config.js';
 import { qualityConfigSchema } from '../quality/config.js';
-import { modeConfigSchema, reportConfigSchema, schedulesConfigSchema } from '../modes/config.js';
+import { modeConfigSchema, reportConfigSchema, schedulesConfigSchema } from './modes.js';
 import { compareConfigSchema } from '../compare/config.js';
 import { DEFAULT_THRESHOLDS } from '../analyzer/rule.js';
 import { targetChangesConfigSchema } from '../analyzer/target-changes.js';
 import { incidentsConfigSchema } from '../analyzer/incidents.js';
-import { preflightConfigSchema } from '../preflight/config.js';
+import { preflightConfigSchema } from './preflight.js';
 
 const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
   type: 'object',
@@ -503,7 +503,7 @@ export const configSchema = {
     collectors: { ...collectorsConfigSchema, default: {} },
     /** Sampled request log and exemplars (see README "Request phases, traces and the request log"). */
     requestLog: requestLogConfigSchema,
-    /** Checks of the target at start and in `llmsoak check-target` (see README "Preflight"); src/preflight/config.ts documents each field. */
+    /** Checks of the target at start and in `llmsoak check-target` (see README "Preflight"); src/config/preflight.ts documents each field. */
     preflight: preflightConfigSchema,
   },
 } as const;

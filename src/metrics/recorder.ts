@@ -8,7 +8,7 @@ import type { Counter, Histogram, LabelValues, Registry } from 'prom-client';
 type L = 'scenario' | 'endpoint' | 'model';
 type BoundHistogram = Histogram.Internal<L>;
 type BoundCounter = Counter.Internal;
-import type { SloConfig } from '../config/types.js';
+import type { SloConfig } from './slo.js';
 import type { Clock } from '../clock.js';
 import { REQUEST_PHASES, type Endpoint, type ErrorClass, type Outcome, type RequestPhase, type RequestRecord } from '../types.js';
 import { TrafficMetrics } from './traffic-metrics.js';

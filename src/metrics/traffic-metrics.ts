@@ -4,7 +4,7 @@
  * so latency SLOs can be computed exactly from the histograms.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { SloConfig } from '../config/types.js';
+import type { SloConfig } from './slo.js';
 
 const LABELS = ['scenario', 'endpoint', 'model'] as const;
 

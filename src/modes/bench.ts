@@ -6,10 +6,10 @@
  * schedules) and the mode drives its engine; /metrics is served meanwhile.
  */
 import type { Config } from '../config/types.js';
-import { Daemon } from '../daemon.js';
 import { ExitCode, LlmsoakError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Report } from '../report/model.js';
+import type { ModeController } from './controller.js';
 import { describeMode } from './index.js';
 import { dirname } from 'node:path';
 import { reportComparison } from '../compare/command.js';
@@ -27,7 +27,20 @@ export function benchSummary(r: Report, files: { json: string; markdown: string;
   return `${lines.join('\n')}\n`;
 }
 
-export async function runBench(config: Config, logger: Logger, opts: { outDir: string; out?: NodeJS.WritableStream; baseline?: string }): Promise<number> {
+/**
+ * What a bench needs of the daemon, started idle (no soak, no schedules). The
+ * CLI passes one in (src/daemon.ts): modes/ needs nothing of the daemon.
+ */
+export interface BenchDaemon {
+  start(): Promise<void>;
+  stop(reason: string): Promise<void>;
+  requestStop(): void;
+  readonly runs: ModeController | undefined;
+  readonly listenUrl: string;
+  status(): { target: { baseUrl: string } | null };
+}
+
+export async function runBench(config: Config, logger: Logger, opts: { outDir: string; out?: NodeJS.WritableStream; baseline?: string; idleDaemon: () => BenchDaemon }): Promise<number> {
   // The baseline is read before the run: a missing or foreign file is bad input (exit 2), not a wasted run.
   let baseline: Report | undefined;
   if (opts.baseline !== undefined) {
@@ -40,7 +53,7 @@ export async function runBench(config: Config, logger: Logger, opts: { outDir: s
       return ExitCode.badConfig;
     }
   }
-  const daemon = new Daemon(config, { logger, idle: true });
+  const daemon = opts.idleDaemon();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
@@ -61,9 +74,7 @@ export async function runBench(config: Config, logger: Logger, opts: { outDir: s
       if (signals > 0) return ExitCode.failed;
       throw new LlmsoakError('LLMSOAK_ERR_TARGET', 'traffic did not start');
     }
-    process.stderr.write(
-      `llmsoak bench: ${describeMode(config.mode)} against ${(daemon.status() as { target: { baseUrl: string } | null }).target?.baseUrl ?? '?'}; metrics at ${daemon.listenUrl}/metrics\n`,
-    );
+    process.stderr.write(`llmsoak bench: ${describeMode(config.mode)} against ${daemon.status().target?.baseUrl ?? '?'}; metrics at ${daemon.listenUrl}/metrics\n`);
     const { report, files } = await runs.run(config.mode, { dir: opts.outDir, by: 'bench' });
     const out = opts.out ?? process.stdout;
     out.write(benchSummary(report, files));

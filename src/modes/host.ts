@@ -7,7 +7,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from '../traffic/config.js';
 import type { Logger } from '../log.js';
 import type { Hint } from '../analyzer/hint.js';
 import type { Meter, Recorder } from '../metrics/recorder.js';
@@ -16,7 +16,7 @@ import type { WorkloadSpec } from '../traffic/workload-spec.js';
 import type { ModeHost, ServerGauges, SloLimits } from './runner.js';
 import type { FailureEntry, IncidentEntry, RunEvent } from '../report/model.js';
 import type { SoakAnalysis } from './soak-analysis.js';
-import { replicaRate, replicaUsers } from '../config/load.js';
+import { replicaRate, replicaUsers } from '../traffic/replicas.js';
 
 export interface HostDeps {
   engine: Traffic;

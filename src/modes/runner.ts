@@ -13,7 +13,7 @@
  * are decided here too, so every mode judges the same way.
  */
 import type { Clock } from '../clock.js';
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from '../traffic/config.js';
 import type { Logger } from '../log.js';
 import type { HdrTotal } from '../metrics/hdr-window.js';
 import type { Meter, RecorderTotals } from '../metrics/recorder.js';

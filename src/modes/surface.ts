@@ -6,7 +6,7 @@
  * measured too, for `refineRounds` rounds. A point whose requests mostly fail
  * ends its row: larger concurrency at that prompt length is not measured.
  */
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from '../traffic/config.js';
 import type { Report, Surface } from '../report/model.js';
 import type { SurfaceModeConfig } from './config.js';
 import { buildReport } from './report.js';

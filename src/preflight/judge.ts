@@ -3,7 +3,7 @@
  * per check, which scenarios can run, and one clear line per thing that will
  * not work.
  */
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from '../traffic/config.js';
 import type { DeltaKind, EndpointProbe, MetricsProbe, ModelsProbe, PreflightCheck, PreflightResult, ScenarioVerdict } from './types.js';
 
 export interface JudgeInput {

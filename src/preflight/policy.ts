@@ -4,8 +4,8 @@
  * failed its probe (a 500, a timeout, a refused connection) keeps its
  * scenarios: the soak measures those failures, as it should.
  */
-import type { ScenarioConfig } from '../config/types.js';
-import type { MissingEndpointPolicy } from './config.js';
+import type { ScenarioConfig } from '../traffic/config.js';
+import type { MissingEndpointPolicy } from '../config/preflight.js';
 import type { PreflightResult } from './types.js';
 
 export interface PolicyOutcome {

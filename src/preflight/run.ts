@@ -5,7 +5,7 @@
  */
 import { Agent, Pool } from 'undici';
 import type { Clock } from '../clock.js';
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from '../traffic/config.js';
 import type { Endpoint } from '../types.js';
 import { probeEndpoint, type ProbeTarget } from './endpoint-probe.js';
 import { probeModels } from './models-probe.js';

@@ -11,7 +11,7 @@ import { createTask, type ScheduledTask, type TaskContext, type TaskOptions } fr
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
-import type { ScheduleConfig } from '../modes/config.js';
+import type { ScheduleConfig } from '../config/modes.js';
 
 /** What a job run produced. */
 export interface JobOutcome {

@@ -7,15 +7,27 @@
  * value it finds (a target echoing the key in an error body, a URL with
  * credentials in it, a model name that is the key) with `[redacted]`.
  */
-import type { Config } from '../config/types.js';
-
 export const REDACTED = '[redacted]';
 
 /** Values shorter than this are not scrubbed (they would mangle ordinary text and protect nothing). */
 export const MIN_SCRUBBED_LENGTH = 6;
 
+/** Credentials optional on a connection (an Alertmanager, a Prometheus). */
+interface Credentials {
+  bearerToken?: string;
+  basicAuth?: { password?: string };
+}
+
+/** The parts of the config that can hold a secret (a Config is one): declared here so that security/ needs nothing of config/. */
+export interface SecretFields {
+  target: { apiKey?: string; url?: string; metricsUrl?: string };
+  server: { auth: { token?: string } };
+  alerting: { alertmanagers: Credentials[] };
+  analyzer: { prometheus?: Credentials };
+}
+
 /** Every secret value in a config: keys, tokens, passwords, and passwords inside URLs. */
-export function configSecrets(cfg: Config): string[] {
+export function configSecrets(cfg: SecretFields): string[] {
   const out: string[] = [];
   const add = (v: string | undefined) => {
     if (v !== undefined && v.length >= MIN_SCRUBBED_LENGTH) out.push(v);

@@ -21,7 +21,7 @@
  * it), else DEFAULT_CONTEXT_TOKENS with one warning.
  */
 import { request } from 'undici';
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from './config.js';
 import type { PromptBuilder } from './prompts.js';
 
 export type EdgeCaseKind = 'nearContextLimit' | 'unicode' | 'nestedJson' | 'runawayOutput';

@@ -5,7 +5,7 @@
  * with two deadlines (stop starting work; then cancel what is in flight).
  */
 import type { Clock } from '../clock.js';
-import type { ScenarioConfig, TrafficConfig } from '../config/types.js';
+import type { ScenarioConfig, TrafficConfig } from './config.js';
 import type { Logger } from '../log.js';
 import { createArrivals, type ArrivalProcess } from './arrivals.js';
 import type { RateProfile } from './rate-profile.js';

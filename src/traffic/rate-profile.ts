@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { RateProfileConfig } from '../config/types.js';
+import type { RateProfileConfig } from './config.js';
 import type { IntegratedRate } from './arrivals.js';
 
 export interface ProfilePoint {

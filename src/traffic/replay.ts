@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from './config.js';
 import type { Endpoint } from '../types.js';
 import type { ArrivalProcess } from './arrivals.js';
 import type { PromptBuilder } from './prompts.js';

@@ -4,7 +4,7 @@
  * RequestRecord, optional ones included), in batches.
  */
 import type { LevelWithSilent } from 'pino';
-import type { TrafficConfig } from '../config/types.js';
+import type { TrafficConfig } from './config.js';
 import type { Endpoint, RequestRecord } from '../types.js';
 import type { ProfilePoint, ProfileShape } from './rate-profile.js';
 import type { TargetPoolOptions } from './target-pool.js';

@@ -3,7 +3,7 @@
  * traffic worker thread (structured clone) and be built there, or in the
  * main thread for the in-process engine, by the same function.
  */
-import type { ScenarioConfig, TrafficConfig } from '../config/types.js';
+import type { ScenarioConfig, TrafficConfig } from './config.js';
 import type { ArrivalProcess } from './arrivals.js';
 import type { PromptBuilder } from './prompts.js';
 import type { Rng } from './random.js';

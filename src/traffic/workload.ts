@@ -3,7 +3,7 @@
  * prompt and output lengths, builds the body, and keeps multi-turn chat
  * sessions (each grows turn by turn). Knows nothing of timing or sending.
  */
-import type { ScenarioConfig } from '../config/types.js';
+import type { ScenarioConfig } from './config.js';
 import type { PreparedRequest } from './client.js';
 import type { Rng } from './random.js';
 import { sampleLength } from './lengths.js';
