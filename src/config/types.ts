@@ -4,6 +4,7 @@ import type { RequestLogConfig } from '../tracing/config.js';
 import type { LengthSpec } from '../traffic/lengths.js';
 import type { SharedPrefixConfig } from '../traffic/shared-prefix.js';
 import type { EdgeCaseKind, EdgeCasesConfig } from '../traffic/edge-cases.js';
+import type { ArrivalConfigFields, ArrivalKindName } from '../traffic/arrival-kinds.js';
 import type { Endpoint } from '../types.js';
 import type { AlertingConfig } from '../alerting/config.js';
 import type { ModeConfig, ReportConfig, ScheduleConfig } from '../modes/config.js';
@@ -53,11 +54,12 @@ export interface RateProfileConfig {
   startHour: number | 'clock';
 }
 
-export interface TrafficConfig {
+/** `traffic`; the fields an arrival kind reads (burstiness, steps, …) come from its file (src/traffic/arrival-*.ts). */
+export interface TrafficConfig extends ArrivalConfigFields {
   mode: 'open' | 'closed';
-  arrival: 'constant' | 'poisson' | 'gamma';
+  /** A registered arrival kind (src/traffic/arrival-kinds.ts). */
+  arrival: ArrivalKindName;
   rate: number;
-  burstiness: number;
   users: number;
   thinkTimeMs: number;
   maxInFlight: number;
