@@ -6,6 +6,7 @@
  * each reported as `path: message`.
  */
 import { validateDetailed } from 'node-cron';
+import { REPORT_FORMAT_NAMES, type ReportFormatName } from '../report/formats.js';
 
 export type ModeKind = 'soak' | 'ramp' | 'sweep' | 'surface' | 'spike';
 export const MODE_KINDS: readonly ModeKind[] = ['soak', 'ramp', 'sweep', 'surface', 'spike'];
@@ -102,6 +103,8 @@ export interface ModeConfig {
 export interface ReportConfig {
   /** Where reports are written (created when missing); relative to the working directory. */
   dir: string;
+  /** Formats written besides those every report has (JSON, Markdown, HTML), e.g. csv. */
+  formats: ReportFormatName[];
 }
 
 export interface ScheduleConfig {
@@ -220,6 +223,8 @@ export const reportConfigSchema = {
   default: {},
   properties: {
     dir: { type: 'string', minLength: 1, default: 'reports/' },
+    /** Formats written besides JSON, Markdown and HTML (always written): a format registered in src/report/formats.ts. */
+    formats: { type: 'array', uniqueItems: true, items: { type: 'string', enum: [...REPORT_FORMAT_NAMES] }, default: [] },
   },
 } as const;
 

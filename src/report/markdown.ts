@@ -8,6 +8,7 @@
  * (safe parameters, headline sentences, the load axis of the steps).
  */
 import type { FailureEntry, Figures, HintEntry, IncidentEntry, PeriodFigures, Report, RunEvent, StepResult, Surface, TrendEntry } from './model.js';
+import type { ReportFormat } from './format.js';
 import { DEFAULT_MAX_MESSAGES, DEFAULT_PER_GROUP } from '../failures/samples.js';
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtOffset, fmtPct, fmtRate, fmtSlope, fmtTime, fmtValue, num } from './svg.js';
 
@@ -521,3 +522,12 @@ export function renderMarkdown(r: Report): string {
   out.push('');
   return out.join('\n');
 }
+
+export const markdownFormat = {
+  name: 'markdown',
+  ext: 'md',
+  contentType: 'text/markdown; charset=utf-8',
+  summary: 'the report to read in a terminal, a merge request or a wiki',
+  always: true,
+  render: renderMarkdown,
+} as const satisfies ReportFormat;
