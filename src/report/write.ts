@@ -10,10 +10,8 @@
 import { access, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Report, RunKind } from './model.js';
+import { RUN_KINDS as KINDS, type Report, type RunKind } from './model.js';
 import { formatsToWrite, REPORT_FORMATS, type AlwaysFormatExt, type AlwaysFormatName, type ReportFormatExt, type ReportFormatName } from './formats.js';
-
-const KINDS: ReadonlySet<string> = new Set<RunKind>(['soak', 'ramp', 'sweep', 'spike', 'surface']);
 
 /** "2025-06-03T14:00:00.000Z" → "20250603T140000Z"; anything else made filename-safe. */
 export function compactTime(iso: string): string {
