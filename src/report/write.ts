@@ -92,18 +92,17 @@ export async function writeReport(dir: string, r: Report, scrub: (text: string) 
   for (let n = 2; !(await freeFor(join(dir, name), id)) || (writing.has(join(dir, name)) && writing.get(join(dir, name)) !== id); n++) name = `${first}-${n}`;
   const base = join(dir, name);
   writing.set(base, id);
-  const paths: Partial<Record<ReportFormatName, string>> = {};
   // JSON last: listReports() finds reports by their JSON, so when it appears the others exist.
   rendered.sort((a, b) => Number(a.f.ext === 'json') - Number(b.f.ext === 'json'));
   try {
     for (const { f, text } of rendered) {
-      const path = `${base}.${f.ext}`;
-      await writeAtomic(path, text);
-      paths[f.name] = path;
+      await writeAtomic(`${base}.${f.ext}`, text);
     }
   } finally {
     writing.delete(base);
   }
+  // Paths in the registry's order (JSON first), whatever the order of writing.
+  const paths = Object.fromEntries(formatsToWrite(formats).map((f) => [f.name, `${base}.${f.ext}`]));
   return { ...paths, name } as WrittenReport;
 }
 
