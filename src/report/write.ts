@@ -139,6 +139,7 @@ export async function listReports(dir: string): Promise<ReportListing[]> {
   } catch {
     return [];
   }
+  const present = new Set(names);
   const out: ReportListing[] = [];
   for (const file of names) {
     if (!file.endsWith('.json') || file.includes('.tmp-')) continue;
@@ -151,7 +152,7 @@ export async function listReports(dir: string): Promise<ReportListing[]> {
     }
     if (!isListable(parsed)) continue;
     const files: Partial<Record<ReportFormatExt, string>> = {};
-    for (const f of REPORT_FORMATS) if (f.always || (await exists(join(dir, `${name}.${f.ext}`)))) files[f.ext] = join(dir, `${name}.${f.ext}`);
+    for (const f of REPORT_FORMATS) if (f.always || present.has(`${name}.${f.ext}`)) files[f.ext] = join(dir, `${name}.${f.ext}`);
     out.push({
       name,
       kind: parsed.kind,
