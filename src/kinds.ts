@@ -2,10 +2,10 @@
  * The four registries of kinds (modes, arrival processes, report formats,
  * server dialects) side by side, for the CLI help and the kind table of
  * docs/extending.md (test/kinds.test.ts fails when the docs are stale). A
- * new kind is one file and one line in its registry; it shows up here.
+ * new kind is registered in its registry (docs/extending.md); it shows up here.
  */
 import { DIALECT_LIST } from './collectors/server-dialects.js';
-import { MODE_LIST } from './modes/registry.js';
+import { MODE_SPECS } from './modes/config.js';
 import { REPORT_FORMATS } from './report/formats.js';
 import { ARRIVAL_KINDS } from './traffic/arrival-kinds.js';
 
@@ -15,20 +15,20 @@ export interface KindRegistry {
   /** The config key that names one. */
   configKey: string;
   /** Where they are registered. */
-  registry: string;
+  registry: string[];
   kinds: { name: string; summary: string }[];
 }
 
 export const KIND_REGISTRIES: readonly KindRegistry[] = [
-  { what: 'modes', configKey: 'mode.kind', registry: 'src/modes/registry.ts', kinds: MODE_LIST.map((m) => ({ name: m.kind, summary: m.summary })) },
-  { what: 'arrival processes', configKey: 'traffic.arrival', registry: 'src/traffic/arrival-kinds.ts', kinds: ARRIVAL_KINDS.map((a) => ({ name: a.kind, summary: a.summary })) },
+  { what: 'modes', configKey: 'mode.kind', registry: ['src/modes/config.ts', 'src/modes/registry.ts'], kinds: MODE_SPECS.map((m) => ({ name: m.kind, summary: m.summary })) },
+  { what: 'arrival processes', configKey: 'traffic.arrival', registry: ['src/traffic/arrival-kinds.ts'], kinds: ARRIVAL_KINDS.map((a) => ({ name: a.kind, summary: a.summary })) },
   {
     what: 'report formats',
     configKey: 'report.formats',
-    registry: 'src/report/formats.ts',
+    registry: ['src/report/formats.ts'],
     kinds: REPORT_FORMATS.map((f) => ({ name: f.name, summary: `${f.summary}${f.always ? ' (always written)' : ''}` })),
   },
-  { what: 'server dialects', configKey: 'collectors.server.dialect', registry: 'src/collectors/server-dialects.ts', kinds: DIALECT_LIST.map((d) => ({ name: d.name, summary: d.summary })) },
+  { what: 'server dialects', configKey: 'collectors.server.dialect', registry: ['src/collectors/server-dialects.ts'], kinds: DIALECT_LIST.map((d) => ({ name: d.name, summary: d.summary })) },
 ];
 
 /** For `llmsoak --help`: each registry's names on one line. */
@@ -41,7 +41,7 @@ export function kindsMarkdown(): string {
   const cell = (s: string): string => s.replaceAll('|', '\\|');
   const out: string[] = [];
   for (const r of KIND_REGISTRIES) {
-    out.push(`**${r.what}** (\`${r.configKey}\`, registered in \`${r.registry}\`)`, '', '| kind | what it is |', '|---|---|');
+    out.push(`**${r.what}** (\`${r.configKey}\`, registered in ${r.registry.map((f) => `\`${f}\``).join(' and ')})`, '', '| kind | what it is |', '|---|---|');
     for (const k of r.kinds) out.push(`| \`${k.name}\` | ${cell(k.summary)} |`);
     out.push('');
   }

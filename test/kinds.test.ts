@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../src/config/schema.js';
 import { KIND_REGISTRIES, kindsMarkdown } from '../src/kinds.js';
-import { MODE_KINDS } from '../src/modes/registry.js';
+import { MODE_KINDS } from '../src/modes/config.js';
+import { MODE_RUNS } from '../src/modes/registry.js';
 import { RUN_KINDS } from '../src/report/model.js';
 import { REPORT_FORMATS } from '../src/report/formats.js';
 import { ARRIVAL_KIND_NAMES } from '../src/traffic/arrival-kinds.js';
@@ -46,6 +47,7 @@ t.test('the config enums are the registries', async (t) => {
 
 t.test('every mode is a report kind and every report kind a mode', async (t) => {
   t.same([...MODE_KINDS].sort(), [...RUN_KINDS].sort());
+  t.same(Object.keys(MODE_RUNS).sort(), [...MODE_KINDS].sort(), 'a run for every mode');
 });
 
 t.test('names are unique in each registry, extensions among formats', async (t) => {

@@ -1,21 +1,44 @@
 /**
- * Configuration of the run modes (each in its own file, registered in
- * ./registry.ts), of the report directory and of cron schedules: TypeScript
+ * Configuration of the run modes (each mode's in its own file
+ * ./<kind>-config.ts, registered here; its run in ./registry.ts), of the
+ * report directory and of cron schedules: TypeScript
  * shapes, JSON Schema fragments (embedded in the main schema and validated
  * there by ajv with `useDefaults`) and the cross-field checks a schema cannot
  * express, each reported as `path: message`.
  */
 import { validateDetailed } from 'node-cron';
 import { REPORT_FORMAT_NAMES, type ReportFormatName } from '../report/formats.js';
-import { MODE_KINDS, MODE_LIST, modeDefinition, type ModeKind, type ModeSections } from './registry.js';
+import type { ModeSpec } from './mode.js';
+import { rampSpec } from './ramp-config.js';
+import { soakSpec } from './soak-config.js';
+import { spikeSpec } from './spike-config.js';
+import { surfaceSpec } from './surface-config.js';
+import { sweepSpec } from './sweep-config.js';
 
-export { MODE_KINDS, type ModeKind } from './registry.js';
 export type { StepTiming } from './mode.js';
-export { rampLevels, type RampModeConfig } from './ramp.js';
-export type { SoakModeConfig } from './soak.js';
-export type { SpikeModeConfig } from './spike.js';
-export type { SurfaceModeConfig } from './surface.js';
-export type { SweepModeConfig } from './sweep.js';
+export { rampLevels, type RampModeConfig } from './ramp-config.js';
+export type { SoakModeConfig } from './soak-config.js';
+export type { SpikeModeConfig } from './spike-config.js';
+export type { SurfaceModeConfig } from './surface-config.js';
+export type { SweepModeConfig } from './sweep-config.js';
+
+/** The modes, in the order the docs and the help list them: one file each, one line here (and its run in ./registry.ts). */
+export const MODE_SPECS = [soakSpec, rampSpec, sweepSpec, surfaceSpec, spikeSpec] as const;
+
+type Registered = (typeof MODE_SPECS)[number];
+export type ModeKind = Registered['kind'];
+type ConfigOf<D> = D extends ModeSpec<ModeKind, infer C> ? C : never;
+/** Each mode's section of `mode`, by kind. */
+export type ModeSections = { [D in Registered as D['kind']]: ConfigOf<D> };
+
+export const MODE_KINDS: readonly ModeKind[] = MODE_SPECS.map((m) => m.kind);
+
+/** A mode's spec by kind (the schema admits only registered kinds). */
+export function modeSpec<K extends ModeKind>(kind: K): ModeSpec<K, ModeSections[K]> {
+  const spec = MODE_SPECS.find((m) => m.kind === kind);
+  if (spec === undefined) throw new RangeError(`modes: unknown kind "${kind}" (one of ${MODE_KINDS.join(', ')})`);
+  return spec as unknown as ModeSpec<K, ModeSections[K]>;
+}
 
 /** `mode`: which mode runs, and every mode's section (each keeps its defaults; only the one that runs is used). */
 export type ModeConfig = { kind: ModeKind } & ModeSections;
@@ -48,7 +71,7 @@ export const modeConfigSchema = {
   properties: {
     /** What `llmsoak bench` runs (and a schedule). `llmsoak run` always soaks. */
     kind: { type: 'string', enum: [...MODE_KINDS], default: 'soak' },
-    ...Object.fromEntries(MODE_LIST.map((m) => [m.kind, { type: 'object', additionalProperties: false, default: {}, properties: m.properties }])),
+    ...Object.fromEntries(MODE_SPECS.map((m) => [m.kind, { type: 'object', additionalProperties: false, default: {}, properties: m.properties }])),
   },
 } as const;
 
@@ -87,7 +110,7 @@ export const schedulesConfigSchema = {
  * defaults and are not used.
  */
 export function validateMode(m: ModeConfig, at: string, problems: string[]): void {
-  modeDefinition(m.kind).check?.(m[m.kind], at, problems);
+  modeSpec(m.kind).check?.(m[m.kind], at, problems);
 }
 
 /** Cross-field checks of `mode` and `schedules`. */
@@ -116,6 +139,6 @@ function validTimeZone(tz: string): boolean {
 
 /** Most closed-loop users any configured mode asks for (the HTTP pool must have that many connections). */
 export function maxModeUsers(cfg: { mode: ModeConfig; schedules: ScheduleConfig[] }): number {
-  const of = (m: ModeConfig): number => Math.max(1, modeDefinition(m.kind).maxUsers?.(m[m.kind]) ?? 1);
+  const of = (m: ModeConfig): number => Math.max(1, modeSpec(m.kind).maxUsers?.(m[m.kind]) ?? 1);
   return Math.max(of(cfg.mode), ...cfg.schedules.map((s) => of(s.mode)));
 }

@@ -1,20 +1,19 @@
 /**
- * What a mode is (./registry.ts registers them): its kind, its section of the
- * config (`mode.<kind>`: JSON Schema and the checks a schema cannot express),
- * a one-line description of a configured run, and the run itself over a
- * ModeHost. Also the schema pieces the modes share.
+ * What a mode is to the config (./config.ts registers them): its kind, its
+ * section `mode.<kind>` (JSON Schema and the checks a schema cannot express)
+ * and a one-line description of a configured run. Its run over a ModeHost is
+ * registered apart (./registry.ts), so that the config never imports a
+ * mode's code: the config sits below the modes. Also the schema pieces the
+ * modes share. Nothing here imports more than types.
  */
-import type { Report, RunKind } from '../report/model.js';
-import type { ModeHost } from './runner.js';
+import type { RunKind } from '../report/model.js';
 
-export interface ModeDefinition<K extends RunKind, C> {
+export interface ModeSpec<K extends RunKind, C> {
   readonly kind: K;
   /** One line: what it measures (CLI help, docs). */
   readonly summary: string;
   /** JSON Schema `properties` of its section `mode.<kind>`; each has a default, so an empty section is valid. */
   readonly properties: Readonly<Record<string, unknown>>;
-  /** Run to its end (or until the host's signal aborts) and return its report. */
-  run(host: ModeHost, cfg: C): Promise<Report>;
   /** The parameters in one line, for logs and the status page. */
   describe(cfg: C): string;
   /** Cross-field checks of its section, each `path: message` (`at` is e.g. `mode` or `schedules[0].mode`). */

@@ -1,29 +1,24 @@
 /**
- * The modes: one file each (its config section, checks, description and
- * run), registered here. The config's `mode.kind` list and sections, the CLI
- * help, runMode/describeMode and the docs' mode table derive from this list.
+ * The modes' runs, by kind. A mode's config (kind, section, checks,
+ * description) is registered in ./config.ts, below the modes; its run here.
+ * The mapped type makes a registered kind without a run (or a run of an
+ * unregistered kind) a compile error.
  */
-import type { RunKind } from '../report/model.js';
-import type { ModeDefinition } from './mode.js';
-import { rampMode } from './ramp.js';
-import { soakMode } from './soak.js';
-import { spikeMode } from './spike.js';
-import { surfaceMode } from './surface.js';
-import { sweepMode } from './sweep.js';
+import type { Report } from '../report/model.js';
+import type { ModeKind, ModeSections } from './config.js';
+import { runRamp } from './ramp.js';
+import type { ModeHost } from './runner.js';
+import { runSoak } from './soak.js';
+import { runSpike } from './spike.js';
+import { runSurface } from './surface.js';
+import { runSweep } from './sweep.js';
 
-export const MODE_LIST = [soakMode, rampMode, sweepMode, surfaceMode, spikeMode] as const;
+type ModeRuns = { readonly [K in ModeKind]: (host: ModeHost, cfg: ModeSections[K]) => Promise<Report> };
 
-type Registered = (typeof MODE_LIST)[number];
-export type ModeKind = Registered['kind'];
-type ConfigOf<D> = D extends ModeDefinition<RunKind, infer C> ? C : never;
-/** Each mode's section of `mode`, by kind. */
-export type ModeSections = { [D in Registered as D['kind']]: ConfigOf<D> };
-
-export const MODE_KINDS: readonly ModeKind[] = MODE_LIST.map((m) => m.kind);
-
-/** A mode by kind (the schema admits only registered kinds). */
-export function modeDefinition<K extends ModeKind>(kind: K): ModeDefinition<K, ModeSections[K]> {
-  const def = MODE_LIST.find((m) => m.kind === kind);
-  if (def === undefined) throw new RangeError(`modes: unknown kind "${kind}" (one of ${MODE_KINDS.join(', ')})`);
-  return def as unknown as ModeDefinition<K, ModeSections[K]>;
-}
+export const MODE_RUNS: ModeRuns = {
+  soak: runSoak,
+  ramp: runRamp,
+  sweep: runSweep,
+  surface: runSurface,
+  spike: runSpike,
+};

@@ -9,7 +9,7 @@
  */
 import type { Meter } from '../metrics/recorder.js';
 import type { Plot, Report } from '../report/model.js';
-import type { ModeDefinition } from './mode.js';
+import type { SoakModeConfig } from './soak-config.js';
 import { buildReport } from './report.js';
 import { msLeft, readMeter, sleep, startRun, stepFromMeter, type ModeHost } from './runner.js';
 import type { SoakAnalysis } from './soak-analysis.js';
@@ -110,21 +110,3 @@ export function soakPeriodReport(
     failures: m.failures.map((f) => `over the soak: ${f}`),
   });
 }
-
-export interface SoakModeConfig {
-  /** `llmsoak bench` only: how long the soak runs, s (`llmsoak run` soaks until stopped). */
-  durationSec: number;
-  /** Seconds at the start left out of the report's figures. */
-  warmupSec: number;
-}
-
-export const soakMode: ModeDefinition<'soak', SoakModeConfig> = {
-  kind: 'soak',
-  summary: 'the configured load for durationSec, judged as one long step, with the trends of the watched gauges',
-  properties: {
-    durationSec: { type: 'number', exclusiveMinimum: 0, default: 300 },
-    warmupSec: { type: 'number', minimum: 0, default: 0 },
-  },
-  run: runSoak,
-  describe: (c) => `soak for ${c.durationSec} s`,
-};

@@ -7,7 +7,7 @@
  * under the threshold) and the lowest that did not.
  */
 import type { Report } from '../report/model.js';
-import { timing, type ModeDefinition, type StepTiming } from './mode.js';
+import type { SweepModeConfig } from './sweep-config.js';
 import { bracket, kneeOf, loadOf } from './ramp.js';
 import { buildReport, byLoad } from './report.js';
 import { fmtLoad, measureStep, startRun, type LoadSpec, type MeasuredStep, type ModeHost } from './runner.js';
@@ -94,32 +94,3 @@ export async function runSweep(host: ModeHost, cfg: SweepModeConfig): Promise<Re
     failures,
   });
 }
-
-export interface SweepModeConfig extends StepTiming {
-  /** Users of the maximum-throughput step (closed loop, no think time). */
-  maxUsers: number;
-  /** Open-loop rates measured between the synchronous and the maximum rate (equally spaced). */
-  rates: number;
-  /** Bisection steps of the knee search after the sweep. */
-  bisectSteps: number;
-  /** Stop bisecting when the bracket is narrower than this share of the knee. */
-  tolerance: number;
-  /** Pass/fail for pipelines: the knee must be at least this, req/s. */
-  required?: number;
-}
-
-export const sweepMode: ModeDefinition<'sweep', SweepModeConfig> = {
-  kind: 'sweep',
-  summary: 'synchronous and maximum throughput, open-loop rates between, then a knee search',
-  properties: {
-    maxUsers: { type: 'integer', minimum: 1, default: 64 },
-    rates: { type: 'integer', minimum: 1, maximum: 30, default: 5 },
-    bisectSteps: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
-    tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.05 },
-    required: { type: 'number', exclusiveMinimum: 0 },
-    ...timing(10, 30, 5),
-  },
-  run: runSweep,
-  describe: (s) => `sweep to ${s.maxUsers} users with ${s.rates} rates`,
-  maxUsers: (s) => Math.max(1, s.maxUsers),
-};
