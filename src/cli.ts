@@ -10,6 +10,7 @@ import { createLogger } from './log.js';
 import { configSecrets } from './security/secrets.js';
 import { VERSION } from './version.js';
 import { MODE_KINDS, type ModeKind } from './config/modes.js';
+import { kindsHelp } from './kinds.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -82,7 +83,7 @@ const commands: Record<string, Command> = {
     },
   },
   bench: {
-    summary: 'run one mode (soak, ramp, sweep, surface, spike), write its report, exit 0 if every SLO held, 1 if not',
+    summary: `run one mode (${MODE_KINDS.join(', ')}), write its report, exit 0 if every SLO held, 1 if not`,
     usage: 'llmsoak bench [--config FILE] [--out DIR] [--mode KIND] [--target URL] [--model NAME] [--listen HOST:PORT] [--baseline FILE]',
     options: {
       config: configFlag,
@@ -95,7 +96,7 @@ const commands: Record<string, Command> = {
     },
     help: `  --config FILE       YAML config (also LLMSOAK_CONFIG): its mode: section says what runs, slo: what must hold
   --out DIR           where the report goes (default: report.dir, reports/)
-  --mode KIND         soak, ramp, sweep, surface or spike (overrides mode.kind)
+  --mode KIND         ${MODE_KINDS.join(', ')} (overrides mode.kind)
   --target URL        OpenAI base URL (absent: the built-in simulator)
   --model NAME        model to request (absent: first of GET /v1/models)
   --listen HOST:PORT  where /metrics is served during the run (default an ephemeral port on 127.0.0.1)
@@ -219,7 +220,7 @@ function parseJsonFlag(v: string): unknown {
 
 function topHelp(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
-  return `llmsoak ${VERSION}: soak tests for OpenAI-compatible LLM endpoints\n\nUsage: llmsoak <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'llmsoak <command> --help' for a command's options.\n`;
+  return `llmsoak ${VERSION}: soak tests for OpenAI-compatible LLM endpoints\n\nUsage: llmsoak <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nKinds (docs/extending.md):\n${kindsHelp()}\n\nRun 'llmsoak <command> --help' for a command's options.\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

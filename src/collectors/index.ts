@@ -15,7 +15,7 @@ import { CostCollector, type CostInputs } from './cost.js';
 import { GpuCollector, type GpuBackendKind } from './gpu.js';
 import { HostCollector } from './host.js';
 import { ProcessCollector } from './process.js';
-import type { Dialect } from './server-dialects.js';
+import { DIALECTS, type Dialect } from './server-dialects.js';
 import { ServerCollector } from './server.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -93,7 +93,7 @@ export interface CollectorsConfig {
     timeoutMs: number;
     /** Largest body accepted, bytes. Default 8388608 (8 MiB). */
     maxBytes: number;
-    /** 'auto' (default) detects by metric names; or force one of vllm, sglang, tgi, llamacpp, triton. */
+    /** 'auto' (default) detects by metric names; or force a registered dialect (src/collectors/server-dialects.ts). */
     dialect: 'auto' | Dialect;
     /** At most this many distinct `model` label values; the rest are pooled as "other". Default 8. */
     maxModels: number;
@@ -179,7 +179,7 @@ export const collectorsConfigSchema = {
         intervalMs: intervalSchema,
         timeoutMs: { type: 'integer', minimum: 10, maximum: 600_000, default: 3000 },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 268_435_456, default: 8_388_608 },
-        dialect: { type: 'string', enum: ['auto', 'vllm', 'sglang', 'tgi', 'llamacpp', 'triton'], default: 'auto' },
+        dialect: { type: 'string', enum: ['auto', ...DIALECTS], default: 'auto' },
         maxModels: { type: 'integer', minimum: 1, maximum: 1000, default: 8 },
       },
     },

@@ -1,7 +1,7 @@
 /**
  * Target-server collector: scrapes the inference server's own /metrics
  * (undici, timeout, size limit), parses it with a real parser, detects the
- * dialect by metric names (vLLM, SGLang, TGI, llama.cpp, Triton/TRT-LLM) and
+ * dialect by metric names (the registered dialects, ./server-dialects.ts) and
  * normalises what it finds. Labels: dialect, and model (from the server's
  * model label where it has one; at most `maxModels` distinct values, the rest
  * pooled as model="other"). Where a server exposes several label sets per
@@ -33,7 +33,7 @@ import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getO
 import { fetchExposition, parseExposition, type Sample } from './prom-text.js';
 import { isIdentityName, serverIdentity, type ServerIdentity } from './server-identity.js';
 import { BoundedLabel } from '../metrics/bounded-label.js';
-import { DIALECT_SPECS, WANTED_NAMES, detectDialect, type Dialect, type MeanSource, type RatioSource, type Source } from './server-dialects.js';
+import { DIALECTS, DIALECT_SPECS, WANTED_NAMES, detectDialect, type Dialect, type MeanSource, type RatioSource, type Source } from './server-dialects.js';
 
 export interface ServerCollectorOptions extends PeriodicOptions {
   url: string;
@@ -148,7 +148,7 @@ export class ServerCollector extends PeriodicCollector {
     if (dialect === undefined) {
       if (this.dialect !== undefined) this.clearGauges();
       this.dialect = undefined;
-      return fail(`no known LLM server metrics (vllm, sglang, tgi, llamacpp, triton) among ${parsed.names.size} metric names at ${this.opts.url}`);
+      return fail(`no known LLM server metrics (${DIALECTS.join(', ')}) among ${parsed.names.size} metric names at ${this.opts.url}`);
     }
     if (dialect !== this.dialect) {
       if (this.dialect !== undefined) this.log.info({ from: this.dialect, to: dialect }, 'target server dialect changed');

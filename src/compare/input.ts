@@ -5,9 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { LlmsoakError } from '../errors.js';
-import type { Report } from '../report/model.js';
-
-const KINDS: ReadonlySet<string> = new Set(['soak', 'ramp', 'sweep', 'spike', 'surface']);
+import { RUN_KINDS as KINDS, type Report } from '../report/model.js';
 
 /** A report file that cannot be compared (missing, not JSON, not a report, or not comparable with the other). */
 export class CompareInputError extends LlmsoakError {

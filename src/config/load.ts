@@ -19,6 +19,7 @@ import { validateModesConfig } from './modes.js';
 import { checkUserRules } from '../analyzer/rules/user.js';
 import { builtInRules } from '../analyzer/rules/index.js';
 import { checkProfileConfig } from '../traffic/rate-profile.js';
+import { arrivalKind } from '../traffic/arrival-kinds.js';
 import { edgeCaseScenarios } from '../traffic/edge-cases.js';
 
 /** Scale-out shares, computed by the traffic engine (src/traffic/replicas.ts). */
@@ -259,6 +260,7 @@ function normalise(cfg: Config, problems: string[], warnings: string[], env: Nod
   if (a.intervalSec < a.stepSec) problems.push(`analyzer.intervalSec: must be at least stepSec (${a.stepSec})`);
   if (a.leakWindowSec > a.rawRetentionSec + 72 * 3600) problems.push('analyzer.leakWindowSec: longer than the store keeps (rawRetentionSec + 72 h)');
   if (cfg.traffic.mode === 'open' && cfg.traffic.rate === 0) warnings.push('traffic.rate: 0 sends no requests');
+  problems.push(...(arrivalKind(cfg.traffic.arrival).check?.(cfg.traffic, { profile: cfg.traffic.profile !== undefined }, 'traffic') ?? []));
   if (cfg.traffic.profile) {
     problems.push(...checkProfileConfig(cfg.traffic.profile));
     if (cfg.traffic.replay) problems.push('traffic.profile: a replay keeps its own pace (use traffic.replay.speed), remove one of the two');

@@ -17,6 +17,7 @@ import { DEFAULT_THRESHOLDS } from '../analyzer/rule.js';
 import { targetChangesConfigSchema } from '../analyzer/target-changes.js';
 import { incidentsConfigSchema } from '../analyzer/incidents.js';
 import { preflightConfigSchema } from './preflight.js';
+import { ARRIVAL_KIND_NAMES, arrivalFieldSchemas } from '../traffic/arrival-kinds.js';
 
 const lengthSpec = (defaults: Record<string, unknown>, description: string) => ({
   type: 'object',
@@ -163,12 +164,12 @@ export const configSchema = {
       properties: {
         /** open: arrivals at a rate whatever the server does (default); closed: N users with think time. */
         mode: { type: 'string', enum: ['open', 'closed'], default: 'open' },
-        /** Open-loop arrival process. gamma: burstiness < 1 is burstier than Poisson. */
-        arrival: { type: 'string', enum: ['constant', 'poisson', 'gamma'], default: 'poisson' },
+        /** Open-loop arrival process: a kind registered in src/traffic/arrival-kinds.ts (docs/extending.md). */
+        arrival: { type: 'string', enum: [...ARRIVAL_KIND_NAMES], default: 'poisson' },
         /** Requests per second asked for (open loop). */
         rate: { type: 'number', minimum: 0, default: 2 },
-        /** Gamma shape for arrival gaps; 1 = Poisson. */
-        burstiness: { type: 'number', exclusiveMinimum: 0, default: 1 },
+        /** The fields the arrival kinds read (gamma: burstiness; step: steps), each declared in its kind's file. */
+        ...arrivalFieldSchemas(),
         /** Closed loop: virtual users, each sending its next request after think time. */
         users: { type: 'integer', minimum: 1, default: 8 },
         thinkTimeMs: { type: 'number', minimum: 0, default: 1000 },

@@ -10,20 +10,22 @@ import { ExitCode, LlmsoakError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Report } from '../report/model.js';
 import type { ModeController } from './controller.js';
+import type { WrittenReport } from '../report/write.js';
 import { describeMode } from './index.js';
 import { dirname } from 'node:path';
 import { reportComparison } from '../compare/command.js';
 import { CompareInputError, readReport } from '../compare/input.js';
 
 /** What a person reads on the terminal: verdict, the finding, failures, where the report is. */
-export function benchSummary(r: Report, files: { json: string; markdown: string; html: string }): string {
+export function benchSummary(r: Report, files: Omit<WrittenReport, 'name'>): string {
   const lines: string[] = [];
   lines.push(`llmsoak bench: ${r.kind} of ${r.target.url} (${r.target.model}) in ${Math.round(r.durationSec)} s: ${r.verdict.pass ? 'PASS' : 'FAIL'}`);
   lines.push(`  ${r.totals.requests} requests, ${r.totals.ok} ok, ${r.totals.good} met every SLO; ${r.totals.inputTokens} input and ${r.totals.outputTokens} output tokens`);
   if (r.knee) lines.push(`  knee: ${r.knee.value} ${r.knee.unit}; beyond it ${r.knee.reason}${r.knee.cause ? ` (likely cause: ${r.knee.cause})` : ''}`);
   if (r.spike) lines.push(`  spike recovery: ${r.spike.recoverySec === null ? 'never' : `${r.spike.recoverySec} s`}`);
   for (const f of r.verdict.failures) lines.push(`  failed: ${f}`);
-  lines.push(`  report: ${files.html} (also ${files.json}, ${files.markdown})`);
+  const others = Object.entries(files).flatMap(([format, path]) => (format !== 'html' && path !== undefined ? [path] : []));
+  lines.push(`  report: ${files.html} (also ${others.join(', ')})`);
   return `${lines.join('\n')}\n`;
 }
 

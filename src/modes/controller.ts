@@ -15,7 +15,7 @@ import type { Traffic } from '../traffic/traffic.js';
 import type { WorkloadSpec } from '../traffic/workload-spec.js';
 import type { FailureEntry, IncidentEntry, Plot, Report, RunEvent } from '../report/model.js';
 import { join } from 'node:path';
-import { listReports, writeReport, type ReportListing } from '../report/write.js';
+import { listReports, writeReport, type ReportListing, type WrittenReport } from '../report/write.js';
 import { LiveHistory, statusInput } from '../report/live.js';
 import { renderStatusPage } from '../report/status-page.js';
 import { Scheduler, type JobOutcome, type ScheduleStatus } from '../schedule/scheduler.js';
@@ -148,7 +148,7 @@ export class ModeController {
    * Run one mode to its end and write its report. One at a time: a second
    * call while one runs is refused (LLMSOAK_ERR_USAGE-like busy error).
    */
-  async run(mode: ModeConfig, opts: RunOptions = {}): Promise<{ report: Report; name: string; files: { json: string; markdown: string; html: string } }> {
+  async run(mode: ModeConfig, opts: RunOptions = {}): Promise<{ report: Report; name: string; files: Omit<WrittenReport, 'name'> }> {
     if (this.current !== undefined) throw new LlmsoakError('LLMSOAK_ERR_USAGE', `cannot start ${mode.kind}: ${this.current.label} is still running`);
     const pauseSoak = opts.pauseSoak ?? true;
     const label = `${opts.by ?? mode.kind}: ${describeMode(mode)}`;
@@ -160,7 +160,7 @@ export class ModeController {
     host.begin(pauseSoak);
     try {
       const report = await runMode(host, mode);
-      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report, this.d.scrub);
+      const { name, ...files } = await writeReport(opts.dir ?? this.reportDir, report, this.d.scrub, this.d.config.report.formats);
       this.log.info({ report: name, pass: report.verdict.pass, failures: report.verdict.failures, knee: report.knee }, `${label}: done, report ${files.html}`);
       return { report, name, files };
     } finally {
@@ -214,7 +214,7 @@ export class ModeController {
       report.timeseries.push(...analysis.timeseries);
     }
     report.events.push(...events);
-    const { name, html } = await writeReport(dir, report, this.d.scrub);
+    const { name, html } = await writeReport(dir, report, this.d.scrub, this.d.config.report.formats);
     this.log.info({ report: name, pass: report.verdict.pass, requests: report.totals.requests }, `soak report ${html}`);
     return { report, name };
   }

@@ -6,7 +6,7 @@
  * likely cause.
  */
 import type { Knee, Report } from '../report/model.js';
-import { rampLevels, type RampModeConfig } from './config.js';
+import { rampLevels, type RampModeConfig } from '../config/mode-ramp.js';
 import { byLoad, buildReport } from './report.js';
 import { fmtLoad, likelyCause, measureStep, startRun, type LoadSpec, type MeasuredStep, type ModeHost } from './runner.js';
 

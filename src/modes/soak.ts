@@ -9,7 +9,7 @@
  */
 import type { Meter } from '../metrics/recorder.js';
 import type { Plot, Report } from '../report/model.js';
-import type { SoakModeConfig } from './config.js';
+import type { SoakModeConfig } from '../config/mode-soak.js';
 import { buildReport } from './report.js';
 import { msLeft, readMeter, sleep, startRun, stepFromMeter, type ModeHost } from './runner.js';
 import type { SoakAnalysis } from './soak-analysis.js';

@@ -9,7 +9,7 @@
 import { HdrTotal } from '../metrics/hdr-window.js';
 import type { Meter } from '../metrics/recorder.js';
 import type { Plot, Report, Spike } from '../report/model.js';
-import type { SpikeModeConfig } from './config.js';
+import type { SpikeModeConfig } from '../config/mode-spike.js';
 import { buildReport } from './report.js';
 import { applyLoad, beginHold, endHold, fmtLoad, msLeft, sleep, startRun, type MeasuredStep, type ModeHost } from './runner.js';
 

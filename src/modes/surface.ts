@@ -8,7 +8,7 @@
  */
 import type { ScenarioConfig } from '../traffic/config.js';
 import type { Report, Surface } from '../report/model.js';
-import type { SurfaceModeConfig } from './config.js';
+import type { SurfaceModeConfig } from '../config/mode-surface.js';
 import { buildReport } from './report.js';
 import { measureStep, startRun, type MeasuredStep, type ModeHost } from './runner.js';
 

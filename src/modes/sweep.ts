@@ -7,7 +7,7 @@
  * under the threshold) and the lowest that did not.
  */
 import type { Report } from '../report/model.js';
-import type { SweepModeConfig } from './config.js';
+import type { SweepModeConfig } from '../config/mode-sweep.js';
 import { bracket, kneeOf, loadOf } from './ramp.js';
 import { buildReport, byLoad } from './report.js';
 import { fmtLoad, measureStep, startRun, type LoadSpec, type MeasuredStep, type ModeHost } from './runner.js';

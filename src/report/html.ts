@@ -6,6 +6,7 @@
  * escaped (step labels, hint summaries and evidence come from outside).
  */
 import type { HintEntry, Plot, Report, StepResult } from './model.js';
+import type { ReportFormat } from './format.js';
 import {
   FIGURE_NAMES,
   KIND_TITLE,
@@ -668,3 +669,12 @@ export function renderHtml(r: Report): string {
 function figure(svg: string, caption: string): string {
   return `<figure>${svg}${caption !== '' ? `<figcaption>${esc(caption)}</figcaption>` : ''}</figure>`;
 }
+
+export const htmlFormat = {
+  name: 'html',
+  ext: 'html',
+  contentType: 'text/html; charset=utf-8',
+  summary: 'a self-contained page with SVG charts (no script, nothing loaded)',
+  always: true,
+  render: renderHtml,
+} as const satisfies ReportFormat;

@@ -7,7 +7,20 @@
  * Also exports the small, renderer-neutral helpers the HTML renderer shares
  * (safe parameters, headline sentences, the load axis of the steps).
  */
-import type { FailureEntry, Figures, HintEntry, IncidentEntry, PeriodFigures, Report, RunEvent, StepResult, Surface, TrendEntry } from './model.js';
+import {
+  RUN_KIND_TITLES,
+  type FailureEntry,
+  type Figures,
+  type HintEntry,
+  type IncidentEntry,
+  type PeriodFigures,
+  type Report,
+  type RunEvent,
+  type StepResult,
+  type Surface,
+  type TrendEntry,
+} from './model.js';
+import type { ReportFormat } from './format.js';
 import { DEFAULT_MAX_MESSAGES, DEFAULT_PER_GROUP } from '../failures/samples.js';
 import { fmtBytes, fmtDuration, fmtInt, fmtMs, fmtOffset, fmtPct, fmtRate, fmtSlope, fmtTime, fmtValue, num } from './svg.js';
 
@@ -87,13 +100,7 @@ export function loadAxis(steps: StepResult[]): LoadAxis | undefined {
   return openLoop ? { unit: 'req/s', label: 'target rate (req/s)', values } : { unit: 'concurrency', label: 'concurrency (users)', values };
 }
 
-export const KIND_TITLE: Record<Report['kind'], string> = {
-  soak: 'Soak',
-  ramp: 'Stress ramp',
-  sweep: 'Sweep',
-  spike: 'Spike',
-  surface: 'Capacity surface',
-};
+export const KIND_TITLE: Record<Report['kind'], string> = RUN_KIND_TITLES;
 
 export function fmtKnee(k: NonNullable<Report['knee']>): string {
   return k.unit === 'req/s' ? fmtRate(k.value) : `${num(k.value)} concurrent users`;
@@ -521,3 +528,12 @@ export function renderMarkdown(r: Report): string {
   out.push('');
   return out.join('\n');
 }
+
+export const markdownFormat = {
+  name: 'markdown',
+  ext: 'md',
+  contentType: 'text/markdown; charset=utf-8',
+  summary: 'the report to read in a terminal, a merge request or a wiki',
+  always: true,
+  render: renderMarkdown,
+} as const satisfies ReportFormat;

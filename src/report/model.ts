@@ -20,7 +20,14 @@ export interface Figures {
 import type { IncidentEntry, RunEvent } from '../analyzer/events.js';
 export type { IncidentEntry, PeriodFigures, RunEvent } from '../analyzer/events.js';
 
-export type RunKind = 'soak' | 'ramp' | 'sweep' | 'spike' | 'surface';
+/**
+ * Every kind of run a report can be of, with its title. Each mode
+ * (src/modes/registry.ts) is one of these; a report written by an older or
+ * newer llmsoak is read only when its kind is listed.
+ */
+export const RUN_KIND_TITLES = { soak: 'Soak', ramp: 'Stress ramp', sweep: 'Sweep', spike: 'Spike', surface: 'Capacity surface' } as const;
+export type RunKind = keyof typeof RUN_KIND_TITLES;
+export const RUN_KINDS: ReadonlySet<string> = new Set(Object.keys(RUN_KIND_TITLES));
 
 /** One held load level of a ramp, sweep, spike or surface point; warm-up and cool-down excluded. */
 export interface StepResult {

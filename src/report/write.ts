@@ -1,5 +1,6 @@
 /**
- * Writes a report as JSON, Markdown and HTML side by side, atomically (temp
+ * Writes a report in each of its formats (./formats.ts: JSON, Markdown and
+ * HTML always, the others named in `report.formats`) side by side, atomically (temp
  * file + rename, so a reader never sees half a file), and lists what a
  * directory holds, newest first. Names never collide: a different report
  * that starts in the same second as one already there (or being written)
@@ -9,11 +10,8 @@
 import { access, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Report, RunKind } from './model.js';
-import { renderHtml } from './html.js';
-import { renderMarkdown } from './markdown.js';
-
-const KINDS: ReadonlySet<string> = new Set<RunKind>(['soak', 'ramp', 'sweep', 'spike', 'surface']);
+import { RUN_KINDS as KINDS, type Report, type RunKind } from './model.js';
+import { formatsToWrite, REPORT_FORMATS, type AlwaysFormatExt, type AlwaysFormatName, type ReportFormatExt, type ReportFormatName } from './formats.js';
 
 /** "2025-06-03T14:00:00.000Z" → "20250603T140000Z"; anything else made filename-safe. */
 export function compactTime(iso: string): string {
@@ -70,20 +68,23 @@ async function freeFor(base: string, id: string): Promise<boolean> {
       return false;
     }
   }
-  // A Markdown or HTML file alone is someone else's (or a report whose JSON is still to come).
-  return !(await exists(`${base}.md`)) && !(await exists(`${base}.html`));
+  // Another format's file alone is someone else's (or a report whose JSON is still to come).
+  for (const f of REPORT_FORMATS) if (f.ext !== 'json' && (await exists(`${base}.${f.ext}`))) return false;
+  return true;
 }
 
+/** Paths of a written report: every `always` format's, and those of the formats it was asked for. */
+export type WrittenReport = { name: string } & Record<AlwaysFormatName, string> & Partial<Record<ReportFormatName, string>>;
+
 /**
- * Write the three files; returns their paths and the base name they got (the API serves `<name>.html`).
- * `scrub` takes secrets out of each file's text (a model id or an error the target echoed a key into).
+ * Write the report's files; returns their paths and the base name they got (the API serves `<name>.html`).
+ * `scrub` takes secrets out of each file's text (a model id or an error the target echoed a key into);
+ * `formats` names formats to write besides the `always` ones (`report.formats`).
  */
-export async function writeReport(dir: string, r: Report, scrub: (text: string) => string = (text) => text): Promise<{ name: string; json: string; markdown: string; html: string }> {
+export async function writeReport(dir: string, r: Report, scrub: (text: string) => string = (text) => text, formats: readonly ReportFormatName[] = []): Promise<WrittenReport> {
   await mkdir(dir, { recursive: true });
   // Render everything first: a renderer failure leaves no partial set behind.
-  const json = scrub(`${JSON.stringify(r, null, 2)}\n`);
-  const md = scrub(renderMarkdown(r));
-  const html = scrub(renderHtml(r));
+  const rendered = formatsToWrite(formats).map((f) => ({ f, text: scrub(f.render(r)) }));
   const id = identity(r);
   const first = reportBaseName(r);
   let name = first;
@@ -91,16 +92,18 @@ export async function writeReport(dir: string, r: Report, scrub: (text: string) 
   for (let n = 2; !(await freeFor(join(dir, name), id)) || (writing.has(join(dir, name)) && writing.get(join(dir, name)) !== id); n++) name = `${first}-${n}`;
   const base = join(dir, name);
   writing.set(base, id);
-  const paths = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
+  // JSON last: listReports() finds reports by their JSON, so when it appears the others exist.
+  rendered.sort((a, b) => Number(a.f.ext === 'json') - Number(b.f.ext === 'json'));
   try {
-    // JSON last: listReports() finds reports by their JSON, so when it appears the others exist.
-    await writeAtomic(paths.markdown, md);
-    await writeAtomic(paths.html, html);
-    await writeAtomic(paths.json, json);
+    for (const { f, text } of rendered) {
+      await writeAtomic(`${base}.${f.ext}`, text);
+    }
   } finally {
     writing.delete(base);
   }
-  return { name, ...paths };
+  // Paths in the registry's order (JSON first), whatever the order of writing.
+  const paths = Object.fromEntries(formatsToWrite(formats).map((f) => [f.name, `${base}.${f.ext}`]));
+  return { ...paths, name } as WrittenReport;
 }
 
 export interface ReportListing {
@@ -109,8 +112,8 @@ export interface ReportListing {
   kind: RunKind;
   startedAt: string;
   verdict: Report['verdict'];
-  /** Paths of the three files. */
-  files: { json: string; md: string; html: string };
+  /** Paths of its files by extension: every `always` format's, and each other format's that is there. */
+  files: Partial<Record<ReportFormatExt, string>> & Record<AlwaysFormatExt, string>;
 }
 
 function isListable(v: unknown): v is Pick<Report, 'kind' | 'startedAt' | 'verdict'> {
@@ -136,6 +139,7 @@ export async function listReports(dir: string): Promise<ReportListing[]> {
   } catch {
     return [];
   }
+  const present = new Set(names);
   const out: ReportListing[] = [];
   for (const file of names) {
     if (!file.endsWith('.json') || file.includes('.tmp-')) continue;
@@ -147,12 +151,14 @@ export async function listReports(dir: string): Promise<ReportListing[]> {
       continue;
     }
     if (!isListable(parsed)) continue;
+    const files: Partial<Record<ReportFormatExt, string>> = {};
+    for (const f of REPORT_FORMATS) if (f.always || present.has(`${name}.${f.ext}`)) files[f.ext] = join(dir, `${name}.${f.ext}`);
     out.push({
       name,
       kind: parsed.kind,
       startedAt: parsed.startedAt,
       verdict: { pass: parsed.verdict.pass, failures: parsed.verdict.failures.map(String) },
-      files: { json: join(dir, `${name}.json`), md: join(dir, `${name}.md`), html: join(dir, `${name}.html`) },
+      files: files as ReportListing['files'],
     });
   }
   const ts = (s: string): number => {

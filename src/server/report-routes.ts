@@ -1,10 +1,11 @@
 /**
  * Routes of the report layer: the live status page at `/`, the report
- * listing at /api/reports, one report file at /api/reports/<name>.<json|md|html>,
+ * listing at /api/reports, one report file at /api/reports/<name>.<ext> (the
+ * extensions of the registered formats, src/report/formats.ts),
  * and the schedules at /api/schedules.
  *
  * A report file is served only when its name is a plain report name (letters,
- * digits, `_` and `-`, then one of the three extensions), it resolves inside
+ * digits, `_` and `-`, then a registered extension), it resolves inside
  * the report directory and is a regular file (no symbolic link): no path can
  * leave the directory. HTML goes out with a Content-Security-Policy that
  * allows nothing but its own inline styles and data: images (reports are
@@ -14,6 +15,7 @@ import { lstat, readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ReportListing } from '../report/write.js';
+import { REPORT_FORMATS } from '../report/formats.js';
 
 export interface ReportRouteDeps {
   /** The report directory. */
@@ -26,12 +28,8 @@ export interface ReportRouteDeps {
   schedules: () => unknown;
 }
 
-const FILE = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:\.(json|md|html))?$/;
-const TYPES: Record<string, string> = {
-  json: 'application/json; charset=utf-8',
-  md: 'text/markdown; charset=utf-8',
-  html: 'text/html; charset=utf-8',
-};
+const FILE = new RegExp(`^([A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:\\.(${REPORT_FORMATS.map((f) => f.ext).join('|')}))?$`);
+const TYPES: Record<string, string> = Object.fromEntries(REPORT_FORMATS.map((f) => [f.ext, f.contentType]));
 /** Self-contained pages: inline CSS and data: images only, nothing loaded, nothing run. */
 export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -54,7 +52,7 @@ export function registerReportRoutes(app: FastifyInstance, deps: ReportRouteDeps
         kind: r.kind,
         startedAt: r.startedAt,
         verdict: r.verdict,
-        links: { json: `/api/reports/${r.name}.json`, markdown: `/api/reports/${r.name}.md`, html: `/api/reports/${r.name}.html` },
+        links: Object.fromEntries(REPORT_FORMATS.filter((f) => r.files[f.ext] !== undefined).map((f) => [f.name, `/api/reports/${r.name}.${f.ext}`])),
       })),
     };
   });

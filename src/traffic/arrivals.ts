@@ -5,8 +5,10 @@
  * or chains sleeps, so a slow consumer never shifts later arrivals.
  *
  * Model. Every process is a sequence of unit-mean "work" gaps W_1, W_2, ...
- * (constant: 1; poisson: Exp(1); gamma: Gamma(shape = burstiness,
- * scale = 1/burstiness)) laid out in operational time Lambda(t) = integral of
+ * (each kind, one file registered in ./arrival-kinds.ts, says which:
+ * constant: 1; poisson: Exp(1); gamma: Gamma(shape = burstiness,
+ * scale = 1/burstiness); step: Exp(1) on its own step-function rate) laid out
+ * in operational time Lambda(t) = integral of
  * rate(s) ds from 0 to t (rate in requests per second). The first arrival is at
  * offset 0; arrival k is at the t where Lambda(t) equals W_1 + ... + W_k.
  * With a fixed rate this is simply gaps of W/rate seconds; with `rateAt` it is
@@ -15,6 +17,10 @@
  * without a jump and without restarting the process.
  */
 import type { Rng } from './random.js';
+import type { IntegratedRate } from './arrival-kind.js';
+import { arrivalKind, type ArrivalKindName, type ArrivalParams } from './arrival-kinds.js';
+
+export type { IntegratedRate } from './arrival-kind.js';
 
 /** Fields shared by every arrival spec. */
 interface ArrivalCommon {
@@ -44,29 +50,11 @@ interface ArrivalCommon {
 }
 
 /**
- * An integrated rate Λ(t) (expected arrivals in [0, t]) through its inverse:
- * arrival with cumulative work w is at offsetAt(w).
+ * How requests arrive: a registered kind (./arrival-kinds.ts) with the fields
+ * it reads, e.g. `{ kind: 'gamma', rate: 5, burstiness: 0.5 }`. Rates are
+ * requests per second.
  */
-export interface IntegratedRate {
-  /**
-   * The first offset, ns, at which Λ reaches `work` (requests) with the rate
-   * positive just after; non-decreasing in `work`; Infinity when it never does.
-   */
-  offsetAt(work: number): number;
-}
-
-/** How requests arrive. Rates are requests per second. */
-export type ArrivalSpec =
-  /** Evenly spaced, 1/rate apart; arrival k at exactly k/rate (no accumulated error). */
-  | ({ kind: 'constant' } & ArrivalCommon)
-  /** Poisson process: exponential gaps, CV of gaps = 1. */
-  | ({ kind: 'poisson' } & ArrivalCommon)
-  /**
-   * Gamma-distributed gaps with shape = burstiness and mean 1/rate (as vLLM
-   * `bench serve --burstiness`): 1 = Poisson, < 1 burstier, > 1 more regular;
-   * CV of gaps = 1/sqrt(burstiness).
-   */
-  | ({ kind: 'gamma'; burstiness: number } & ArrivalCommon);
+export type ArrivalSpec = { [K in ArrivalKindName]: { kind: K } & ArrivalParams<K> & ArrivalCommon }[ArrivalKindName];
 
 /** A schedule of arrivals. */
 export interface ArrivalProcess {
@@ -83,35 +71,26 @@ const NS_PER_S = 1e9;
 const DEFAULT_RATE_STEP_NS = 100e6;
 const DEFAULT_LOOKAHEAD_NS = 24 * 3600 * NS_PER_S;
 
-/** Build an arrival process. Throws RangeError on a non-positive rate or burstiness. */
+/**
+ * Build an arrival process. Its rate: `integrated` when given, else `rateAt`,
+ * else the kind's own shape (step), else flat at `rate`. Throws RangeError on
+ * a non-positive rate or a bad parameter of the kind.
+ */
 export function createArrivals(spec: ArrivalSpec, rng: Rng): ArrivalProcess {
-  const draw = workSampler(spec, rng);
-  if (spec.integrated !== undefined) return new TimeChangedArrivals(spec.kind === 'constant', draw, spec.integrated);
+  const kind = arrivalKind(spec.kind);
+  const work = kind.work(spec, rng);
+  const even = work === 'even';
+  const draw = even ? () => 1 : work;
+  if (spec.integrated !== undefined) return new TimeChangedArrivals(even, draw, spec.integrated);
   if (spec.rateAt !== undefined) {
     return new ProfiledArrivals(draw, spec.rateAt, spec.rateStepNs ?? DEFAULT_RATE_STEP_NS, spec.maxLookaheadNs ?? DEFAULT_LOOKAHEAD_NS);
   }
   if (!(spec.rate > 0) || !Number.isFinite(spec.rate)) {
     throw new RangeError(`arrivals: rate must be a positive finite number, got ${spec.rate}`);
   }
-  if (spec.kind === 'constant') return new ConstantArrivals(spec.rate);
+  if (kind.shape !== undefined) return new TimeChangedArrivals(even, draw, kind.shape(spec, spec.rate));
+  if (even) return new ConstantArrivals(spec.rate);
   return new RandomArrivals(draw, NS_PER_S / spec.rate);
-}
-
-/** Unit-mean gap sampler for the spec's kind. */
-function workSampler(spec: ArrivalSpec, rng: Rng): () => number {
-  switch (spec.kind) {
-    case 'constant':
-      return () => 1;
-    case 'poisson':
-      return () => rng.exponential(1);
-    case 'gamma': {
-      const b = spec.burstiness;
-      if (!(b > 0) || !Number.isFinite(b)) {
-        throw new RangeError(`arrivals: burstiness must be a positive finite number, got ${b}`);
-      }
-      return () => rng.gamma(b, 1 / b);
-    }
-  }
 }
 
 /** Fixed-rate constant: offset_k = k * 1e9 / rate, computed fresh each time. */

@@ -3,6 +3,7 @@
  * traffic engine owns these types; src/config/ assembles them into Config.
  */
 import type { Endpoint } from '../types.js';
+import type { ArrivalConfigFields, ArrivalKindName } from './arrival-kinds.js';
 import type { EdgeCaseKind, EdgeCasesConfig } from './edge-cases.js';
 import type { LengthSpec } from './lengths.js';
 import type { SharedPrefixConfig } from './shared-prefix.js';
@@ -32,11 +33,12 @@ export interface RateProfileConfig {
   startHour: number | 'clock';
 }
 
-export interface TrafficConfig {
+/** `traffic`; the fields an arrival kind reads (burstiness, steps, …) come from its file (src/traffic/arrival-*.ts). */
+export interface TrafficConfig extends ArrivalConfigFields {
   mode: 'open' | 'closed';
-  arrival: 'constant' | 'poisson' | 'gamma';
+  /** A registered arrival kind (src/traffic/arrival-kinds.ts). */
+  arrival: ArrivalKindName;
   rate: number;
-  burstiness: number;
   users: number;
   thinkTimeMs: number;
   maxInFlight: number;

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import type { ScenarioConfig, TrafficConfig } from './config.js';
 import type { Logger } from '../log.js';
 import { createArrivals, type ArrivalProcess } from './arrivals.js';
+import { arrivalSpecOf } from './arrival-kinds.js';
 import type { RateProfile } from './rate-profile.js';
 import { sendRequest, type ClientOptions } from './client.js';
 import type { Rng } from './random.js';
@@ -228,10 +229,8 @@ export class TrafficEngine<S> implements Traffic {
     }
     const t = this.deps.traffic;
     // A profile is laid from its own origin: arrivals restarted now begin this far into it.
-    const integrated = this.profile && this.profileOriginNs !== undefined ? { integrated: this.profile.intensity(this.rate, Number(this.runStartNs - this.profileOriginNs) / 1e9) } : {};
-    this.arrivals = this.replayArrivals
-      ? this.replayArrivals()
-      : createArrivals(t.arrival === 'gamma' ? { kind: 'gamma', rate: this.rate, burstiness: t.burstiness, ...integrated } : { kind: t.arrival, rate: this.rate, ...integrated }, this.deps.rng);
+    const integrated = this.profile && this.profileOriginNs !== undefined ? this.profile.intensity(this.rate, Number(this.runStartNs - this.profileOriginNs) / 1e9) : undefined;
+    this.arrivals = this.replayArrivals ? this.replayArrivals() : createArrivals(arrivalSpecOf(t, this.rate, integrated), this.deps.rng);
     if (this.advance()) this.pace();
   }
 

@@ -1,0 +1,19 @@
+/** `mode.soak`: its config, schema, checks and description (the run itself: ./soak.ts). */
+import type { ModeSpec } from './mode-spec.js';
+
+export interface SoakModeConfig {
+  /** `llmsoak bench` only: how long the soak runs, s (`llmsoak run` soaks until stopped). */
+  durationSec: number;
+  /** Seconds at the start left out of the report's figures. */
+  warmupSec: number;
+}
+
+export const soakSpec: ModeSpec<'soak', SoakModeConfig> = {
+  kind: 'soak',
+  summary: 'the configured load for durationSec, judged as one long step, with the trends of the watched gauges',
+  properties: {
+    durationSec: { type: 'number', exclusiveMinimum: 0, default: 300 },
+    warmupSec: { type: 'number', minimum: 0, default: 0 },
+  },
+  describe: (c) => `soak for ${c.durationSec} s`,
+};

@@ -1,0 +1,40 @@
+/** `mode.spike`: its config, schema, checks and description (the run itself: ./spike.ts). */
+import type { ModeSpec } from './mode-spec.js';
+
+export interface SpikeModeConfig {
+  /** Open-loop rate before and after the spike, req/s. */
+  baseRate: number;
+  /** The spike's rate is baseRate × multiple. */
+  multiple: number;
+  /** Warm-up at the base rate before the baseline is measured, s (excluded). */
+  warmupSec: number;
+  /** Baseline measured at the base rate, s. */
+  baselineSec: number;
+  spikeSec: number;
+  /** Measured after the spike at the base rate, s; recovery must happen within it. */
+  afterSec: number;
+  /** Latency is compared over sliding windows of this length, s (baseline and after alike). */
+  windowSec: number;
+  /** Pass/fail for pipelines: recovery must take at most this, s. Absent: it must happen within afterSec. */
+  maxRecoverySec?: number;
+}
+
+export const spikeSpec: ModeSpec<'spike', SpikeModeConfig> = {
+  kind: 'spike',
+  summary: 'a base rate, a sudden multiple of it, then how long latency takes to come back',
+  properties: {
+    baseRate: { type: 'number', exclusiveMinimum: 0, default: 2 },
+    multiple: { type: 'number', exclusiveMinimum: 1, default: 4 },
+    warmupSec: { type: 'number', minimum: 0, default: 10 },
+    baselineSec: { type: 'number', exclusiveMinimum: 0, default: 60 },
+    spikeSec: { type: 'number', exclusiveMinimum: 0, default: 30 },
+    afterSec: { type: 'number', exclusiveMinimum: 0, default: 120 },
+    windowSec: { type: 'number', exclusiveMinimum: 0, default: 5 },
+    maxRecoverySec: { type: 'number', minimum: 0 },
+  },
+  describe: (sp) => `spike ${sp.multiple}× ${sp.baseRate} req/s for ${sp.spikeSec} s`,
+  check(sp, at, problems) {
+    if (sp.windowSec > sp.baselineSec) problems.push(`${at}.spike.windowSec: longer than baselineSec (${sp.baselineSec})`);
+    if (sp.maxRecoverySec !== undefined && sp.maxRecoverySec > sp.afterSec) problems.push(`${at}.spike.maxRecoverySec: longer than afterSec (${sp.afterSec}): recovery is only watched for afterSec`);
+  },
+};
