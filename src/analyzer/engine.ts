@@ -58,10 +58,20 @@ const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, info:
  * rather than explaining the target, so it ranks after the target's own hints
  * and is the top cause only when it is alone.
  */
+/**
+ * A hint about llmsoak itself rather than the target: generator_bound, and a
+ * leak of llmsoak's own process. Reported like any other, but it is not the
+ * target's likely cause, so it ranks after every hint about the target.
+ */
+export function aboutLlmsoak(h: Pick<Hint, 'rule' | 'labels'>): boolean {
+  return h.rule === 'generator_bound' || (h.rule === 'leak' && h.labels?.series === 'process_resident_memory_bytes');
+}
+
 export function rankHints(hints: Hint[]): Hint[] {
   return [...hints].sort(
     (a, b) =>
       (b.state === 'firing' ? 1 : 0) - (a.state === 'firing' ? 1 : 0) ||
+      (aboutLlmsoak(a) ? 1 : 0) - (aboutLlmsoak(b) ? 1 : 0) ||
       (a.rule === 'generator_bound' ? 1 : 0) - (b.rule === 'generator_bound' ? 1 : 0) ||
       SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
       b.confidence - a.confidence,
