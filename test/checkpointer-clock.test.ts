@@ -9,30 +9,14 @@ import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { createLogger } from '../src/log.js';
 import { Checkpointer, type CheckpointerOptions } from '../src/state/checkpointer.js';
 import { FakeClock } from './fake-clock.js';
-import { waitFor } from './helpers.js';
+import { logLines, waitFor } from './helpers.js';
 
 const START = Date.parse('2026-12-07T00:00:00Z');
 const HOUR = 3_600_000;
-
-function logLines(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      cb();
-    },
-  });
-  return { stream, lines };
-}
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'llmsoak-cp-clock-'));

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { ConfigError } from '../src/errors.js';
 
 /** dist/src/cli.js, next to this compiled file's dist/test/. */
@@ -90,4 +91,21 @@ export function problemsOf(fn: () => unknown): string[] {
     throw err;
   }
   return [];
+}
+
+/** A stream for a logger (createLogger(level, stream)) that keeps each line written, for tests that read the log. */
+export function logLines(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
+      cb();
+    },
+  });
+  return { stream, lines };
 }

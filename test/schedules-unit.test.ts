@@ -7,12 +7,12 @@
  * The end-to-end test with node-cron's real timers is test/schedules.test.ts.
  */
 import t from 'tap';
-import { Writable } from 'node:stream';
 import type { TaskContext } from 'node-cron';
 import { createLogger } from '../src/log.js';
 import type { ScheduleConfig } from '../src/modes/config.js';
 import { type CronTask, type JobOutcome, Scheduler } from '../src/schedule/scheduler.js';
 import { FakeClock } from './fake-clock.js';
+import { logLines } from './helpers.js';
 
 type Handler = (ctx: TaskContext) => Promise<void> | void;
 
@@ -62,18 +62,7 @@ interface Pending {
 
 function setup(busy: () => string | undefined = () => undefined) {
   const clock = new FakeClock(Date.parse('2026-12-07T00:00:00Z'));
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      cb();
-    },
-  });
+  const { stream: sink, lines } = logLines();
   const tasks = new Map<string, FiredTask>();
   const runs: Pending[] = [];
   const schedules: ScheduleConfig[] = [

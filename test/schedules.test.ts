@@ -6,7 +6,6 @@
  * run times are at /api/schedules, and the reports at /api/reports.
  */
 import t from 'tap';
-import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { loadConfig } from '../src/config/load.js';
 import { Daemon } from '../src/daemon.js';
 import { createLogger } from '../src/log.js';
 import type { ScheduleStatus } from '../src/schedule/scheduler.js';
-import { waitFor } from './helpers.js';
+import { logLines, waitFor } from './helpers.js';
 
 async function getJson<T>(url: string): Promise<T> {
   const res = await request(url);
@@ -31,18 +30,7 @@ async function targetRate(base: string): Promise<number> {
 t.test('schedules: pause and resume, no overlap, missed runs, next runs, reports', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'llmsoak-sched-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      cb();
-    },
-  });
+  const { stream: sink, lines } = logLines();
   const { config } = loadConfig({
     document: {
       server: { listen: '127.0.0.1:0' },
