@@ -21,19 +21,10 @@ import type { Hint } from '../analyzer/hint.js';
 import type { FailureEntry, Figures, IncidentEntry, RunEvent, StepResult } from '../report/model.js';
 import type { StepTiming } from './config.js';
 import type { SoakAnalysis } from './soak-analysis.js';
+import type { SloConfig } from '../metrics/slo.js';
 
-/** The per-request SLOs and the step thresholds, as the config has them. */
-export interface SloLimits {
-  ttftMs: number;
-  tpotMs: number;
-  e2eMs: number;
-  /** Largest share of failed requests a step (or a run) may have. */
-  maxErrorRate: number;
-  /** Smallest share of requests meeting every per-request SLO. */
-  minGoodRatio: number;
-  /** Open loop: completions per second at least this share of the asked rate. */
-  minAchievedRatio: number;
-}
+/** The per-request SLOs and the step thresholds, as the config has them (one declaration: metrics/slo.ts). */
+export type SloLimits = SloConfig;
 
 /** The target server's own gauges (normalised by the server collector) and the GPUs', read from the registry. */
 export interface ServerGauges {
