@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Runs the compiled test files with tap in two phases and writes their TAP to
-// stdout (scripts/tap-summary.mjs counts it):
-//  1. parallel: the files are shared out among JOBS tap processes, longest
-//     first onto the least loaded (test/durations.json holds each file's last
-//     measured seconds). tap itself always starts its files in alphabetical
-//     order, which left the longest files to start last and the tail of the
-//     run to one or two of them; balanced queues end together.
+// Runs the compiled test files in two phases, each file in its own node
+// process (tap's library, not tap's runner: see runFile), and writes their TAP
+// to stdout (scripts/tap-summary.mjs counts it):
+//  1. parallel: the files are shared out among JOBS queues, each running its
+//     files one after another, longest first onto the least loaded
+//     (test/durations.json holds each file's last measured seconds), so that
+//     the queues end together.
 //  2. serial: the files whose claims are about CPU time or timing accuracy,
 //     one at a time, with no other test file taking the cores they measure.
 // Each file's TAP block is written whole when the file ends, so that the
@@ -21,12 +21,13 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const DURATIONS = join(ROOT, 'test', 'durations.json');
-const TAP = join(ROOT, 'node_modules', '.bin', 'tap');
 /** Files whose claims are about CPU time or timing accuracy: run alone, after the rest. */
 const SERIAL = ['hints-cpu.test.js', 'accuracy-truth.test.js', 'request-phases.test.js'];
 /** Seconds assumed for a file test/durations.json does not know yet. */
 const UNKNOWN_SEC = 10;
-const TOP_RESULT = /^(not ok|ok) \d+ - (\S+)/;
+/** Per file, as package.json's tap.timeout (180 s). */
+const TIMEOUT_SEC = 180;
+let fileNumber = 0;
 
 function parseArgs(argv) {
   const out = { jobs: Number(process.env.TEST_JOBS ?? readTapJobs()), files: [], record: undefined };
@@ -68,40 +69,48 @@ function shareOut(files, durations, jobs) {
   return queues;
 }
 
-/** Runs tap on `files` (one at a time) and resolves when it exits; `onBlock` gets each file's whole TAP block. */
-function runTap(files, onBlock) {
+/**
+ * Runs one compiled test file with plain node (tap's library prints TAP when the file is run
+ * directly) and hands its output to `onBlock` as one subtest block of this run's TAP. Not tap's
+ * runner: it loads @tapjs/processinfo into every test file and, through NODE_OPTIONS, into every
+ * node process a test starts (each simulator, each CLI run), which doubled a child's start-up CPU
+ * (0.5 → 1.0 CPU-s for `llmsoak --help`) on a 2-core machine.
+ */
+function runFile(file, onBlock) {
   return new Promise((resolve) => {
-    const child = spawn(TAP, ['--reporter=tap', '--jobs=1', ...files], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let pending = '';
-    let block = [];
-    const take = (chunk) => {
-      pending += chunk;
-      let nl = pending.indexOf('\n');
-      while (nl >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        // tap's own header and plan lines belong to no file.
-        if (!/^(TAP version \d+|1\.\.\d+)$/.test(line)) block.push(line);
-        const top = TOP_RESULT.exec(line);
-        if (top) {
-          onBlock(block, top[2]);
-          block = [];
-        }
-        nl = pending.indexOf('\n');
-      }
-    };
-    child.stdout.setEncoding('utf8').on('data', take);
-    child.stderr.setEncoding('utf8').on('data', take);
-    child.on('error', (err) => {
-      block.push(`# run-tests: cannot start tap: ${err.message}`);
-      resolve();
+    const started = performance.now();
+    const env = { ...process.env, TAP_TIMEOUT: String(TIMEOUT_SEC) };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, ['--enable-source-maps', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    const err = [];
+    child.stdout.setEncoding('utf8').on('data', (c) => out.push(c));
+    child.stderr.setEncoding('utf8').on('data', (c) => err.push(c));
+    // tap ends a file at its own timeout (TAP_TIMEOUT); this one is for a file that hangs past it.
+    const killer = setTimeout(() => child.kill('SIGKILL'), (TIMEOUT_SEC + 20) * 1000);
+    let spawnError;
+    child.on('error', (e) => {
+      spawnError = e;
     });
-    child.on('close', () => {
-      if (pending) block.push(pending);
-      if (block.some((l) => l.trim() !== '')) onBlock(block, undefined);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      const ms = (performance.now() - started).toFixed(3);
+      const lines = [`# Subtest: ${file}`];
+      for (const line of out.join('').trimEnd().split('\n')) {
+        if (!/^TAP version \d+$/.test(line)) lines.push(line === '' ? '' : `    ${line}`);
+      }
+      for (const line of err.join('').split('\n')) if (line !== '') lines.push(`    # stderr: ${line}`);
+      const why = spawnError ? `cannot start node: ${spawnError.message}` : code !== 0 ? `exit ${code ?? signal}` : '';
+      lines.push(`${why ? 'not ok' : 'ok'} ${++fileNumber} - ${file} # time=${ms}ms${why ? ` (${why})` : ''}`, '');
+      onBlock(lines, file);
       resolve();
     });
   });
+}
+
+/** Runs `files` one after another. */
+async function runQueue(files, onBlock) {
+  for (const f of files) await runFile(f, onBlock);
 }
 
 async function run(files, jobs) {
@@ -113,22 +122,15 @@ async function run(files, jobs) {
   const durations = readDurations();
   const sec = (f) => durations[basename(f)] ?? UNKNOWN_SEC;
   const serial = files.filter((f) => SERIAL.includes(basename(f)));
-  const parallel = files.filter((f) => !SERIAL.includes(basename(f))).sort((a, b) => sec(a) - sec(b));
-  // tap rebuilds its test class (node_modules/@tapjs/test/test-built) when the configured plugins
-  // differ from those it was built with, as after a clean install with this package.json's plugin
-  // list; tap processes started together all rebuild it at once and break each other's build. So
-  // the shortest file runs first, alone: one tap builds it, the queues find it built.
-  const first = parallel.shift();
-  if (first !== undefined) await runTap([first], write);
+  const parallel = files.filter((f) => !SERIAL.includes(basename(f)));
   const queues = shareOut(parallel, durations, jobs);
   process.stdout.write(
     `# run-tests: ${parallel.length} files in ${queues.length} queues (${queues.map((q) => `${q.files.length} files, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
   );
-  await Promise.all(queues.map((q) => runTap(q.files, write)));
-  if (serial.length > 0) await runTap(serial, write);
-  let n = 0;
+  await Promise.all(queues.map((q) => runQueue(q.files, write)));
+  await runQueue(serial, write);
   for (const f of files) {
-    if (!reported.has(f)) process.stdout.write(`not ok ${++n} - ${f} # run-tests: the file never reported a result\n`);
+    if (!reported.has(f)) process.stdout.write(`not ok ${++fileNumber} - ${f} # run-tests: the file never reported a result\n`);
   }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm test: installs what the tests need when it can, builds, runs every test
-# with tap, and ends with one line "N passed, N failed".
+# with tap's library (each file its own node process), and ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,7 @@ fi
 # (Not an LLMSOAK_ name: those are config overrides, read by every daemon the tests start.)
 export NPM_TEST_IMAGE_DIST="$image/dist"
 
-# Two phases (scripts/run-tests.mjs): the files shared out among parallel tap
-# processes, longest first (test/durations.json), then the files whose claims
+# Two phases (scripts/run-tests.mjs): the files shared out among parallel
+# queues, longest first (test/durations.json), then the files whose claims
 # are about CPU time or timing accuracy, alone. Arguments: only those files.
 node scripts/run-tests.mjs "$@" 2>&1 | node scripts/tap-summary.mjs
