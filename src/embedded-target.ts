@@ -9,6 +9,7 @@ import { LlmsoakError } from './errors.js';
 import type { Logger } from './log.js';
 import type { SimulatorConfig } from './simulator/config.js';
 import type { ReadyMessage } from './simulator/process.js';
+import { SIMULATOR_NODE_FLAGS } from './simulator/node-flags.js';
 
 export interface EmbeddedTarget {
   /** Base URL without /v1, e.g. http://127.0.0.1:18000 */
@@ -29,6 +30,7 @@ export async function startEmbeddedSimulator(
 ): Promise<EmbeddedTarget> {
   const child = fork(CLI_PATH, ['simulate', '--config-json', JSON.stringify({ simulator: sim, log: { level: logLevel } })], {
     stdio: ['ignore', logTo === 'stderr' ? 2 : 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...SIMULATOR_NODE_FLAGS],
   });
   const url = await waitReady(child, readyTimeoutMs);
   const pid = child.pid ?? 0;

@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { loadConfig } from '../src/config/load.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
-import { freePort, startCli, waitFor } from './helpers.js';
+import { freePort, startSimulator, waitFor } from './helpers.js';
 
 const INTERVAL_MS = 500;
 
@@ -32,7 +32,7 @@ async function text(url: string): Promise<string> {
 t.test('collectors against a separate simulator process export exactly what it said', async (t) => {
   const simPort = await freePort();
   // A small engine so queueing and preemptions happen at a modest rate.
-  const sim = startCli(['simulate', '--port', String(simPort)], {
+  const sim = startSimulator(['--port', String(simPort)], {
     PATH: process.env.PATH ?? '',
     LLMSOAK_SIMULATOR__ENGINE__MAX_NUM_SEQS: '8',
     LLMSOAK_SIMULATOR__ENGINE__KV_CACHE_TOKENS: '3000',

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { ConfigError } from '../src/errors.js';
+import { SIMULATOR_NODE_FLAGS } from '../src/simulator/node-flags.js';
 
 /** dist/src/cli.js, next to this compiled file's dist/test/. */
 export const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -33,12 +34,17 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
 }
 
 /** Start the CLI in the background; collects output. */
-export function startCli(args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: env ?? { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env?: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [...nodeFlags, CLI, ...args], { env: env ?? { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
+}
+
+/** `llmsoak simulate ARGS` in its own process, with the node flags the daemon's embedded simulator runs with. */
+export function startSimulator(args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string } {
+  return startCli(['simulate', ...args], env, SIMULATOR_NODE_FLAGS);
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */

@@ -10,7 +10,7 @@ import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import type { Hint } from '../src/analyzer/hint.js';
 import { aboutLlmsoak } from '../src/analyzer/engine.js';
-import { freePort, startCli, waitFor } from './helpers.js';
+import { freePort, startSimulator, waitFor } from './helpers.js';
 import { startDelayProxy } from './delay-proxy.js';
 
 /** Compressed time: 1 s steps, 2 s evaluations, 12 s windows (so fewer blocks per test: alpha 0.01). */
@@ -43,7 +43,7 @@ export async function startScenario(
   } = {},
 ): Promise<Scenario> {
   const simPort = await freePort();
-  const sim = startCli(['simulate', '--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', ...opts.simEnv });
+  const sim = startSimulator(['--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', ...opts.simEnv });
   t.teardown(() => sim.child.kill('SIGKILL'));
   const simUrl = `http://127.0.0.1:${simPort}`;
   await waitFor(async () => ((await request(`${simUrl}/health`)).statusCode === 200 ? true : undefined), 15_000);

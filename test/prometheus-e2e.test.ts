@@ -43,7 +43,7 @@ import { HintTracker } from '../src/analyzer/tracker.js';
 import { builtInRules } from '../src/analyzer/rules/index.js';
 import { PrometheusSource } from '../src/analyzer/prometheus-source.js';
 import { AlertmanagerNotifier } from '../src/alerting/alertmanager.js';
-import { ROOT, freePort, startCli, waitFor } from './helpers.js';
+import { ROOT, freePort, startSimulator, waitFor } from './helpers.js';
 import { expressions, loadDashboards, substitute, variables } from './dashboards.js';
 import { amAlerts, findBinary, finiteValues, installLine, promQuery, startAlertmanager, startPrometheus, type RunningServer } from './monitoring-stack.js';
 
@@ -85,7 +85,7 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
 
   // The simulator, as a separate process.
   const simPort = await freePort();
-  const sim = startCli(['simulate', '--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn' });
+  const sim = startSimulator(['--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn' });
   t.teardown(() => void sim.child.kill('SIGKILL'));
   const simUrl = `http://127.0.0.1:${simPort}`;
   await waitFor(async () => ((await request(`${simUrl}/health`)).statusCode === 200 ? true : undefined), 15_000);

@@ -14,7 +14,7 @@ import { loadConfig, redactConfig, replicaRate, replicaUsers } from '../src/conf
 import { ConfigError } from '../src/errors.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
-import { freePort, startCli, waitFor } from './helpers.js';
+import { freePort, startSimulator, waitFor } from './helpers.js';
 import { findBinary, finiteValues, installLine, promQuery, startPrometheus } from './monitoring-stack.js';
 
 function problems(doc: unknown, env: NodeJS.ProcessEnv = {}): string[] {
@@ -67,7 +67,7 @@ t.test('a fleet of two replicas behind one Prometheus', async (t) => {
   if (promBin === undefined) return void t.fail(installLine('prometheus'));
 
   const simPort = await freePort();
-  const sim = startCli(['simulate', '--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn' });
+  const sim = startSimulator(['--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn' });
   t.teardown(() => void sim.child.kill('SIGKILL'));
   const simUrl = `http://127.0.0.1:${simPort}`;
   await waitFor(async () => ((await request(`${simUrl}/health`)).statusCode === 200 ? true : undefined), 15_000);

@@ -16,12 +16,12 @@ import { Daemon } from '../src/daemon.js';
 import { createLogger } from '../src/log.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import type { PeriodFigures } from '../src/report/model.js';
-import { freePort, startCli, waitExit, waitFor } from './helpers.js';
+import { freePort, startSimulator, waitExit, waitFor } from './helpers.js';
 
 const WINDOW_SEC = 4;
 
-function startSim(port: number, model: string): ReturnType<typeof startCli> {
-  return startCli(['simulate', '--port', String(port)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', LLMSOAK_SIMULATOR__MODEL: model });
+function startSim(port: number, model: string): ReturnType<typeof startSimulator> {
+  return startSimulator(['--port', String(port)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn', LLMSOAK_SIMULATOR__MODEL: model });
 }
 
 async function healthy(url: string): Promise<void> {
