@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const DURATIONS = join(ROOT, 'test', 'durations.json');
 /** Files whose claims are about CPU time or timing accuracy: run alone, after the rest. */
-const SERIAL = ['hints-cpu.test.js', 'accuracy-truth.test.js', 'request-phases.test.js'];
+const SERIAL = ['hints-cpu.test.js', 'accuracy-truth.test.js', 'request-phases.test.js', 'client-timing.test.js'];
 /** Seconds assumed for a file test/durations.json does not know yet. */
 const UNKNOWN_SEC = 10;
 /** Per file, as package.json's tap.timeout (180 s). */

@@ -79,7 +79,17 @@ t.test('a good stream: TTFT from the first content chunk, gaps, usage wins', asy
   t.equal(record.contentChunks, 4);
   t.equal(live, 4, 'tokens counted as chunks arrive');
   t.equal(record.tokenGapsNs.length, 3);
-  for (const g of record.tokenGapsNs) t.ok(g > 10e6 && g < 200e6, `gap ${g / 1e6} ms near 20 ms`);
+  // One gap per content chunk after the first, adding up to first → last token (their size against the
+  // server's spacing is client-timing.test.ts's claim, run alone: here three other files share two cores).
+  t.ok(
+    record.tokenGapsNs.every((g) => g > 0),
+    'every gap positive',
+  );
+  t.equal(
+    record.tokenGapsNs.reduce((a, b) => a + b, 0),
+    Number((record.lastTokenAt ?? 0n) - (record.firstTokenAt ?? 0n)),
+    'the gaps add up to first → last token',
+  );
   t.ok(record.firstTokenAt !== undefined && record.firstTokenAt > record.sentAt);
   t.equal(text, ' one two three four');
 });
