@@ -25,6 +25,8 @@ export interface Scenario {
   clearFaults(): Promise<void>;
   snapshot(): { topCause: string | null; hints: Hint[] };
   waitBaseline(): Promise<void>;
+  /** Wait until the rules run (warm-up over): for a fault whose rule needs no baseline. */
+  waitEvaluating(): Promise<void>;
   /** Wait until the top firing cause is `cause`, from a hint about the target; returns the hint and how long it took, s. */
   waitTopCause(cause: string, timeoutSec: number): Promise<{ hint: Hint; afterSec: number }>;
   /** Wait until no hint of `cause` about the target is firing (llmsoak's own leak may go on). */
@@ -92,6 +94,9 @@ export async function startScenario(
     snapshot,
     async waitBaseline() {
       await waitFor(async () => (snapshot().baselineCapturedAt ? true : undefined), (ANALYZER.warmupSec + ANALYZER.baselineSec + 10) * 1000, 200);
+    },
+    async waitEvaluating() {
+      await waitFor(async () => (snapshot().rules.some((r) => r.lastEvaluation !== undefined) ? true : undefined), (ANALYZER.warmupSec + 10) * 1000, 200);
     },
     async waitTopCause(cause, timeoutSec) {
       const start = Date.now();
