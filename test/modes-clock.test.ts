@@ -8,18 +8,20 @@
  *
  * The fake target: a request sent within COLD_MS of a load change is slow
  * (a cold start, TTFT 900 ms: it must fall in the warm-up); above FAIL_ABOVE
- * req/s TTFT is 400 ms (over the 250 ms SLO); otherwise 80 ms.
+ * req/s TTFT is 400 ms (over the 250 ms SLO); otherwise 80 ms (the soak and
+ * spike tests give it their own slowdowns).
  */
 import t from 'tap';
 import { Registry } from 'prom-client';
 import { NS_PER_MS } from '../src/clock.js';
 import { silentLogger } from '../src/log.js';
 import { Recorder, type ScenarioSeries } from '../src/metrics/recorder.js';
-import type { RampModeConfig, SoakModeConfig } from '../src/modes/config.js';
+import type { RampModeConfig, SoakModeConfig, SpikeModeConfig } from '../src/modes/config.js';
 import { DaemonModeHost } from '../src/modes/host.js';
 import { runRamp } from '../src/modes/ramp.js';
 import { startRun, type SloLimits } from '../src/modes/runner.js';
 import { runSoak } from '../src/modes/soak.js';
+import { runSpike } from '../src/modes/spike.js';
 import type { Report } from '../src/report/model.js';
 import type { Traffic, TrafficLoad } from '../src/traffic/traffic.js';
 import type { WorkloadSpec } from '../src/traffic/workload-spec.js';
@@ -56,7 +58,7 @@ class FakeEngine implements Traffic {
   inFlightCount = 0;
   requestsSent = 0;
   /** Every load given, with the clock's time. */
-  readonly applied: { atMs: number; rate: number; users: number }[] = [];
+  readonly applied: { atMs: number; set: 'rate' | 'users'; rate: number; users: number }[] = [];
   /** When each request ended and its TTFT. */
   readonly ends: { atMs: number; ttftMs: number }[] = [];
   latency: (rate: number, sinceChangeMs: number, sentAtMs: number) => Latency = defaultLatency;
@@ -82,7 +84,7 @@ class FakeEngine implements Traffic {
 
   setRate(rps: number): void {
     this.load = { ...this.load, rate: rps };
-    this.applied.push({ atMs: this.clock.wallMs(), rate: rps, users: this.load.users });
+    this.applied.push({ atMs: this.clock.wallMs(), set: 'rate', rate: rps, users: this.load.users });
     this.changedAtMs = this.clock.wallMs();
     this.credit = 0;
     if (this.ticker !== undefined) this.clock.clearTimeout(this.ticker);
@@ -92,7 +94,7 @@ class FakeEngine implements Traffic {
 
   setUsers(users: number, thinkTimeMs = 0): void {
     this.load = { ...this.load, users, thinkTimeMs };
-    this.applied.push({ atMs: this.clock.wallMs(), rate: this.load.rate, users });
+    this.applied.push({ atMs: this.clock.wallMs(), set: 'users', rate: this.load.rate, users });
   }
 
   setProfile(profile: Traffic['rateProfile']): void {
@@ -109,9 +111,9 @@ class FakeEngine implements Traffic {
     return { drained: 0, cancelled: 0 };
   }
 
-  /** The nonzero rates applied, in order, with their times. */
+  /** The nonzero rates set, in order, with their times. */
   rates(): { atMs: number; rate: number }[] {
-    return this.applied.filter((a) => a.rate > 0 && a.users === 0).map(({ atMs, rate }) => ({ atMs, rate }));
+    return this.applied.filter((a) => a.set === 'rate' && a.rate > 0).map(({ atMs, rate }) => ({ atMs, rate }));
   }
 
   private schedule(): void {
@@ -195,6 +197,7 @@ async function runToEnd<T>(clock: FakeClock, p: Promise<T>, maxMs: number): Prom
     done = true;
     value = v;
   });
+  await clock.advance(0);
   for (let waited = 0; !done && waited < maxMs; waited += 1000) await clock.advance(1000);
   if (!done) throw new Error(`not settled within ${maxMs} ms of fake time`);
   return value as T;
@@ -205,8 +208,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const RAMP: RampModeConfig = {
   by: 'rate',
   from: 10,
-  to: 40,
-  steps: 4,
+  to: 50,
+  steps: 5,
   spacing: 'linear',
   stopAfterFailedSteps: 1,
   refineSteps: 2,
@@ -221,7 +224,7 @@ t.test('ramp: levels in order, warm-up / hold / cool-down exact on the clock, st
   const report: Report = await runToEnd(clock, runRamp(host, RAMP), 120_000);
   host.end();
 
-  // Levels 10..40 (40 fails: stop after one failing level), then bisection 35 (fails), 32.5 (holds).
+  // Levels 10..50: 40 fails, so the ramp stops there (stopAfterFailedSteps 1), then bisection 35 (fails), 32.5 (holds).
   const rates = engine.rates();
   t.same(
     rates.map((r) => r.rate),
@@ -241,7 +244,7 @@ t.test('ramp: levels in order, warm-up / hold / cool-down exact on the clock, st
     t.equal(step.startedAt, iso(holdStart), `step ${i}: the hold starts after exactly warmupSec`);
     t.equal(step.durationSec, RAMP.holdSec, `step ${i}: the hold lasts exactly holdSec`);
     // The load stops exactly at the end of the hold (cool-down: rate 0).
-    const stopAt = engine.applied.find((a) => a.atMs >= r.atMs && a.rate === 0 && a.users === 0 && a.atMs > r.atMs);
+    const stopAt = engine.applied.find((a) => a.atMs > r.atMs && a.set === 'rate' && a.rate === 0);
     t.equal(stopAt?.atMs, holdEnd, `step ${i}: the load stops at the end of the hold`);
     // Cool-down: the next level only once every request of this one ended (polled every 100 ms), at most cooldownSec.
     const next = rates[i + 1];
@@ -280,11 +283,13 @@ t.test('ramp: an abort mid-hold ends the run at once, nothing left pending, the 
   const abortedAt = clock.wallMs();
   host.abort();
   await clock.advance(0);
-  t.ok(report !== undefined, 'the run ended without the clock moving');
-  await p;
+  const endedAtOnce = report !== undefined;
+  t.ok(endedAtOnce, 'the run ended without the clock moving');
+  // A run that did not end at once is still brought to its end (bounded), so the rest can be checked.
+  await runToEnd(clock, p, 120_000);
   host.end();
   if (report === undefined) return;
-  t.equal(clock.wallMs(), abortedAt, 'no time passed');
+  if (endedAtOnce) t.equal(clock.wallMs(), abortedAt, 'no time passed');
   t.equal(clock.timersPending - engine.timersPending, 0, 'no timer of the mode is left pending');
   t.equal(report.endedAt, iso(abortedAt), 'the report ends at the abort');
   t.equal(report.steps.length, 1, 'the step in progress is reported');
@@ -314,7 +319,8 @@ t.test('finish(): waits for requests in flight up to drainSec on the clock', asy
     await clock.advance(1999);
     t.equal(end, undefined, 'still waiting 1 ms before drainSec');
     await clock.advance(1);
-    await p;
+    t.ok(end !== undefined, 'ended at drainSec');
+    await runToEnd(clock, p, 60_000);
     host.end();
     t.equal(end?.endedAtMs, t0 + 2000, 'ends exactly at drainSec');
     t.ok(engine.inFlightCount > 0, 'requests still in flight');
@@ -333,9 +339,7 @@ t.test('finish(): waits for requests in flight up to drainSec on the clock', asy
     await clock.advance(1000);
     const t0 = clock.wallMs();
     const sent = engine.requestsSent;
-    const p = run.finish(2);
-    await clock.advance(2000);
-    const end = await p;
+    const end = await runToEnd(clock, run.finish(2), 2000);
     host.end();
     const lastEnd = Math.max(...engine.ends.map((e) => e.atMs));
     t.ok(lastEnd > t0, 'requests ended during the drain');
@@ -363,7 +367,7 @@ t.test('soak: warm-up left out, slices of durationSec/60 on the clock, a slowdow
   t.equal(engine.rates()[0]?.atMs, START_MS, 'the soak load is applied at the start (warm-up)');
   t.equal(report.startedAt, iso(warmEnd), 'the report starts after exactly warmupSec');
   const soakEnd = warmEnd + SOAK.durationSec * 1000;
-  const stopAt = engine.applied.find((a) => a.atMs > START_MS && a.rate === 0);
+  const stopAt = engine.applied.find((a) => a.atMs > START_MS && a.set === 'rate' && a.rate === 0);
   t.equal(stopAt?.atMs, soakEnd, 'the load stops after exactly durationSec');
   t.equal(report.overall.ttft.max < 0.9, true, 'no cold-start request (ended in the warm-up) in the report');
   const counted = engine.ends.filter((e) => e.atMs > warmEnd);
@@ -394,4 +398,48 @@ t.test('soak: warm-up left out, slices of durationSec/60 on the clock, a slowdow
     points.filter((p) => p[0] >= slowSlice).every((p) => p[1] > 0.19),
     'about 200 ms from the slice where the first slow request ended',
   );
+});
+
+t.test('spike: warm-up, baseline, spike and after on the clock; recovery from the end of the spike to the first clean window', async (t) => {
+  const SPIKE: SpikeModeConfig = { baseRate: 10, multiple: 4, warmupSec: 2, baselineSec: 10, spikeSec: 5, afterSec: 20, windowSec: 2 };
+  const { clock, engine, host } = setup();
+  const spikeFrom = START_MS + (SPIKE.warmupSec + SPIKE.baselineSec) * 1000;
+  const spikeTo = spikeFrom + SPIKE.spikeSec * 1000;
+  const backlogMs = 6000;
+  // Cold at the start; slow (TTFT 500 ms) from the spike until 6 s after it (a backlog draining); else 80 ms.
+  engine.latency = (_r, _since, sentAtMs) =>
+    sentAtMs < START_MS + COLD_MS ? { ttftMs: 900, e2eMs: 1000 } : sentAtMs >= spikeFrom && sentAtMs < spikeTo + backlogMs ? { ttftMs: 500, e2eMs: 610 } : { ttftMs: 80, e2eMs: 120 };
+  host.begin(true);
+  const report = await runToEnd(clock, runSpike(host, SPIKE), 120_000);
+  host.end();
+
+  t.same(
+    engine.rates(),
+    [
+      { atMs: START_MS, rate: 10 },
+      { atMs: spikeFrom, rate: 40 },
+      { atMs: spikeTo, rate: 10 },
+    ],
+    'base rate, the spike after warm-up + baseline, the base rate again after spikeSec',
+  );
+  const afterEnd = spikeTo + SPIKE.afterSec * 1000;
+  t.equal(engine.applied.find((a) => a.atMs > spikeTo && a.set === 'rate' && a.rate === 0)?.atMs, afterEnd, 'the load stops after exactly afterSec');
+  const [baseline, spike, after] = report.steps;
+  t.equal(baseline?.startedAt, iso(START_MS + SPIKE.warmupSec * 1000), 'the baseline starts after the warm-up');
+  t.equal(baseline?.durationSec, SPIKE.baselineSec, 'the baseline lasts baselineSec');
+  t.ok((baseline?.ttft.max ?? 1) < 0.9, 'no cold-start request in the baseline');
+  t.equal(spike?.startedAt, iso(spikeFrom), 'the spike step starts with the spike');
+  t.equal(spike?.durationSec, SPIKE.spikeSec, 'and lasts spikeSec');
+  t.equal(after?.durationSec, SPIKE.afterSec, 'after: afterSec');
+  t.equal(report.spike?.startedAt, iso(spikeFrom), 'the spike as reported');
+
+  // Windows of two 1 s slices sampled every second from the end of the spike: recovered at the
+  // first sample whose window holds no slow request (and enough requests to count).
+  const expected = Array.from({ length: SPIKE.afterSec }, (_, k) => spikeTo + (k + 1) * 1000).find((at) => {
+    const inWindow = engine.ends.filter((e) => e.atMs > at - SPIKE.windowSec * 1000 && e.atMs <= at);
+    return inWindow.length >= 5 && inWindow.every((e) => e.ttftMs === 80);
+  });
+  t.ok(expected !== undefined && expected > spikeTo + backlogMs, 'the slow requests outlast the spike');
+  t.equal(report.spike?.recoverySec, ((expected ?? 0) - spikeTo) / 1000, 'recovery: from the end of the spike to the first window without a slow request');
+  t.equal(clock.timersPending - engine.timersPending, 0, 'no timer of the mode is left');
 });
