@@ -5,7 +5,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Analysis } from './analyzer.js';
-import type { Clock } from '../clock.js';
+import { systemTimers, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { FailureSamples } from '../failures/samples.js';
 import type { Logger } from '../log.js';
@@ -52,6 +52,8 @@ export function createModes(
     registry: o.registry,
     logger: o.logger,
     clock: o.clock,
+    // The daemon injects no timers (its clock is for reading time): mode waits are real ones.
+    timers: systemTimers,
     version: VERSION,
     startedAtMs: o.startedAtMs,
     hints: () => analyzer?.snapshot().hints ?? [],

@@ -6,7 +6,7 @@
  * schedules. The daemon builds it once traffic exists and stops it first.
  */
 import type { Registry } from 'prom-client';
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle, Timers } from '../clock.js';
 import type { Config, ScenarioConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Hint } from '../analyzer/hint.js';
@@ -35,6 +35,8 @@ export interface ControllerDeps {
   target: { url: string; model: string; embedded: boolean };
   logger: Logger;
   clock: Clock;
+  /** The waits of mode runs and the final report's timeout (systemTimers in the daemon). */
+  timers: Timers;
   version: string;
   startedAtMs: number;
   /** The soak's load, the fleet's (a replica sends its share). */
@@ -133,6 +135,7 @@ export class ModeController {
       slo: cfg.slo,
       logger: this.d.logger,
       clock: this.d.clock,
+      timers: this.d.timers,
       soakLoad: this.d.soakLoad,
       ...(this.d.replicas !== undefined ? { replicas: this.d.replicas } : {}),
       ...(this.d.analysis !== undefined ? { analysis: this.d.analysis } : {}),
@@ -227,9 +230,9 @@ export class ModeController {
   async finalSoakReport(timeoutMs: number): Promise<void> {
     if (!this.soakMeter) return;
     this.resumeSoakMeter();
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer = this.d.timers.setTimeout(() => resolve('timeout'), timeoutMs);
     });
     try {
       const got = await Promise.race([this.soakReport().then((r) => r.name), timeout]);
@@ -238,7 +241,7 @@ export class ModeController {
     } catch (err) {
       this.log.warn(`final soak report failed (${errorMessage(err)}); stopping without it`);
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) this.d.timers.clearTimeout(timer);
       this.d.recorder.closeMeter(this.soakMeter);
       this.soakMeter = undefined;
     }

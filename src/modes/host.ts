@@ -6,7 +6,7 @@
  * the soak when the run ends. The daemon aborts it when stopping.
  */
 import type { Registry } from 'prom-client';
-import type { Clock } from '../clock.js';
+import type { Clock, Timers } from '../clock.js';
 import type { ScenarioConfig } from '../traffic/config.js';
 import type { Logger } from '../log.js';
 import type { Hint } from '../analyzer/hint.js';
@@ -27,6 +27,8 @@ export interface HostDeps {
   slo: SloLimits;
   logger: Logger;
   clock: Clock;
+  /** The waits of a run (systemTimers in the daemon; a fake clock's in tests). */
+  timers: Timers;
   /** The soak's load, the fleet's (this replica sends its share). */
   soakLoad: { rate: number; users: number; thinkTimeMs: number };
   /** Scale-out: this replica of the fleet (default: the only one). */
@@ -60,6 +62,7 @@ const mean = (xs: number[]): number | undefined => (xs.length > 0 ? xs.reduce((a
 
 export class DaemonModeHost implements ModeHost {
   readonly clock: Clock;
+  readonly timers: Timers;
   readonly logger: Logger;
   readonly slo: SloLimits;
   readonly target: { url: string; model: string; embedded: boolean };
@@ -75,6 +78,7 @@ export class DaemonModeHost implements ModeHost {
 
   constructor(private readonly d: HostDeps) {
     this.clock = d.clock;
+    this.timers = d.timers;
     this.logger = d.logger.child({ component: 'mode' });
     this.slo = d.slo;
     this.target = d.target;

@@ -12,7 +12,7 @@
  * never re-derives them). The pass/fail of a step and the knee's likely cause
  * are decided here too, so every mode judges the same way.
  */
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle, Timers } from '../clock.js';
 import type { ScenarioConfig } from '../traffic/config.js';
 import type { Logger } from '../log.js';
 import type { HdrTotal } from '../metrics/hdr-window.js';
@@ -39,6 +39,8 @@ export interface ServerGauges {
 /** What a mode drives. The daemon provides it (src/modes/host.ts); tests may fake it. */
 export interface ModeHost {
   readonly clock: Clock;
+  /** Every wait of a mode (warm-up, hold, cool-down, slices, gauge polls): the system's, or a test's fake clock. */
+  readonly timers: Timers;
   readonly logger: Logger;
   readonly slo: SloLimits;
   readonly target: { url: string; model: string; embedded: boolean };
@@ -121,17 +123,22 @@ export function msLeft(host: ModeHost, sec: number): () => number {
   return () => Number(end - host.clock.monoNs()) / 1e6;
 }
 
-/** Sleep that ends early (without throwing) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+/**
+ * Wait `ms` on the host's timers (every wait of a mode goes through here, so
+ * a test drives a run with a fake clock); ends early, without throwing, when
+ * the run is aborted.
+ */
+export function sleep(host: ModeHost, ms: number): Promise<void> {
+  const { signal, timers } = host;
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
+      timers.clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
     };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+    const t = timers.setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -189,7 +196,8 @@ export class GaugePoller {
   private readonly maxima = { waiting: -Infinity, running: -Infinity, kv: -Infinity };
   private preemptFirst: number | undefined;
   private preemptLast: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
   private pending: Promise<void> | undefined;
 
   constructor(
@@ -202,10 +210,11 @@ export class GaugePoller {
       this.pending = this.sample().finally(() => {
         this.pending = undefined;
       });
+      if (this.stopped) return;
+      this.timer = this.host.timers.setTimeout(tick, this.everyMs);
+      this.timer.unref?.();
     };
     tick();
-    this.timer = setInterval(tick, this.everyMs);
-    this.timer.unref();
   }
 
   private async sample(): Promise<void> {
@@ -232,7 +241,8 @@ export class GaugePoller {
   }
 
   async stop(): Promise<StepServer> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) this.host.timers.clearTimeout(this.timer);
     await this.pending;
     await this.sample();
     const mean = (k: 'waiting' | 'running' | 'kv' | 'gpu') => (this.counts[k] > 0 ? this.sums[k] / this.counts[k] : undefined);
@@ -271,7 +281,7 @@ export async function coolDown(host: ModeHost, maxSec: number): Promise<void> {
   host.setRate(0);
   host.setUsers(0, 0);
   const leftMs = msLeft(host, maxSec);
-  while (host.inFlight() > 0 && leftMs() > 0 && !host.signal.aborted) await sleep(Math.min(100, leftMs()), host.signal);
+  while (host.inFlight() > 0 && leftMs() > 0 && !host.signal.aborted) await sleep(host, Math.min(100, leftMs()));
 }
 
 /** A hold in progress: the meter was reset at its start and the server gauges are being polled. */
@@ -386,9 +396,9 @@ export function stepFromMeter(host: ModeHost, snap: MeterSnapshot, spec: LoadSpe
  */
 export async function measureStep(host: ModeHost, meter: Meter, spec: LoadSpec, timing: StepTiming, index: number): Promise<MeasuredStep> {
   applyLoad(host, spec);
-  await sleep(timing.warmupSec * 1000, host.signal);
+  await sleep(host, timing.warmupSec * 1000);
   const hold = beginHold(host, meter);
-  await sleep(timing.holdSec * 1000, host.signal);
+  await sleep(host, timing.holdSec * 1000);
   const m = await endHold(host, hold, spec, index);
   if (timing.cooldownSec > 0) await coolDown(host, timing.cooldownSec);
   return m;

@@ -38,7 +38,7 @@ export async function runSoak(host: ModeHost, cfg: SoakModeConfig): Promise<Repo
   host.setActivity(`soak ${soakLabel(load)} (warm-up)`);
   host.setRate(load.rate);
   host.setUsers(load.users, load.thinkTimeMs);
-  await sleep(cfg.warmupSec * 1000, host.signal);
+  await sleep(host, cfg.warmupSec * 1000);
   const run = startRun(host);
   host.setActivity(`soak ${soakLabel(load)}`);
   // Points for the charts: one per slice (about 60 over the run, 1–60 s each).
@@ -53,7 +53,7 @@ export async function runSoak(host: ModeHost, cfg: SoakModeConfig): Promise<Repo
     if (left <= 0 || host.signal.aborted) break;
     slice.reset(host.clock.wallMs());
     const s0 = host.clock.monoNs();
-    await sleep(Math.min(sliceSec * 1000, left), host.signal);
+    await sleep(host, Math.min(sliceSec * 1000, left));
     const sec = Number(host.clock.monoNs() - s0) / 1e9;
     const at = host.clock.wallMs();
     if (slice.hdr.ttft.count() > 0) ttft.push([at, Number((slice.hdr.ttft.percentile(0.99) ?? 0).toFixed(6))]);

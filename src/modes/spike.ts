@@ -99,7 +99,7 @@ export async function runSpike(host: ModeHost, cfg: SpikeModeConfig): Promise<Re
     while (!host.signal.aborted) {
       const left = leftMs();
       if (left <= 0) break;
-      await sleep(Math.min(sliceSec * 1000, left), host.signal);
+      await sleep(host, Math.min(sliceSec * 1000, left));
       const w = window.p99(useTtft);
       window.rotate();
       if (w === undefined) continue;
@@ -113,7 +113,7 @@ export async function runSpike(host: ModeHost, cfg: SpikeModeConfig): Promise<Re
 
   host.setActivity(`spike: warm-up at ${fmtLoad({ rate: cfg.baseRate })}`);
   applyLoad(host, { label: 'base', rate: cfg.baseRate });
-  await sleep(cfg.warmupSec * 1000, host.signal);
+  await sleep(host, cfg.warmupSec * 1000);
 
   host.setActivity(`spike: baseline at ${fmtLoad({ rate: cfg.baseRate })}`);
   window.restart();
