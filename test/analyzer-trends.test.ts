@@ -67,6 +67,17 @@ t.test('a linear leak of known rate is measured within 5 %', async (t) => {
   t.equal(down.projectedExhaustionSec, undefined);
 });
 
+t.test('minChange: a steep rise smaller than it over the span is stable', async (t) => {
+  // 10 min at 15 s, 0.3 MB a step: 12 MB over the span, a perfect line, 12 % of a 100 MB level.
+  const pts = series(41, 15, (i) => 100 * MB + i * 0.3 * MB);
+  const o = { warmupSec: 0, minPoints: 10, minSpanSec: 60 };
+  t.equal(leakTrend(pts, o).verdict, 'increasing', 'without a floor: increasing');
+  const held = leakTrend(pts, { ...o, minChange: 16 * MB });
+  t.equal(held.verdict, 'stable', held.reason);
+  t.match(held.reason, /change 1\.20e\+7 < 16000000 over the span/);
+  t.equal(leakTrend(pts, { ...o, minChange: 8 * MB }).verdict, 'increasing', 'a floor below the rise lets it through');
+});
+
 t.test('a tiny or noisy drift does not fire: effect-size and R² gates', async (t) => {
   const g = gaussian(seededRandom(4));
   // 0.5 % over the day: significant with this little noise, but below minRelChange (2 %)

@@ -13,6 +13,7 @@ import { HintTracker } from '../src/analyzer/tracker.js';
 import type { ErrorClass } from '../src/types.js';
 
 const STEP = 15;
+const MiB = 1024 * 1024;
 const START = Date.UTC(2026, 0, 1);
 
 function rule(id: string): Rule {
@@ -201,6 +202,19 @@ t.test('leak: a linear rise of the target RSS, with slope and projection', async
   );
   t.same(findings(restarted), [], 'after a restart the new segment is judged alone');
   t.same(await evalRule('leak', [], 10), { status: 'insufficient data', missing: ['llmsoak_target_process_resident_memory_bytes'] });
+});
+
+t.test('leak: a steep rise smaller than leakMinGrowthMiB over the window is heap sizing, not a leak', async (t) => {
+  // A 100 MB process over a 10 min window, every point on the line: 12 MiB (72 MiB/h, 12 % of its level, R² 1) is
+  // below the 16 MiB floor; 24 MiB is a leak. Both pass every other gate (slope, R², relative change).
+  const short = { leakWindowSec: 600, warmupSec: 0 };
+  const rise = (mibPerStep: number) => [{ series: 'llmsoak_target_process_resident_memory_bytes{process="node"}', values: `1e8+${mibPerStep * MiB}x40` }];
+  t.same(findings(await evalRule('leak', rise(0.3), 10, short)), [], '12 MiB over the window: no finding');
+  const above = findings(await evalRule('leak', rise(0.6), 10, short));
+  t.equal(above.length, 1, '24 MiB over the window: a leak');
+  t.ok(Math.abs(Number(above[0]?.evidence.slope_per_hour) / MiB - 144) < 1, `slope ${Number(above[0]?.evidence.slope_per_hour) / MiB} MiB/h`);
+  const noFloor = findings(await evalRule('leak', rise(0.3), 10, { ...short, thresholds: { ...DEFAULT_THRESHOLDS, leakMinGrowthMiB: 0 } }));
+  t.equal(noFloor.length, 1, 'the same 12 MiB with the floor at 0: a leak (the floor is what held it back)');
 });
 
 t.test('GPU rules say "insufficient data" without GPU series', async (t) => {

@@ -28,6 +28,13 @@ export interface Thresholds {
   alpha: number;
   /** Leak: smallest slope worth a hint, MiB per hour. */
   leakMiBPerHour: number;
+  /**
+   * Leak of memory (RSS, GPU memory): smallest rise over the window worth a hint, MiB. Below it a
+   * steep but short rise is a runtime sizing its heap (a fresh Node process grew ~3-20 MB in its
+   * first minute with nothing leaking) or one GC cycle; over the default 6 h window the slope
+   * threshold asks for far more.
+   */
+  leakMinGrowthMiB: number;
   /** Leak: goodness of fit (R²) of the robust line at or above which the rise is a trend, not noise. */
   leakR2: number;
   /** Generator bound: llmsoak's own schedule lag p99 above this, s. */
@@ -52,6 +59,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   latencyIncrease: 0.3,
   alpha: 0.001,
   leakMiBPerHour: 50,
+  leakMinGrowthMiB: 16,
   leakR2: 0.8,
   scheduleLagP99Sec: 0.05,
   eventLoopLagP99Sec: 0.1,

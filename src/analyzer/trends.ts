@@ -86,6 +86,12 @@ export interface LeakOptions {
   minRelChange?: number;
   /** Minimum |slope|, units per hour (default none). */
   minSlopePerHour?: number;
+  /**
+   * Minimum |fitted change| over the analysed span, in the series' unit (default none): a rise
+   * smaller than this is a runtime sizing its heap (V8's young generation, an allocator's arenas)
+   * or one GC cycle, however steep it looks over a short window.
+   */
+  minChange?: number;
   /** Fewest points analysed (after warm-up) for a verdict (default 20). */
   minPoints?: number;
   /** Shortest span analysed for a verdict, s (default 1,800). */
@@ -276,6 +282,7 @@ export function leakTrend(input: Series | readonly Sample[], opts: LeakOptions =
   if (!(r2 >= o.minR2)) fails.push(`R²=${Number.isNaN(r2) ? 'NaN' : r2.toFixed(3)} < ${o.minR2}`);
   if (!(Math.abs(relChange) >= o.minRelChange)) fails.push(`change ${(relChange * 100).toFixed(2)} % of level < ${o.minRelChange * 100} %`);
   if (o.minSlopePerHour !== undefined && !(Math.abs(slopePerHour) >= o.minSlopePerHour)) fails.push(`|slope| ${Math.abs(slopePerHour).toPrecision(3)}/h < ${o.minSlopePerHour}/h`);
+  if (o.minChange !== undefined && !(Math.abs(change) >= o.minChange)) fails.push(`change ${Math.abs(change).toPrecision(3)} < ${o.minChange} over the span`);
   if (fails.length > 0) return { ...out, reason: fails.join('; ') };
   out.verdict = fit.slope > 0 ? 'increasing' : 'decreasing';
   out.reason = `slope ${slopePerHour.toPrecision(4)}/h, R²=${r2.toFixed(3)}, p=${pValue.toPrecision(3)}, change ${(relChange * 100).toFixed(1)} % over ${(spanSec / 3600).toFixed(2)} h`;

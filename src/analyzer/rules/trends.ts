@@ -35,6 +35,7 @@ export function leakOptions(spec: LeakWatched, o: { thresholds: Thresholds; warm
     runStartMs: o.runStartMs,
     restartTimesMs: spec.selector.startsWith('llmsoak_target_process') ? o.restartTimesMs : [],
     minSlopePerHour: spec.minPerHour(o.thresholds),
+    ...(spec.unit === 'bytes' ? { minChange: o.thresholds.leakMinGrowthMiB * MiB } : {}),
     minR2: o.thresholds.leakR2,
     minSpanSec: Math.min(1800, o.windowSec / 3),
     minPoints: 10,
