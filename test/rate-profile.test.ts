@@ -17,9 +17,8 @@ import { RateProfile, parseProfileCsv, profileFromConfig, resolveStartHour, type
 import { loadConfig } from '../src/config/load.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
-import { defaultSimulatorConfig } from '../src/simulator/config.js';
-import { startSimulator } from '../src/simulator/server.js';
-import { ROOT, problemsOf } from './helpers.js';
+import { request } from 'undici';
+import { ROOT, freePort, problemsOf, startSimulator as startSimulatorProcess, waitFor } from './helpers.js';
 
 const S = 1e9;
 const dir = mkdtempSync(join(tmpdir(), 'llmsoak-profile-'));
@@ -350,9 +349,14 @@ async function countingProxy(upstream: string): Promise<{ url: string; arrivals:
 }
 
 t.test('MUST-SHOW: a compressed daily profile on the wire, within 10 % per step (and a base-rate change scales it)', async (t) => {
-  const sim = await startSimulator(defaultSimulatorConfig(), { logger: silentLogger(), host: '127.0.0.1', port: 0 });
-  t.teardown(() => sim.close());
-  const proxy = await countingProxy(sim.url);
+  // The simulator in its own process: this one stamps arrivals (the proxy) and runs the daemon's main
+  // thread, and a simulator beside them on the same event loop delayed the stamps.
+  const simPort = await freePort();
+  const sim = startSimulatorProcess(['--port', String(simPort)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn' });
+  t.teardown(() => sim.child.kill('SIGKILL'));
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  await waitFor(async () => ((await request(`${simUrl}/health`)).statusCode === 200 ? true : undefined), 15_000);
+  const proxy = await countingProxy(simUrl);
   t.teardown(() => proxy.close());
   // 24 hourly steps; timeScale 1200 makes an hour last 3 s. From 06:00, 8 steps: 0.6x .. 1.9x of 20 req/s.
   // At the start of step 6 the base rate is halved (Daemon.setRate): the day goes on, at half the height.
