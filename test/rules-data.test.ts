@@ -333,6 +333,47 @@ t.test('overload: a growing queue with running at its maximum', async (t) => {
   t.equal(findings(refused)[0]?.cause, 'overload', '429s refused at admission are overload too');
 });
 
+t.test('cpu_bound: the server process near one core with an empty queue and no busy GPU', async (t) => {
+  // 0.95 CPU-s per s: 14.25 per 15 s step.
+  const cpu = (perStep: number) => ({ series: 'llmsoak_target_process_cpu_seconds_total{process="vllm"}', values: `0+${perStep}x40` });
+  const queue = (v: string) => ({ series: 'llmsoak_server_requests_waiting{model="m"}', values: v });
+  const f = findings(await evalRule('cpu_bound', [cpu(14.25), queue('0x40')], 10));
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.cause, 'cpu_bound');
+  t.ok(Math.abs(Number(f[0]?.evidence.process_cpu_cores) - 0.95) < 0.01, `cores ${f[0]?.evidence.process_cpu_cores}`);
+  t.equal(f[0]?.evidence.gpu_utilization, 'absent');
+  t.same(findings(await evalRule('cpu_bound', [cpu(7.5), queue('0x40')], 10)), [], 'half a core: not bound');
+  t.same(findings(await evalRule('cpu_bound', [cpu(14.25), queue('5x40')], 10)), [], 'a queue waiting: the engine, not the frontend');
+  const gpuBusy = { series: 'llmsoak_gpu_utilization_ratio{gpu="0"}', values: '0.9x40' };
+  t.same(findings(await evalRule('cpu_bound', [cpu(14.25), queue('0x40'), gpuBusy], 10)), [], 'a busy GPU: not CPU bound');
+});
+
+t.test('quality_drift: the golden suite below its baseline score', async (t) => {
+  const baseline = { capturedAt: START, samples: { ttft: [], itl: [], tpot: [] }, quality: { golden: 1 } };
+  const score = (v: string) => [{ series: 'llmsoak_quality_score{suite="golden"}', values: v }];
+  const f = findings(await evalRule('quality_drift', score('1x30 0.5x10'), 10, { baseline }));
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.cause, 'quality_drift');
+  t.same([f[0]?.evidence.score, f[0]?.evidence.baseline_score], [0.5, 1]);
+  t.same(findings(await evalRule('quality_drift', score('1x30 0.95x10'), 10, { baseline })), [], 'a drop within qualityDrop (0.1)');
+  t.same(await evalRule('quality_drift', score('1x30 0.5x10'), 10), { status: 'insufficient data', missing: ['baseline (captured after warm-up)'] });
+});
+
+t.test('degradation: TTFT drifted above the baseline at steady load', async (t) => {
+  const ttft = (le: string, v: string) => ({ series: `llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="${le}"}`, values: v });
+  // 10 requests a step; the last 20 steps (the 5 min window) all land in the 0.25–0.5 s bucket (median ~0.375 s).
+  const slow = [ttft('0.1', '0x40'), ttft('0.25', '0+10x20 200x20'), ttft('0.5', '0+10x40'), ttft('+Inf', '0+10x40')];
+  const baselineAt = (v: number) => ({ capturedAt: START, samples: { ttft: Array(10).fill(v), itl: [], tpot: [] }, quality: {} });
+  const f = findings(await evalRule('degradation', slow, 10, { baseline: baselineAt(0.12) }));
+  t.equal(f.length, 1, 'fires');
+  t.equal(f[0]?.labels?.figure, 'ttft');
+  t.ok(Number(f[0]?.evidence.recent_median_s) > 0.3 && Number(f[0]?.evidence.baseline_median_s) === 0.12, `median ${f[0]?.evidence.recent_median_s} s vs 0.12 s`);
+  // The same window against a baseline at the level it now has: no drift.
+  const level = Number(f[0]?.evidence.recent_median_s);
+  t.same(findings(await evalRule('degradation', slow, 10, { baseline: baselineAt(level) })), [], 'at the baseline level: no drift');
+  t.same(await evalRule('degradation', slow, 10), { status: 'insufficient data', missing: ['baseline (captured after warm-up)'] });
+});
+
 t.test('network_client: client TTFT up, server TTFT flat', async (t) => {
   const baseline = { capturedAt: START, samples: { ttft: Array(10).fill(0.12), itl: [], tpot: [] }, quality: {}, clientServerTtftGapSec: 0.02, serverTtftSec: 0.1 };
   const client = (le: string, v: string) => ({ series: `llmsoak_time_to_first_token_seconds_bucket{scenario="qa",le="${le}"}`, values: v });
