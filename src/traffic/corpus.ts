@@ -6,6 +6,9 @@
  *
  * Keep it ASCII: the prompt builder relies on every token decoding to whole
  * characters so that it can cut the text by character offsets.
+ *
+ * The word "any" below is English prose inside the string, not a TypeScript
+ * type: left as written (editing the text moves every prompt's offsets).
  */
 export const CORPUS = `A bridge is an argument made of steel and stone. Every beam states a claim about the loads it will meet, and every rivet is a small promise that the claim was checked. The engineers who designed the long spans of the nineteenth century had no computers, so they drew forces as lines on paper and added them with rulers and patience. When a design failed, it rarely failed because the arithmetic was wrong. It failed because someone forgot a load that nobody had thought to write down: the wind pushing sideways on a deck, the rhythm of soldiers marching in step, the slow creep of iron that has been warm all summer and cold all winter for forty years. The lesson that survives from those failures is modest and useful. A structure is only as good as the list of things its designers were willing to imagine going wrong.
 
