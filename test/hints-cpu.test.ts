@@ -13,7 +13,9 @@ t.test('CPU-bound server: cpu_bound', async (t) => {
   // The frontend thread burns at most one core: the default 'near one core' (cpuBoundCores 0.8) holds
   // because npm test runs this file alone (scripts/test.sh, serial phase), with no other test on the cores.
   const s = await startScenario(t, { traffic: { rate: 6 }, analyzer: { thresholds: { alpha: 0.01 } } });
-  await s.waitBaseline();
+  // cpu_bound needs no baseline to fire (a baseline only raises its confidence), so the fault
+  // goes in once the rules run, not 20 s later.
+  await s.waitEvaluating();
   await s.setFaults({ cpuBound: { msPerRequest: 250 } });
   const { hint, afterSec } = await s.waitTopCause('cpu_bound', TWO_WINDOWS);
   t.ok(Number(hint.evidence.process_cpu_cores) >= DEFAULT_THRESHOLDS.cpuBoundCores, `process CPU in evidence (${hint.evidence.process_cpu_cores})`);
