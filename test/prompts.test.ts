@@ -1,5 +1,5 @@
 import t from 'tap';
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens } from '../src/tokenizer.js';
 import { PromptBuilder } from '../src/traffic/prompts.js';
 import { CORPUS } from '../src/traffic/corpus.js';
 import { createRng } from '../src/traffic/random.js';

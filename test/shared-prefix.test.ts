@@ -16,7 +16,7 @@
  */
 import t, { type Test } from 'tap';
 import { request } from 'undici';
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens } from '../src/tokenizer.js';
 import { loadConfig } from '../src/config/load.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import { Ajv } from 'ajv';
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens } from '../src/tokenizer.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { defaultSimulatorConfig, resolveSimulatorConfig, simulatorConfigSchema, type JsonSchema } from '../src/simulator/config.js';
 import { TOKEN_TEXT } from '../src/simulator/tokens.js';

@@ -30,7 +30,8 @@ import { createTargetPool } from '../traffic/target-pool.js';
 import type { Traffic } from '../traffic/traffic.js';
 import { TrafficWorkers } from '../traffic/workers.js';
 import type { WorkloadOptions } from '../traffic/workload.js';
-import { buildWorkload, WorkloadCache, type WorkloadSpec } from '../traffic/workload-spec.js';
+import { TokenCountThread } from '../traffic/token-count-thread.js';
+import { buildWorkload, planReplay, WorkloadCache, type WorkloadSpec } from '../traffic/workload-spec.js';
 import type { RequestRecord } from '../types.js';
 import type { Target } from './target.js';
 
@@ -80,8 +81,16 @@ export async function planTraffic(
   const contextTokens = await resolveContextTokens(t.edgeCases, target.baseUrl, target.headers, (m) => o.logger.warn(m));
   const options: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
   // What works on this target, and the configured scenarios it can serve (preflight.onMissingEndpoint).
-  const probe = { baseUrl: target.baseUrl, metricsUrl: target.metricsUrl, model, headers: target.headers, countTokens: (s: string) => prompts.countTokens(s), scrub: o.scrub };
-  const kept = await preflightAtStart(cfg, probe, { logger: o.logger, clock: o.clock, onResult: o.onPreflight });
+  // With traffic in workers, the main thread never loads the tokenizer (66 MB): the preflight counts in a thread that ends with it.
+  const counter = runsInWorkers(t, o.clock !== systemClock) ? new TokenCountThread() : undefined;
+  const countTokens = counter ? (s: string) => counter.count(s) : (s: string) => prompts.countTokens(s);
+  const probe = { baseUrl: target.baseUrl, metricsUrl: target.metricsUrl, model, headers: target.headers, countTokens, scrub: o.scrub };
+  let kept: TrafficConfig;
+  try {
+    kept = await preflightAtStart(cfg, probe, { logger: o.logger, clock: o.clock, onResult: o.onPreflight });
+  } finally {
+    await counter?.close();
+  }
   const specs = soakWorkloads(kept, new URL(target.baseUrl).pathname.replace(/\/+$/, ''), options);
   return { seed, rng, prompts, profile, kept, soakWorkload: specs.spec, scenarioWorkload: specs.scenarios, workloads: new WorkloadCache((s) => buildWorkload(s, rng, prompts)) };
 }
@@ -115,8 +124,9 @@ export function createTraffic(
 ): SoakTraffic {
   const t = cfg.traffic;
   const spec = plan.soakWorkload(model);
-  // Built here too with a worker: a bad replay file is a clear error at start, not in a thread.
-  const oversampled = plan.workloads.get(spec).oversampled;
+  // With a worker the workload is built there; its replay file is read here too, so that a bad one is a
+  // clear error at start, not in a thread (and the main thread builds no prompts: no tokenizer).
+  const oversampled = o.pool ? plan.workloads.get(spec).oversampled : spec.kind === 'replay' ? planReplay(spec.replay, plan.rng).oversampled : undefined;
   if (oversampled) o.logger.info(oversampled, 'replay: rare lengths oversampled');
   // Scale-out: this replica's share of the fleet's rate (and users).
   const share = replicaShare(plan.kept);

@@ -21,7 +21,7 @@
  * Each recognised question also has a deterministic wrong answer, which the
  * `quality` fault sends instead with its probability.
  */
-import { decode, encode } from 'gpt-tokenizer';
+import { decode, encode } from '../tokenizer.js';
 
 export interface GoldenAnswer {
   /** The correct answer, as the whole message content. */

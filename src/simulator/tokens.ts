@@ -14,7 +14,7 @@
  * across word boundaries, so tokenizing the generated text gives back exactly
  * the number of tokens generated (verified by a test).
  */
-import { countTokens, encode } from 'gpt-tokenizer';
+import { countTokens, encode } from '../tokenizer.js';
 import { fnv1a, Rng } from './rng.js';
 
 /** Common English words, each a single o200k_base token when preceded by a space. */

@@ -18,7 +18,7 @@
  * character offsets: no encoding or decoding on the hot path. The corpus ends
  * with "." and begins with " A", so the wrap-around joint is safe as well.
  */
-import { encode, decode, countTokens as gptCountTokens } from 'gpt-tokenizer';
+import { encode, decode, countTokens as gptCountTokens } from '../tokenizer.js';
 import { CORPUS } from './corpus.js';
 import type { Rng } from './random.js';
 

@@ -31,15 +31,20 @@ export function buildWorkload(spec: WorkloadSpec, rng: Rng, prompts: PromptBuild
     return { workload: new Workload(spec.scenarios, spec.model, rng, prompts, spec.basePath, spec.options), scenarios: spec.scenarios };
   }
   const r = spec.replay;
-  // Rare lengths oversampled across each lap when augment asks (from the run's seed).
-  const schedule = replaySchedule(loadReplay(r.file), r.augment, () => rng.fork());
+  const { schedule, oversampled } = planReplay(r, rng);
   const entries = schedule.entries;
   return {
     workload: new ReplayWorkload(entries, spec.model, prompts, spec.basePath),
     scenarios: replayScenarios(entries),
     replayArrivals: () => new ReplayArrivals(entries, r.speed, r.loop, schedule.periodSec),
-    ...(schedule.oversampled ? { oversampled: { ...schedule.oversampled, perLap: entries.length } } : {}),
+    ...(oversampled ? { oversampled } : {}),
   };
+}
+
+/** A replay file read and its lap laid out (rare lengths oversampled when augment asks, from the run's seed); no prompts built. */
+export function planReplay(r: ReplaySpec, rng: Rng): { schedule: ReturnType<typeof replaySchedule>; oversampled: Record<string, number | null> | undefined } {
+  const schedule = replaySchedule(loadReplay(r.file), r.augment, () => rng.fork());
+  return { schedule, oversampled: schedule.oversampled ? { ...schedule.oversampled, perLap: schedule.entries.length } : undefined };
 }
 
 /** Built workloads kept per engine: a mode that hands the soak's spec back gets the soak's workload (its chat sessions) back. */

@@ -1,0 +1,32 @@
+/**
+ * The tokenizer behind every token count and prompt in llmsoak and its
+ * simulator: gpt-tokenizer's default encoding (o200k_base), loaded on first
+ * use. Loading it builds a 200k-entry rank table, about 66 MB of RSS (20 MB of
+ * V8 heap) in each thread that loads it, so a thread that never counts a token
+ * never pays for it: the daemon's main thread, whose traffic runs in a worker
+ * (its start-up preflight counts in a short-lived thread: token-count-thread.ts).
+ *
+ * Loaded through require (the package ships CommonJS beside ESM) because
+ * callers count synchronously; everything in src/ reaches it through this
+ * module, so a process never holds two copies of the table.
+ */
+import { createRequire } from 'node:module';
+import type * as Gpt from 'gpt-tokenizer';
+
+type Tokenizer = typeof Gpt;
+
+let loaded: Tokenizer | undefined;
+
+function tokenizer(): Tokenizer {
+  loaded ??= createRequire(import.meta.url)('gpt-tokenizer') as Tokenizer;
+  return loaded;
+}
+
+/** Whether this thread has loaded the tokenizer (tests and the footprint bench). */
+export function tokenizerLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+export const encode: Tokenizer['encode'] = (...args) => tokenizer().encode(...args);
+export const decode: Tokenizer['decode'] = (...args) => tokenizer().decode(...args);
+export const countTokens: Tokenizer['countTokens'] = (...args) => tokenizer().countTokens(...args);
