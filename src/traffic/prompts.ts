@@ -119,6 +119,14 @@ export class PromptBuilder {
     return this.measured(ix, n);
   }
 
+  /**
+   * Loads the tokenizer and indexes the corpus now (each once per thread): about 0.3 s that must
+   * not fall on the first request's fire time, where it stalled the schedule (lag max 433 ms).
+   */
+  warm(): void {
+    getCorpusIndex();
+  }
+
   /** Token count of arbitrary text (gpt-tokenizer, o200k_base). */
   countTokens(text: string): number {
     return gptCountTokens(text);

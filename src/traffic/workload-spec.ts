@@ -26,7 +26,9 @@ export interface BuiltWorkload {
   oversampled?: Record<string, number | null>;
 }
 
+/** Builds a workload ready to fire: the tokenizer and corpus index are loaded here (an engine builds its workload when constructed), not at the first request. */
 export function buildWorkload(spec: WorkloadSpec, rng: Rng, prompts: PromptBuilder): BuiltWorkload {
+  prompts.warm();
   if (spec.kind === 'scenarios') {
     return { workload: new Workload(spec.scenarios, spec.model, rng, prompts, spec.basePath, spec.options), scenarios: spec.scenarios };
   }
