@@ -267,6 +267,10 @@ t.test('cost and energy per output token over the window', async (t) => {
   // window 60 s: base is the sample at 40 s → 6000 tokens, 600 J over 60 s
   t.ok(Math.abs(((await value(reg, 'llmsoak_cost_per_million_output_tokens')) ?? 0) - (4 * 2 * 60) / 3600 / 0.006) < 1e-9);
   t.ok(Math.abs(((await value(reg, 'llmsoak_energy_joules_per_output_token')) ?? 0) - 0.1) < 1e-12);
+  // The inputs are series too: alerts/llmsoak-rules.yml (group llmsoak-cost) derives the same figures from them.
+  t.equal(await value(reg, 'llmsoak_cost_output_tokens_total'), 19_000, 'tokens counted, as a counter');
+  t.equal(await value(reg, 'llmsoak_cost_gpu_hour_price'), 4, 'the price');
+  t.equal(await value(reg, 'llmsoak_cost_gpus'), 2, 'the GPUs billed');
 
   gpus = undefined;
   tokens += 1000;
@@ -275,11 +279,16 @@ t.test('cost and energy per output token over the window', async (t) => {
   t.ok(((await value(reg, 'llmsoak_energy_joules_per_output_token')) ?? 0) > 0, 'energy per token still there');
   t.equal(await value(reg, 'llmsoak_collector_last_success', { collector: 'cost' }), 0);
   t.match(String(lines()[0]?.reason), /gpuCount/);
+  t.equal(await value(reg, 'llmsoak_cost_gpus'), undefined, 'GPU count unknown: no GPU series');
 
   gpus = 2;
   energy = undefined;
   for (let s = 120; s <= 200; s += 10) await at(s);
   t.equal(await value(reg, 'llmsoak_cost_per_million_output_tokens'), undefined, 'idle window: absent, not infinite');
   t.equal(await value(reg, 'llmsoak_energy_joules_per_output_token'), undefined);
+  // The source restarted (a server counter after a redeploy): the exported counter counts on from its new zero.
+  tokens = 300;
+  await at(210);
+  t.equal(await value(reg, 'llmsoak_cost_output_tokens_total'), 20_000 + 300, 'a source that went back adds what it counted since');
   await c.stop();
 });

@@ -17,10 +17,19 @@
  * window has no per-token figure, not an infinite one). The cost attributes
  * every GPU-hour of the window to the counted tokens: with the client's
  * counter and other traffic on the same server it is an upper bound.
+ *
+ * The inputs are series too, so that Prometheus derives the same figures from
+ * data (alerts/llmsoak-rules.yml, group llmsoak-cost: the recording rules
+ * llmsoak:cost_per_million_output_tokens:rate1m and
+ * llmsoak:energy_joules_per_output_token:rate1m, with the GPU collector's
+ * llmsoak_gpu_energy_joules_total):
+ *   llmsoak_cost_output_tokens_total  the output tokens the cost counts (the source above)
+ *   llmsoak_cost_gpu_hour_price       cost.gpuHourPrice, when set
+ *   llmsoak_cost_gpus                 the GPUs billed, when known
  */
-import type { Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
-import { getOrCreateGauge } from './metrics-util.js';
+import { getOrCreateCounter, getOrCreateGauge } from './metrics-util.js';
 
 export interface CostInputs {
   outputTokens: () => number | undefined;
@@ -45,13 +54,27 @@ export class CostCollector extends PeriodicCollector {
   private readonly opts: CostCollectorOptions;
   private readonly costGauge: Gauge;
   private readonly energyGauge: Gauge;
+  private readonly tokensCounter: Counter;
+  private readonly priceGauge: Gauge;
+  private readonly gpusGauge: Gauge;
   private points: Point[] = [];
+  /** The token source's last cumulative reading (what the exported counter has caught up to). */
+  private lastTokens: number | undefined;
 
   constructor(opts: CostCollectorOptions) {
     super('cost', opts);
     this.opts = opts;
     this.costGauge = getOrCreateGauge(opts.registry, 'llmsoak_cost_per_million_output_tokens', 'GPU cost of one million output tokens over the cost window, in the currency of cost.gpuHourPrice.', []);
     this.energyGauge = getOrCreateGauge(opts.registry, 'llmsoak_energy_joules_per_output_token', 'GPU energy per output token over the cost window, joules.', []);
+    this.tokensCounter = getOrCreateCounter(
+      opts.registry,
+      'llmsoak_cost_output_tokens_total',
+      'Output tokens the cost figures count (collectors.cost.tokenSource: the client counter or the server counter).',
+      [],
+    );
+    this.priceGauge = getOrCreateGauge(opts.registry, 'llmsoak_cost_gpu_hour_price', 'Price of one GPU for one hour (collectors.cost.gpuHourPrice), in its currency.', []);
+    this.gpusGauge = getOrCreateGauge(opts.registry, 'llmsoak_cost_gpus', 'GPUs the cost figures bill (collectors.cost.gpuCount, else the GPUs the GPU collector sees).', []);
+    if (opts.gpuHourPrice !== undefined) this.priceGauge.set(opts.gpuHourPrice);
   }
 
   protected collect(): Promise<RunResult> {
@@ -66,6 +89,13 @@ export class CostCollector extends PeriodicCollector {
       this.energyGauge.remove({});
       return fail('no output-token count yet (no traffic recorder and no server token counter)');
     }
+    // The exported counter follows the source; a source that went back (restarted) counts on from zero.
+    const counted = this.lastTokens === undefined || tokens < this.lastTokens ? tokens : tokens - this.lastTokens;
+    this.tokensCounter.inc(counted);
+    this.lastTokens = tokens;
+    const gpus = this.opts.inputs.gpuCount?.();
+    if (gpus !== undefined && gpus > 0) this.gpusGauge.set(gpus);
+    else this.gpusGauge.remove({});
     const energy = this.opts.inputs.energyJoules?.();
     const last = this.points[this.points.length - 1];
     if (last !== undefined && tokens < last.tokens) this.points = []; // the counter restarted
@@ -84,7 +114,6 @@ export class CostCollector extends PeriodicCollector {
     let problem: string | undefined;
     const price = this.opts.gpuHourPrice;
     if (price !== undefined) {
-      const gpus = this.opts.inputs.gpuCount?.();
       if (gpus !== undefined && gpus > 0) this.costGauge.set((price * gpus * dtH) / (dTokens / 1e6));
       else {
         this.costGauge.remove({});
