@@ -104,19 +104,25 @@ interface DaemonPoint {
   rss: number;
   heapUsed: number;
   heapTotal: number;
+  /** The traffic workers' own heaps (their isolates: not in the main thread's nodejs_heap_*), summed. */
+  workerHeapUsed: number;
+  workerHeapTotal: number;
   external: number;
   arrayBuffers: number;
   storeBytes: number;
   storeSeries: number;
 }
 
-/** `name value` lines of a Prometheus text exposition, first value of each unlabelled name. */
+/** `name value` lines of a Prometheus text exposition: the first value of each name, and under `sum:name` the sum over its label sets. */
 function metricValues(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})? (\S+)/.exec(line);
-    if (m && !out.has(m[1] as string)) out.set(m[1] as string, Number(m[2]));
+    if (!m) continue;
+    const name = m[1] as string;
+    if (!out.has(name)) out.set(name, Number(m[2]));
+    out.set(`sum:${name}`, (out.get(`sum:${name}`) ?? 0) + Number(m[2]));
   }
   return out;
 }
@@ -137,6 +143,8 @@ async function daemonPoint(label: string, pid: number, url: string): Promise<Dae
     rss: rssOf(pid),
     heapUsed: v('nodejs_heap_size_used_bytes'),
     heapTotal: v('nodejs_heap_size_total_bytes'),
+    workerHeapUsed: v('sum:llmsoak_traffic_worker_heap_used_bytes'),
+    workerHeapTotal: v('sum:llmsoak_traffic_worker_heap_total_bytes'),
     external: v('nodejs_external_memory_bytes'),
     arrayBuffers: v('llmsoak_process_array_buffers_bytes'),
     storeBytes: v('llmsoak_analyzer_store_bytes'),
@@ -400,13 +408,27 @@ async function main(): Promise<void> {
     const points = await benchDaemon(MINUTES);
     console.log(
       table(
-        ['when', 'RSS MB', 'RSS median, max of the minute before', 'heap used MB', 'heap total MB', 'external MB', 'array buffers MB', 'store MB', 'store series'],
+        [
+          'when',
+          'RSS MB',
+          'RSS median, max of the minute before',
+          'heap used MB',
+          'heap total MB',
+          'worker heap used MB',
+          'worker heap total MB',
+          'external MB',
+          'array buffers MB',
+          'store MB',
+          'store series',
+        ],
         points.map((p) => [
           p.label,
           mb(p.rss),
           Number.isFinite(p.rssMedian) ? `${mb(p.rssMedian)}, ${mb(p.rssMax)}` : '-',
           mb(p.heapUsed),
           mb(p.heapTotal),
+          mb(p.workerHeapUsed),
+          mb(p.workerHeapTotal),
           mb(p.external),
           mb(p.arrayBuffers),
           mb(p.storeBytes),

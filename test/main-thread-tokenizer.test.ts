@@ -2,7 +2,8 @@
  * Issue 15: the daemon's main thread never loads the tokenizer (about 66 MB of
  * RSS per thread) when its traffic runs in a worker: the worker builds the
  * prompts, and the start-up preflight counts its tokens in a short-lived
- * thread (TokenCountThread) whose counts equal the tokenizer's own.
+ * thread (TokenCountThread) whose counts equal the tokenizer's own. The
+ * worker's own heap is exported beside the main thread's.
  * The simulator runs in its own process, as `npm start` runs it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,6 +62,11 @@ t.test('with traffic in a worker, the main thread sends, measures and preflights
   const text = await daemon.registry.metrics();
   t.ok(metricSum(text, 'llmsoak_output_tokens_total') > 0, 'tokens measured');
   t.equal(tokenizerLoaded(), false, 'the main thread has not loaded the tokenizer');
+  // The worker's own heap is a series too (prom-client's nodejs_heap_* are the main thread's isolate only).
+  const used = metricSum(text, 'llmsoak_traffic_worker_heap_used_bytes');
+  const total = metricSum(text, 'llmsoak_traffic_worker_heap_total_bytes');
+  t.ok(used > 1e6 && used <= total, `worker 0 heap: ${(used / 1e6).toFixed(1)} MB used of ${(total / 1e6).toFixed(1)} MB`);
+  t.match(text, /llmsoak_traffic_worker_heap_used_bytes\{worker="0"\} /, 'labelled by worker');
 });
 
 t.test('TokenCountThread: the same counts as the tokenizer, synchronously; unusable after close', async (t) => {

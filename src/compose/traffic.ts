@@ -7,7 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import type { Pool } from 'undici';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import { maxModeUsers } from '../config/modes.js';
@@ -189,6 +189,7 @@ export function createTraffic(
         onRecord: recordSink,
         logger: o.logger,
       });
+  if (engine instanceof TrafficWorkers) exportWorkerHeaps(engine, o.registry);
   return {
     engine,
     start: async () => {
@@ -203,4 +204,27 @@ export function createTraffic(
       }
     },
   };
+}
+
+/** The traffic workers' own V8 heaps, which prom-client's nodejs_heap_* (the main thread's isolate) leave out. */
+function exportWorkerHeaps(workers: TrafficWorkers, registry: Registry): void {
+  const read = (pick: (h: { used: number; total: number }) => number) =>
+    function (this: Gauge<'worker'>): void {
+      this.reset();
+      for (const h of workers.heapStats()) this.labels(String(h.worker)).set(pick(h));
+    };
+  new Gauge({
+    name: 'llmsoak_traffic_worker_heap_used_bytes',
+    help: 'V8 heap in use in each traffic worker thread (its last report, every 5 s), bytes.',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect: read((h) => h.used),
+  });
+  new Gauge({
+    name: 'llmsoak_traffic_worker_heap_total_bytes',
+    help: 'V8 heap allocated by each traffic worker thread (its last report, every 5 s), bytes.',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect: read((h) => h.total),
+  });
 }

@@ -6,6 +6,7 @@
  */
 import { SecretScrubber } from '../security/secrets.js';
 import { writeFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { systemClock } from '../clock.js';
@@ -19,6 +20,8 @@ import type { TrafficSink } from './traffic.js';
 import { buildWorkload, WorkloadCache } from './workload-spec.js';
 import type { Batch, BatchRecord, FromWorker, ProfileSpec, SeriesDef, ToWorker, WorkerInit } from './worker-protocol.js';
 
+/** The worker's heap figures go to the main thread this often, ms (a scrape reads the last ones). */
+const HEAP_REPORT_MS = 5000;
 /** Batches posted at most this many records apart, whatever the interval. */
 const MAX_BATCH_RECORDS = 512;
 
@@ -149,6 +152,13 @@ function main(): void {
     },
   });
   const ticker = setInterval(() => sink.flush(engine.inFlightCount, engine.requestsSent), init.batchMs);
+  const reportHeap = (): void => {
+    const h = getHeapStatistics();
+    post({ type: 'heap', used: h.used_heap_size, total: h.total_heap_size });
+  };
+  reportHeap();
+  const heapTicker = setInterval(reportHeap, HEAP_REPORT_MS);
+  heapTicker.unref();
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'start':
@@ -173,6 +183,7 @@ function main(): void {
       case 'stop':
         void engine.stop(m.drainMs).then(async (r) => {
           clearInterval(ticker);
+          clearInterval(heapTicker);
           sink.flush(engine.inFlightCount, engine.requestsSent);
           await pool.close().catch(() => undefined);
           post({ type: 'stopped', ...r });

@@ -84,4 +84,6 @@ export type FromWorker =
   /** The engine started: its profile origin, process.hrtime ns (the same clock in every thread). */
   | { type: 'started'; originNs: number }
   | { type: 'log'; line: string }
+  /** The worker's own V8 heap (its isolate: process.memoryUsage() in the main thread does not include it), bytes. */
+  | { type: 'heap'; used: number; total: number }
   | { type: 'stopped'; drained: number; cancelled: number };

@@ -58,6 +58,8 @@ class WorkerSlot {
   /** Requests of the current worker started and not yet recorded (lost if it dies). */
   open = 0;
   restarts: number[] = [];
+  /** The worker's last heap report (undefined until its first, and after it exits). */
+  heap: { used: number; total: number } | undefined;
   stopped: ((r: { drained: number; cancelled: number }) => void) | undefined;
   /** Set until the first worker of this slot has built its engine. */
   onReady: ((err?: Error) => void) | undefined;
@@ -136,6 +138,7 @@ export class TrafficWorkers implements Traffic {
     w.on('exit', (code) => {
       if (slot.worker !== w) return;
       slot.worker = undefined;
+      slot.heap = undefined;
       this.sentBefore += slot.sent;
       slot.sent = 0;
       slot.inFlight = 0;
@@ -179,6 +182,9 @@ export class TrafficWorkers implements Traffic {
         break;
       case 'log':
         this.forwardLog(m.line);
+        break;
+      case 'heap':
+        slot.heap = { used: m.used, total: m.total };
         break;
       case 'ready':
         slot.onReady?.();
@@ -325,6 +331,11 @@ export class TrafficWorkers implements Traffic {
 
   get requestsSent(): number {
     return this.sentBefore + this.slots.reduce((a, s) => a + s.sent, 0);
+  }
+
+  /** Each running worker's last heap report (every 5 s), by worker index. */
+  heapStats(): { worker: number; used: number; total: number }[] {
+    return this.slots.flatMap((s, worker) => (s.heap ? [{ worker, ...s.heap }] : []));
   }
 
   async stop(drainMs: number): Promise<{ drained: number; cancelled: number }> {
