@@ -22,6 +22,11 @@ function tokenizer(): Tokenizer {
   return loaded;
 }
 
+/** Loads it now (about 0.3 s), where a delay costs nothing: before a server answers or an engine fires its first request. */
+export function warmTokenizer(): void {
+  tokenizer().countTokens(' warm');
+}
+
 /** Whether this thread has loaded the tokenizer (tests and the footprint bench). */
 export function tokenizerLoaded(): boolean {
   return loaded !== undefined;

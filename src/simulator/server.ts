@@ -29,6 +29,7 @@ import { Rng } from './rng.js';
 import { answerPieces, goldenAnswerForBody } from './answers.js';
 import { BadRequest, chatPromptTokenIds, completionPromptTokenIds, countChatPromptTokens, countCompletionPromptTokens, embeddingInputs } from './tokens.js';
 import { PrefixCache, blockHashes } from './prefix-cache.js';
+import { warmTokenizer } from '../tokenizer.js';
 import { ModerationRequest, moderationInputs } from './moderation.js';
 import { sendError, sendJson } from './wire.js';
 
@@ -105,6 +106,8 @@ class Simulator implements SimContext {
     const sigma = cfg.engine.outputTokensSigma;
     this.outputMu = Math.log(cfg.engine.outputTokensMean) - (sigma * sigma) / 2;
     this.server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.route(req, res));
+    // Every generation counts its prompt: the tokenizer loads now, not in the first request's TTFT.
+    warmTokenizer();
   }
 
   nextId(): string {
