@@ -1,7 +1,8 @@
 /**
  * Issue 10's must-show: a redeploy of the simulator (stopped, then started on
  * the same port with another model name) during a soak shows as ONE model
- * change (plus the restart), logged once, counted, and a report written
+ * change (plus the restart), logged once, counted, exported as identity
+ * series, and a report written
  * after the after-window has both before and after figures. The simulator is
  * a separate process on a fixed loopback port; short windows by config.
  */
@@ -81,6 +82,7 @@ t.test('a redeploy with another model is one model change plus one restart, with
   t.same(detector.events(), [], 'no change while the same server runs');
   sim.child.kill('SIGTERM');
   await waitExit(sim.child, 5000);
+  const spawnedAt = Date.now();
   sim = startSim(port, 'sim-b');
   await healthy(simUrl);
   const restartedAt = Date.now();
@@ -127,6 +129,11 @@ t.test('a redeploy with another model is one model change plus one restart, with
   t.equal(metricValue(text, 'llmsoak_target_changes_total{kind="restart"}'), 1, 'restart counter');
   t.equal(metricValue(text, 'llmsoak_target_changes_total{kind="version"}'), 0, 'version counter');
   t.ok((metricValue(text, 'llmsoak_target_last_change_timestamp_seconds{kind="model"}') ?? 0) * 1000 >= restartedAt - 5000, 'last change timestamp');
+  // The identity as series, from which Prometheus detects changes (LlmsoakTargetChanged, LlmsoakTargetRestarted).
+  t.equal(metricValue(text, 'llmsoak_target_identity_info{source="models",key="served models",value="sim-b"}'), 1, 'identity series: the model served now');
+  t.notMatch(text, /llmsoak_target_identity_info\{[^}]*value="sim-a"\}/, 'identity series: the old model is gone');
+  const started = metricValue(text, 'llmsoak_target_start_time_seconds{source="process"}') ?? 0;
+  t.ok(started * 1000 >= spawnedAt - 1000, `start time series: the new process (${((started * 1000 - spawnedAt) / 1000).toFixed(2)} s after its spawn)`);
 
   const status = (await (await request(`${daemon.listenUrl}/api/status`)).body.json()) as { target: { model: string }; targetChanges: unknown[] };
   t.equal(status.target.model, 'sim-b', '/api/status: the model requested now');

@@ -15,6 +15,12 @@
  *     the same window after it ("after" is 'pending' until that has passed).
  * A restart seen by several sources (the server's /metrics and /proc) is one
  * restart: restarts within `restartMergeSec` of the last one are merged.
+ *
+ * The identity itself is exported as series too, so that Prometheus detects
+ * changes from data across a fleet (alerts/llmsoak-rules.yml:
+ * LlmsoakTargetChanged, LlmsoakTargetRestarted):
+ *   llmsoak_target_identity_info{source,key,value}   1 for each reading's latest value (model ids, version labels)
+ *   llmsoak_target_start_time_seconds{source}        the target's start time as each source reports it
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
@@ -70,6 +76,8 @@ const MAX_EVENTS = 200;
 const SLICES_PER_WINDOW = 4;
 
 const EVENT_KIND: Record<ChangeKind, string> = { model: 'model_change', version: 'version_change', restart: 'restart' };
+/** Identity values are cut to this many characters in labels (a list of served models can be long). */
+const MAX_LABEL_CHARS = 128;
 
 export class TargetChangeDetector {
   private readonly log: Logger;
@@ -77,6 +85,8 @@ export class TargetChangeDetector {
   private readonly list: RunEvent[] = [];
   private readonly counter: Counter<'kind'>;
   private readonly lastChange: Gauge<'kind'>;
+  private readonly identityInfo: Gauge<'source' | 'key' | 'value'>;
+  private readonly startTime: Gauge<'source'>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pendingAfter = new Set<() => void>();
   private slices: SliceMeters | undefined;
@@ -109,6 +119,18 @@ export class TargetChangeDetector {
       registers: [o.registry],
     });
     for (const k of CHANGE_KINDS) this.counter.labels(k).inc(0);
+    this.identityInfo = new Gauge({
+      name: 'llmsoak_target_identity_info',
+      help: 'The target as each source last saw it (served model ids, version or build labels); always 1. A change is a new value label.',
+      labelNames: ['source', 'key', 'value'],
+      registers: [o.registry],
+    });
+    this.startTime = new Gauge({
+      name: 'llmsoak_target_start_time_seconds',
+      help: 'When the target process started, seconds since the epoch, as each source reports it (server: its process_start_time_seconds; process: /proc).',
+      labelNames: ['source'],
+      registers: [o.registry],
+    });
   }
 
   /** Start the slices "before" figures are read from. */
@@ -139,6 +161,7 @@ export class TargetChangeDetector {
     const id = `${obs.kind}\u0000${obs.source}\u0000${obs.key}`;
     const prev = this.known.get(id);
     this.known.set(id, { value: obs.value, lastSeenMs: now });
+    this.exportIdentity(obs, prev?.value);
     if (prev === undefined || prev.value === obs.value) return;
     if (obs.kind === 'restart') {
       const merged = this.lastRestartMs !== undefined && now - this.lastRestartMs <= this.o.cfg.restartMergeSec * 1000;
@@ -149,6 +172,18 @@ export class TargetChangeDetector {
       }
     }
     this.record(obs, prev.value, prev.lastSeenMs, now);
+  }
+
+  /** The reading as series: a restart's start time as a value; a model or version as a label (the old one removed). */
+  private exportIdentity(obs: IdentityObservation, prev: string | undefined): void {
+    if (obs.kind === 'restart') {
+      const sec = Number(obs.value);
+      if (Number.isFinite(sec)) this.startTime.labels(obs.source).set(sec);
+      return;
+    }
+    const cut = (v: string) => v.slice(0, MAX_LABEL_CHARS);
+    if (prev !== undefined && cut(prev) !== cut(obs.value)) this.identityInfo.remove(obs.source, obs.key, cut(prev));
+    this.identityInfo.labels(obs.source, obs.key, cut(obs.value)).set(1);
   }
 
   private record(obs: IdentityObservation, from: string, lastSeenOldMs: number, now: number): void {
