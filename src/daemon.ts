@@ -117,7 +117,7 @@ export class Daemon {
     follower.follow({ engine: traffic.engine, workloadFor: plan.soakWorkload, busy: () => modes.busy });
     // Traffic has drained when this runs: the last soak report's totals are final; the analyzer and its store still answer.
     if (this.deps.finalReport) finalReport.fill(() => modes.finalSoakReport(FINAL_REPORT_TIMEOUT_MS));
-    const quality = createQuality(cfg, suites, { ...common, baseUrl: target.baseUrl, model });
+    const quality = createQuality(cfg, suites, { ...common, baseUrl: target.baseUrl, model, scheduler: modes.scheduler });
     parts.quality = quality;
     if (quality) t.push('quality checks', () => quality.stop());
     // A mode running at stop ends early (its report keeps what it measured); no new schedules.

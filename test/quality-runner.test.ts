@@ -11,7 +11,9 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/log.js';
 import { QualityRunError, QualityRunner } from '../src/quality/runner.js';
-import { QualityScheduler } from '../src/quality/scheduler.js';
+import { QualityJob } from '../src/quality/job.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
+import type { Logger } from '../src/log.js';
 import { validatePrompts, type Suite } from '../src/quality/suite.js';
 import { waitFor } from './helpers.js';
 
@@ -180,16 +182,18 @@ t.test('runner: a suite with no answer keeps its score; a timeout is an error', 
   );
 });
 
-t.test('scheduler: interval ticks never overlap; a failing run is logged once, recovery once', async (t) => {
+/** The daemon's scheduler with no mode schedule: what quality checks are a side job of. */
+function sideScheduler(logger: Logger): Scheduler {
+  return new Scheduler([], { logger, run: () => Promise.reject(new Error('no mode schedule here')), busy: () => undefined });
+}
+
+t.test('quality job on the scheduler: interval ticks never overlap; a failing run is logged once, recovery once', async (t) => {
   const log = capture();
   let active = 0;
   let maxActive = 0;
   let calls = 0;
   let fail = true;
-  const s = new QualityScheduler({
-    schedule: '0 * * * *',
-    intervalSec: 0.05,
-    runOnStart: true,
+  const job = new QualityJob({
     registry: new Registry(),
     logger: log.logger,
     job: async () => {
@@ -201,29 +205,34 @@ t.test('scheduler: interval ticks never overlap; a failing run is logged once, r
       if (fail) throw new Error('target down');
     },
   });
-  s.start();
-  t.teardown(() => s.stop());
-  await waitFor(async () => (s.counts.failed >= 3 ? true : undefined), 5000, 20);
+  const scheduler = sideScheduler(log.logger);
+  scheduler.addSideJob({ name: 'quality checks', cron: '0 * * * *', everySec: 0.05, runOnStart: true, trigger: () => job.trigger() });
+  scheduler.start();
+  t.teardown(async () => {
+    await scheduler.stop();
+    await job.stop();
+  });
+  await waitFor(async () => (job.counts.failed >= 3 ? true : undefined), 5000, 20);
   fail = false;
-  await waitFor(async () => (s.counts.ok >= 2 ? true : undefined), 5000, 20);
-  await s.stop();
+  await waitFor(async () => (job.counts.ok >= 2 ? true : undefined), 5000, 20);
+  await scheduler.stop();
+  await job.stop();
   t.equal(maxActive, 1, 'never two runs at once');
-  t.ok(s.counts.skipped > 0, `ticks during a run are skipped (${s.counts.skipped})`);
-  t.equal(calls, s.counts.ok + s.counts.failed);
+  t.ok(job.counts.skipped > 0, `ticks during a run are skipped (${job.counts.skipped})`);
+  t.equal(calls, job.counts.ok + job.counts.failed);
   const warn = log.lines().filter((l) => l.level === 40 && /quality run failed/.test(l.msg));
   t.equal(warn.length, 1, 'failure logged once');
   t.match(warn[0]?.msg, /target down/);
   t.equal(log.lines().filter((l) => l.msg === 'quality runs recovered').length, 1, 'recovery logged once');
 });
 
-t.test('scheduler: node-cron schedule (seconds field) runs; stop aborts a run in progress', async (t) => {
+t.test('quality job on the scheduler: node-cron schedule (seconds field) runs; stop aborts a run in progress', async (t) => {
   let runs = 0;
   let aborted = false;
-  const s = new QualityScheduler({
-    schedule: '* * * * * *',
-    runOnStart: false,
+  const logger = capture().logger;
+  const job = new QualityJob({
     registry: new Registry(),
-    logger: capture().logger,
+    logger,
     job: async (signal) => {
       runs++;
       if (runs < 2) return;
@@ -237,13 +246,17 @@ t.test('scheduler: node-cron schedule (seconds field) runs; stop aborts a run in
       });
     },
   });
-  s.start();
-  t.ok(s.nextRun(), 'node-cron says when the next run is');
-  await waitFor(async () => (runs >= 2 && s.running ? true : undefined), 5000, 20);
+  const scheduler = sideScheduler(logger);
+  scheduler.addSideJob({ name: 'quality checks', cron: '* * * * * *', runOnStart: false, trigger: () => job.trigger() });
+  scheduler.start();
+  t.ok(scheduler.nextSideRun('quality checks'), 'node-cron says when the next run is');
+  await waitFor(async () => (runs >= 2 && job.running ? true : undefined), 5000, 20);
   const t0 = Date.now();
-  await s.stop();
+  await scheduler.stop();
+  await job.stop();
   t.ok(aborted, 'the run in progress saw the abort');
   t.ok(Date.now() - t0 < 1000, 'stop did not wait for the run to finish by itself');
-  t.notOk(s.running);
-  t.equal(await s.trigger(), false, 'nothing runs after stop');
+  t.notOk(job.running);
+  t.equal(await job.trigger(), false, 'nothing runs after stop');
+  t.equal(scheduler.nextSideRun('quality checks'), null, 'nothing scheduled after stop');
 });

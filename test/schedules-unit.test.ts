@@ -3,7 +3,8 @@
  * (no wall-clock wait): a run's record and times, never two runs at once (a
  * job due while another, itself or a mode run is running is skipped, logged
  * and counted), missed runs logged and counted, a failing or failed run
- * recorded as such, and stop() waiting for the running job and ending the rest.
+ * recorded as such, and stop() waiting for the running job and ending the rest;
+ * side jobs (quality checks) beside them.
  * The end-to-end test with node-cron's real timers is test/schedules.test.ts.
  */
 import t from 'tap';
@@ -199,4 +200,28 @@ t.test('stop: waits for the running job, ends every task, and nothing fires afte
   await task('soak-report').due();
   t.equal(runs.length, 1, 'a task that still fires after stop runs nothing');
   t.same(status('soak-report').nextRuns, [], 'no next runs once stopped');
+});
+
+t.test('side jobs (quality checks): start even without the mode schedules, run beside a mode run, end at stop', async (t) => {
+  const { runs, scheduler, task } = setup(() => 'a ramp from the API');
+  let triggered = 0;
+  scheduler.addSideJob({
+    name: 'quality checks',
+    cron: '0 * * * *',
+    runOnStart: true,
+    trigger: async () => {
+      triggered++;
+    },
+  });
+  scheduler.start({ schedules: false });
+  t.ok(task('quality checks').started, 'the side job started');
+  t.notOk(task('ramp-job').started, 'the mode schedules did not (llmsoak bench)');
+  t.equal(triggered, 1, 'once at start (runOnStart)');
+  t.equal(scheduler.nextSideRun('quality checks')?.toISOString(), '2026-12-07T01:00:00.000Z', 'its next run, from its task');
+  await task('quality checks').due();
+  t.equal(triggered, 2, 'due while a mode run is running, it runs: only its own trigger decides on overlap');
+  t.equal(runs.length, 0, 'no mode job ran');
+  await scheduler.stop();
+  t.ok(task('quality checks').destroyed, 'stop ends it');
+  t.equal(scheduler.nextSideRun('quality checks'), null, 'and it has no next run');
 });

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { Recorder } from '../metrics/recorder.js';
 import { ModeController } from '../modes/controller.js';
 import { soakAnalysisOf } from '../modes/soak-analysis.js';
-import { startQualityChecks, type QualityChecks } from '../quality/index.js';
+import { startQualityChecks, type QualityChecks, type SideJobScheduler } from '../quality/index.js';
 import type { Suite } from '../quality/suite.js';
 import { redactUrl } from '../security/secrets.js';
 import { fleetLoad } from '../traffic/soak-plan.js';
@@ -71,9 +71,14 @@ export function createModes(
 }
 
 /** Golden prompts beside the soak, scored into llmsoak_quality_score{suite}; undefined without suites. */
-export function createQuality(cfg: Config, suites: Suite[], o: { baseUrl: string; model: string; registry: Registry; logger: Logger; clock: Clock }): QualityChecks | undefined {
+export function createQuality(
+  cfg: Config,
+  suites: Suite[],
+  o: { baseUrl: string; model: string; registry: Registry; logger: Logger; clock: Clock; scheduler: SideJobScheduler },
+): QualityChecks | undefined {
   if (suites.length === 0) return undefined;
   return startQualityChecks({
+    scheduler: o.scheduler,
     cfg: cfg.quality,
     suites,
     baseUrl: o.baseUrl,

@@ -69,7 +69,8 @@ export interface RunOptions {
 export class ModeController {
   private readonly log: Logger;
   private readonly live: LiveHistory;
-  private readonly scheduler: Scheduler;
+  /** The daemon's one scheduler: mode schedules, and side jobs others add (quality checks). */
+  readonly scheduler: Scheduler;
   private current: { label: string; host: DaemonModeHost; done: Promise<unknown> } | undefined;
   private activityText: string;
   /** The soak's own figures since the last soak report (detached while a mode pauses the soak). */
@@ -106,14 +107,14 @@ export class ModeController {
     return l.users > 0 ? `soak ${l.users} users${fleet}` : `soak ${l.rate} req/s${fleet}`;
   }
 
-  /** Start the live history, the soak meter and (unless told not to) the schedules. */
+  /** Start the live history, the soak meter, the scheduler's side jobs and (unless told not to) the mode schedules. */
   start(opts: { schedules: boolean; soak: boolean }): void {
     this.live.start();
     if (opts.soak) {
       this.soakMeter = this.d.recorder.openMeter();
       this.soakFromMs = this.d.clock.wallMs();
     } else this.activityText = 'idle';
-    if (opts.schedules) this.scheduler.start();
+    this.scheduler.start({ schedules: opts.schedules });
   }
 
   /** Name of what runs now (a mode run or a schedule), or undefined. */

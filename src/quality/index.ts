@@ -1,6 +1,7 @@
 /**
  * Quality checks beside the soak: golden prompts (suite.ts) sent to the target
- * and scored (runner.ts, score.ts) on a schedule (scheduler.ts), exported as
+ * and scored (runner.ts, score.ts) on a schedule (a side job of the daemon's
+ * scheduler, src/schedule/; one run at a time: job.ts), exported as
  * `llmsoak_quality_score{suite}`; the analyzer's `quality_drift` rule compares
  * that score with its baseline.
  */
@@ -9,15 +10,27 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { QualityConfig } from './config.js';
 import { QualityRunner, type RunReport } from './runner.js';
-import { QualityScheduler } from './scheduler.js';
+import { QualityJob } from './job.js';
 import type { Suite } from './suite.js';
 
 export { loadSuites } from './suite.js';
 export type { QualityConfig } from './config.js';
 
+/**
+ * What quality checks need of the daemon's scheduler (src/schedule/scheduler.ts, whose Scheduler is
+ * one): declared here so that quality/ does not import schedule/ (which imports config/, which imports quality/).
+ */
+export interface SideJobScheduler {
+  addSideJob(job: { name: string; cron: string; everySec?: number; runOnStart: boolean; trigger: () => Promise<unknown> }): void;
+  nextSideRun(name: string): Date | null;
+}
+
+/** The side job's name (logs: "quality checks scheduled"). */
+const JOB_NAME = 'quality checks';
+
 export interface QualityChecks {
   readonly runner: QualityRunner;
-  readonly scheduler: QualityScheduler;
+  readonly job: QualityJob;
   /** For /api/status. */
   snapshot(): QualitySnapshot;
   stop(): Promise<void>;
@@ -33,8 +46,18 @@ export interface QualitySnapshot {
   lastRun: RunReport | null;
 }
 
-/** Build and start the runner and its scheduler (the daemon calls this once traffic runs). */
-export function startQualityChecks(o: { cfg: QualityConfig; suites: Suite[]; baseUrl: string; model: string; apiKey?: string; registry: Registry; logger: Logger; clock: Clock }): QualityChecks {
+/** Build the runner and add its runs to the daemon's scheduler (they start when it starts). */
+export function startQualityChecks(o: {
+  cfg: QualityConfig;
+  suites: Suite[];
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  registry: Registry;
+  logger: Logger;
+  clock: Clock;
+  scheduler: SideJobScheduler;
+}): QualityChecks {
   const runner = new QualityRunner({
     suites: o.suites,
     baseUrl: o.baseUrl,
@@ -45,29 +68,28 @@ export function startQualityChecks(o: { cfg: QualityConfig; suites: Suite[]; bas
     clock: o.clock,
     ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
   });
-  const scheduler = new QualityScheduler({
-    schedule: o.cfg.schedule,
+  const job = new QualityJob({ registry: o.registry, logger: o.logger, job: (signal) => runner.run(signal) });
+  o.scheduler.addSideJob({
+    name: JOB_NAME,
+    cron: o.cfg.schedule,
+    ...(o.cfg.intervalSec !== undefined ? { everySec: o.cfg.intervalSec } : {}),
     runOnStart: o.cfg.runOnStart,
-    registry: o.registry,
-    logger: o.logger,
-    ...(o.cfg.intervalSec !== undefined ? { intervalSec: o.cfg.intervalSec } : {}),
-    job: (signal) => runner.run(signal),
+    trigger: () => job.trigger(),
   });
-  scheduler.start();
   return {
     runner,
-    scheduler,
+    job,
     snapshot: () => ({
       suites: o.suites.map((s) => ({ name: s.name, prompts: s.prompts.length, source: s.source })),
       schedule: o.cfg.schedule,
       intervalSec: o.cfg.intervalSec ?? null,
-      nextRun: scheduler.nextRun()?.toISOString() ?? null,
-      running: scheduler.running,
-      runs: { ...scheduler.counts },
+      nextRun: o.scheduler.nextSideRun(JOB_NAME)?.toISOString() ?? null,
+      running: job.running,
+      runs: { ...job.counts },
       lastRun: runner.lastReport ?? null,
     }),
     async stop() {
-      await scheduler.stop();
+      await job.stop();
       await runner.close();
     },
   };

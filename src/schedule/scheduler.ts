@@ -1,11 +1,18 @@
 /**
- * Cron schedules from config (node-cron): a nightly ramp that pauses the soak
- * and resumes it, a daily soak report, … Jobs never overlap, neither with
- * themselves nor with each other nor with any other mode run: a job that
- * comes due while something runs is skipped and logged. Runs node-cron
- * reports as missed (the process was blocked or asleep past the time) are
- * logged and counted. What each job did last and when it runs next is in
- * snapshot() (served at /api/schedules).
+ * The daemon's one scheduler: every timed job runs from here (node-cron).
+ *
+ * Mode schedules from config: a nightly ramp that pauses the soak and resumes
+ * it, a daily soak report, … They never overlap, neither with themselves nor
+ * with each other nor with any other mode run: a job that comes due while
+ * something runs is skipped and logged. Runs node-cron reports as missed (the
+ * process was blocked or asleep past the time) are logged and counted. What
+ * each did last and when it runs next is in snapshot() (served at
+ * /api/schedules).
+ *
+ * Side jobs (addSideJob: the quality checks) run beside the soak and the mode
+ * runs; each only must not overlap itself, which its own trigger decides (and
+ * counts). They start with the scheduler even when mode schedules do not
+ * (`llmsoak bench`), as they always have.
  */
 import { createTask, type ScheduledTask, type TaskContext, type TaskOptions } from 'node-cron';
 import { type Clock, systemClock } from '../clock.js';
@@ -70,10 +77,53 @@ interface Job {
   status: ScheduleStatus;
 }
 
+/** A job beside the soak and the mode runs (quality checks): it must not overlap itself only, and its trigger decides that. */
+export interface SideJob {
+  name: string;
+  /** node-cron expression (5 fields, or 6 with seconds first); ignored when everySec is set. */
+  cron: string;
+  /** Every this many seconds instead of the cron expression (compressed-time tests and soaks). */
+  everySec?: number;
+  /** Once when the scheduler starts, too. */
+  runOnStart: boolean;
+  /** Runs it now or skips the tick (a run in progress); never throws. */
+  trigger: () => Promise<unknown>;
+}
+
+/** A task that fires every `sec` seconds, in the shape of a node-cron task (the next runs are the interval's ticks). */
+function intervalTask(sec: number, fire: () => void, clock: Clock): CronTask {
+  let timer: NodeJS.Timeout | undefined;
+  let startedMs = 0;
+  const ms = sec * 1000;
+  return {
+    start: () => {
+      if (timer) return;
+      startedMs = clock.wallMs();
+      timer = setInterval(fire, ms);
+      timer.unref();
+    },
+    destroy: () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+    getNextRuns: (count: number) => {
+      if (!timer) return [];
+      const now = clock.wallMs();
+      const next = startedMs + Math.ceil((now - startedMs + 1) / ms) * ms;
+      return Array.from({ length: count }, (_, i) => new Date(next + i * ms));
+    },
+    on: () => undefined,
+  };
+}
+
 export class Scheduler {
   private readonly log: Logger;
   private readonly jobs: Job[] = [];
+  private readonly sideJobs: { job: SideJob; task: CronTask }[] = [];
+  private readonly create: CronTaskFactory;
+  private readonly cronLogger: NonNullable<TaskOptions['logger']>;
   private current: { name: string; done: Promise<void> } | undefined;
+  private started = false;
   private stopped = false;
   private readonly clock: Clock;
 
@@ -84,6 +134,7 @@ export class Scheduler {
     this.log = deps.logger.child({ component: 'schedule' });
     this.clock = deps.clock ?? systemClock;
     const create: CronTaskFactory = deps.createTask ?? createTask;
+    this.create = create;
     const cronLog = this.log.child({ component: 'node-cron' });
     const logger = {
       info: (m: string) => cronLog.debug(m),
@@ -91,6 +142,7 @@ export class Scheduler {
       error: (m: string | Error) => cronLog.warn({ err: m instanceof Error ? m : undefined }, typeof m === 'string' ? m : m.message),
       debug: (m: string | Error) => cronLog.debug(typeof m === 'string' ? m : m.message),
     };
+    this.cronLogger = logger;
     for (const cfg of schedules) {
       const task = create(cfg.cron, (ctx: TaskContext) => this.fire(cfg.name, ctx.date), {
         name: `llmsoak-${cfg.name}`,
@@ -122,11 +174,41 @@ export class Scheduler {
     }
   }
 
-  start(): void {
+  /** Adds a side job; it starts with the scheduler (at once when the scheduler runs already). */
+  addSideJob(job: SideJob): void {
+    if (this.stopped) return;
+    const fire = (): void => void job.trigger();
+    // The task only triggers; overlap is the job's to decide, so node-cron never sees a long task.
+    const task =
+      job.everySec !== undefined
+        ? intervalTask(job.everySec, fire, this.clock)
+        : this.create(job.cron, () => Promise.resolve(fire()), { name: `llmsoak-${job.name}`, logger: this.cronLogger, unref: true });
+    this.sideJobs.push({ job, task });
+    if (this.started) this.startSideJob(job, task);
+  }
+
+  /** When a side job runs next (null when it is not scheduled). */
+  nextSideRun(name: string): Date | null {
+    const s = this.sideJobs.find((x) => x.job.name === name);
+    return (this.stopped ? undefined : s?.task.getNextRuns(1)[0]) ?? null;
+  }
+
+  /** Starts the side jobs, and the mode schedules unless told not to (`llmsoak bench` runs none). */
+  start(opts: { schedules: boolean } = { schedules: true }): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    for (const { job, task } of this.sideJobs) this.startSideJob(job, task);
+    if (!opts.schedules) return;
     for (const j of this.jobs) j.task.start();
     if (this.jobs.length > 0) {
       this.log.info({ schedules: this.snapshot().map((s) => ({ name: s.name, cron: s.cron, next: s.nextRuns[0] })) }, `${this.jobs.length} schedule(s) started`);
     }
+  }
+
+  private startSideJob(job: SideJob, task: CronTask): void {
+    void task.start();
+    this.log.info(job.everySec !== undefined ? { job: job.name, everySec: job.everySec } : { job: job.name, cron: job.cron, next: this.nextSideRun(job.name)?.toISOString() }, `${job.name} scheduled`);
+    if (job.runOnStart) void job.trigger();
   }
 
   /** Is a job running now? Its name. */
@@ -185,6 +267,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const j of this.jobs) await j.task.destroy();
+    for (const s of this.sideJobs) await s.task.destroy();
     await this.current?.done;
   }
 }
