@@ -81,15 +81,16 @@ export async function planTraffic(
   const contextTokens = await resolveContextTokens(t.edgeCases, target.baseUrl, target.headers, (m) => o.logger.warn(m));
   const options: WorkloadOptions = contextTokens === undefined ? { sharedPrefix: t.sharedPrefix } : { sharedPrefix: t.sharedPrefix, contextTokens };
   // What works on this target, and the configured scenarios it can serve (preflight.onMissingEndpoint).
-  // With traffic in workers, the main thread never loads the tokenizer (66 MB): the preflight counts in a thread that ends with it.
-  const counter = runsInWorkers(t, o.clock !== systemClock) ? new TokenCountThread() : undefined;
-  const countTokens = counter ? (s: string) => counter.count(s) : (s: string) => prompts.countTokens(s);
+  // With traffic in workers, the main thread never loads the tokenizer (66 MB): the preflight counts in a
+  // thread started at its first count (none when the preflight is off) that ends with the preflight.
+  const counter: { thread?: TokenCountThread } = {};
+  const countTokens = runsInWorkers(t, o.clock !== systemClock) ? (s: string) => (counter.thread ??= new TokenCountThread()).count(s) : (s: string) => prompts.countTokens(s);
   const probe = { baseUrl: target.baseUrl, metricsUrl: target.metricsUrl, model, headers: target.headers, countTokens, scrub: o.scrub };
   let kept: TrafficConfig;
   try {
     kept = await preflightAtStart(cfg, probe, { logger: o.logger, clock: o.clock, onResult: o.onPreflight });
   } finally {
-    await counter?.close();
+    await counter.thread?.close();
   }
   const specs = soakWorkloads(kept, new URL(target.baseUrl).pathname.replace(/\/+$/, ''), options);
   return { seed, rng, prompts, profile, kept, soakWorkload: specs.spec, scenarioWorkload: specs.scenarios, workloads: new WorkloadCache((s) => buildWorkload(s, rng, prompts)) };
