@@ -61,6 +61,8 @@ export async function probeEndpoint(t: ProbeTarget, endpoint: Endpoint, stream: 
   const path = t.basePath + PATHS[endpoint];
   const generates = endpoint === 'chat' || endpoint === 'completions';
   const body = bodyFor(endpoint, t.model, stream, generates && ignoreEos);
+  // Counted before the clock starts: the first count may start the counting thread (~0.2 s, token-count-thread.ts).
+  const promptTokens = client.countTokens(PROBE_PROMPT);
   const started = client.clock.monoNs();
   const { record, text } = await sendRequest(
     client,
@@ -72,7 +74,7 @@ export async function probeEndpoint(t: ProbeTarget, endpoint: Endpoint, stream: 
       stream,
       path,
       body,
-      promptTokens: client.countTokens(PROBE_PROMPT),
+      promptTokens,
       keepText: true,
     },
     started,
