@@ -31,7 +31,7 @@ t.test('replica 1 of 2: modes send half of each rate they set', async (t) => {
       analyzer: { enabled: false },
       report: { dir },
       mode: {
-        ramp: { levels: [8, 16], refineSteps: 0, stopAfterFailedSteps: 0, warmupSec: 0.3, holdSec: 2, cooldownSec: 0.3 },
+        ramp: { levels: [8, 16], refineSteps: 0, stopAfterFailedSteps: 0, warmupSec: 0.3, holdSec: 5, cooldownSec: 0.3 },
         soak: { durationSec: 2, warmupSec: 0.3 },
       },
       log: { level: 'silent' },
