@@ -3,7 +3,9 @@
  * RSS per thread) when its traffic runs in a worker: the worker builds the
  * prompts, and the start-up preflight counts its tokens in a short-lived
  * thread (TokenCountThread) whose counts equal the tokenizer's own. The
- * worker's own heap is exported beside the main thread's.
+ * worker's own heap is exported beside the main thread's; against a target
+ * that reports usage, the worker builds the default mix without the tokenizer
+ * too (corpus-tokens.test.ts holds the table it builds from).
  * The simulator runs in its own process, as `npm start` runs it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +27,7 @@ function metricSum(text: string, name: string): number {
     .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-t.test('with traffic in a worker, the main thread sends, measures and preflights without loading the tokenizer', async (t) => {
+t.test('with traffic in a worker, the main thread sends, measures and preflights without loading the tokenizer, and so does the worker', async (t) => {
   const port = await freePort();
   const sim = startSimulator(['--port', String(port)], { PATH: process.env.PATH ?? '', LLMSOAK_LOG__LEVEL: 'warn' });
   t.teardown(() => sim.child.kill('SIGKILL'));
@@ -67,6 +69,8 @@ t.test('with traffic in a worker, the main thread sends, measures and preflights
   const total = metricSum(text, 'llmsoak_traffic_worker_heap_total_bytes');
   t.ok(used > 1e6 && used <= total, `worker 0 heap: ${(used / 1e6).toFixed(1)} MB used of ${(total / 1e6).toFixed(1)} MB`);
   t.match(text, /llmsoak_traffic_worker_heap_used_bytes\{worker="0"\} /, 'labelled by worker');
+  // The preflight saw usage on every probe and the mix counts no text: the worker built it all from the table.
+  t.match(text, /llmsoak_traffic_worker_tokenizer_loaded\{worker="0"\} 0\n/, 'the worker has not loaded the tokenizer either');
 });
 
 t.test('TokenCountThread: the same counts as the tokenizer, synchronously; unusable after close', async (t) => {

@@ -28,7 +28,7 @@ import type { RateProfile } from '../traffic/rate-profile.js';
 import { replicaShare, runsInWorkers, soakPoolOptions, soakRateProfile, soakSeed, soakWorkloads } from '../traffic/soak-plan.js';
 import { createTargetPool } from '../traffic/target-pool.js';
 import type { Traffic } from '../traffic/traffic.js';
-import { TrafficWorkers } from '../traffic/workers.js';
+import { TrafficWorkers, type WorkerHeap } from '../traffic/workers.js';
 import type { WorkloadOptions } from '../traffic/workload.js';
 import { TokenCountThread } from '../traffic/token-count-thread.js';
 import { buildWorkload, planReplay, WorkloadCache, type WorkloadSpec } from '../traffic/workload-spec.js';
@@ -65,6 +65,12 @@ export function createFailures(logger: Logger, clock: Clock, scrub: (text: strin
   return new FailureSamples({ clock, perGroup: DEFAULT_PER_GROUP, maxMessages: DEFAULT_MAX_MESSAGES, scrub, onNew: (f) => announcer.announce(f) });
 }
 
+/** Every generation probe that answered carried usage (and one did): the soak's output tokens will come from usage, not the tokenizer. */
+function usageReported(r: PreflightResult): boolean {
+  const answered = r.endpoints.filter((p) => p.outcome === 'ok' && p.endpoint !== 'embeddings' && p.endpoint !== 'moderations');
+  return answered.length > 0 && answered.every((p) => p.tokenSource === 'usage');
+}
+
 /** Decides what the soak sends; asks the target for its context length (edge cases) and runs the preflight. */
 export async function planTraffic(
   cfg: Config,
@@ -87,12 +93,17 @@ export async function planTraffic(
   const countTokens = runsInWorkers(t, o.clock !== systemClock) ? (s: string) => (counter.thread ??= new TokenCountThread()).count(s) : (s: string) => prompts.countTokens(s);
   const probe = { baseUrl: target.baseUrl, metricsUrl: target.metricsUrl, model, headers: target.headers, countTokens, scrub: o.scrub };
   let kept: TrafficConfig;
+  let preflight: PreflightResult | undefined;
+  const onResult = (r: PreflightResult): void => {
+    preflight = r;
+    o.onPreflight(r);
+  };
   try {
-    kept = await preflightAtStart(cfg, probe, { logger: o.logger, clock: o.clock, onResult: o.onPreflight });
+    kept = await preflightAtStart(cfg, probe, { logger: o.logger, clock: o.clock, onResult });
   } finally {
     await counter.thread?.close();
   }
-  const specs = soakWorkloads(kept, new URL(target.baseUrl).pathname.replace(/\/+$/, ''), options);
+  const specs = soakWorkloads(kept, new URL(target.baseUrl).pathname.replace(/\/+$/, ''), options, preflight !== undefined && usageReported(preflight));
   return { seed, rng, prompts, profile, kept, soakWorkload: specs.spec, scenarioWorkload: specs.scenarios, workloads: new WorkloadCache((s) => buildWorkload(s, rng, prompts)) };
 }
 
@@ -209,7 +220,7 @@ export function createTraffic(
 
 /** The traffic workers' own V8 heaps, which prom-client's nodejs_heap_* (the main thread's isolate) leave out. */
 function exportWorkerHeaps(workers: TrafficWorkers, registry: Registry): void {
-  const read = (pick: (h: { used: number; total: number }) => number) =>
+  const read = (pick: (h: WorkerHeap) => number) =>
     function (this: Gauge<'worker'>): void {
       this.reset();
       for (const h of workers.heapStats()) this.labels(String(h.worker)).set(pick(h));
@@ -227,5 +238,12 @@ function exportWorkerHeaps(workers: TrafficWorkers, registry: Registry): void {
     labelNames: ['worker'],
     registers: [registry],
     collect: read((h) => h.total),
+  });
+  new Gauge({
+    name: 'llmsoak_traffic_worker_tokenizer_loaded',
+    help: 'Whether each traffic worker has loaded the tokenizer (1: a target without usage, shared prefixes or edge cases; about 66 MB of RSS), 0 or 1.',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect: read((h) => (h.tokenizer ? 1 : 0)),
   });
 }

@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Endpoint, ErrorClass, RequestRecord, ServerTimings } from '../types.js';
 import { SseParser, isDone, type SseEvent } from './sse.js';
+import { tokenizerLoaded } from '../tokenizer.js';
 import { newTraceContext } from '../tracing/trace-context.js';
 import { phasesOf, releaseRequest, watchRequest, type WireTimings } from '../tracing/wire-phases.js';
 import { BODY_PEEK_BYTES, bodyMessage, fallbackDetail, finishDetail, httpErrorLine } from './error-detail.js';
@@ -270,9 +271,11 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
       if (usageCompletion !== undefined) {
         record.outputTokens = usageCompletion;
         record.tokenSource = 'usage';
-        // One request in TOKENIZER_SAMPLE_EVERY is also counted by the tokenizer, so the
-        // fallback's error against usage is known (llmsoak_output_token_tokenizer_error_ratio).
-        if (text && droppedChars === 0 && tokenizerSample++ % TOKENIZER_SAMPLE_EVERY === 0) record.tokenizerOutputTokens = opts.countTokens(text);
+        // Where the fallback is loaded (a target that leaves usage out, or a workload that counts text),
+        // one request in TOKENIZER_SAMPLE_EVERY is also counted by the tokenizer, so the fallback's error
+        // against usage is known (llmsoak_output_token_tokenizer_error_ratio). A target that always reports
+        // usage never loads it for this (~66 MB): the start-up preflight compares the two instead.
+        if (text && droppedChars === 0 && tokenizerLoaded() && tokenizerSample++ % TOKENIZER_SAMPLE_EVERY === 0) record.tokenizerOutputTokens = opts.countTokens(text);
       } else if (req.endpoint !== 'embeddings' && req.endpoint !== 'moderations') {
         const counted = text ? opts.countTokens(text) : 0;
         record.outputTokens = counted + (droppedChars > 0 && textBytes > 0 ? Math.round((droppedChars * counted) / textBytes) : 0);

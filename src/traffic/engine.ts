@@ -315,7 +315,7 @@ export class TrafficEngine<S> implements Traffic {
     if (this.deps.requestLog?.offer(record, prepared.request.body)) record.sampled = true;
     this.deps.recorder.record(s, record, live, prepared.request.body);
     this.deps.onRecord?.(record);
-    if (prepared.session) w.complete(prepared.session, record.outcome === 'ok', text);
+    if (prepared.session) w.complete(prepared.session, record.outcome === 'ok', text, record.outputTokens);
     if (this.inFlight.size === 0) for (const f of this.idleWaiters.splice(0)) f();
     return record.outcome === 'ok';
   }

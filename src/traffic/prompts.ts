@@ -5,21 +5,25 @@
  * own tokenizer will differ by some percent, and its `usage.prompt_tokens`
  * stays the authoritative input count.
  *
- * How the count is made exact without re-encoding per call. The corpus (with a
- * leading space) is encoded once, lazily, and the character offset of every
- * token is kept. A token whose text is a space followed by an ASCII letter
- * (" word") always starts a pre-tokenizer chunk (o200k's split regex only
- * lets a single leading non-letter join a letter run at the start of a chunk),
- * and BPE never merges across chunks, and the split regex looks only forward.
- * So a window of tokens [s, s + n) whose first token s and whose successor
- * s + n are both such "safe" tokens decodes to a substring that re-encodes to
- * exactly the same n tokens. text() draws a random safe start until the end is
- * safe too (about half of the draws), then slices the corpus string by
- * character offsets: no encoding or decoding on the hot path. The corpus ends
- * with "." and begins with " A", so the wrap-around joint is safe as well.
+ * How the count is made exact without encoding anything at run time. The
+ * corpus (with a leading space) was encoded ahead of time (corpus-tokens.ts:
+ * the length of every token), so the character offset of every token is
+ * known. A token whose text is a space followed by an ASCII letter (" word")
+ * always starts a pre-tokenizer chunk (o200k's split regex only lets a single
+ * leading non-letter join a letter run at the start of a chunk), and BPE never
+ * merges across chunks, and the split regex looks only forward. So a window
+ * of tokens [s, s + n) whose first token s and whose successor s + n are both
+ * such "safe" tokens decodes to a substring that re-encodes to exactly the
+ * same n tokens. text() draws a random safe start until the end is safe too
+ * (about half of the draws), then slices the corpus string by character
+ * offsets. The corpus ends with "." and begins with " A", so the wrap-around
+ * joint is safe as well. The templates' counts are in the same table, so the
+ * default mix never loads the tokenizer (about 66 MB of RSS in a thread).
  */
-import { encode, decode, countTokens as gptCountTokens } from '../tokenizer.js';
-import { CORPUS } from './corpus.js';
+import { countTokens as gptCountTokens } from '../tokenizer.js';
+import { corpusUnit } from './corpus.js';
+import { CORPUS_TOKEN_LENGTHS, TEMPLATE_TOKENS } from './corpus-tokens.js';
+import { QA_SYSTEM, QUESTIONS, qaPrefix, SUMMARY_PREFIX, SUMMARY_SYSTEM } from './prompt-templates.js';
 import type { Rng } from './random.js';
 
 /** A chat message as sent to /v1/chat/completions. */
@@ -46,26 +50,23 @@ let corpusIndex: CorpusIndex | undefined;
 
 function getCorpusIndex(): CorpusIndex {
   if (corpusIndex !== undefined) return corpusIndex;
-  const text = ' ' + CORPUS.trim();
-  const toks = encode(text);
-  const m = toks.length;
+  const text = corpusUnit();
+  const lengths = Buffer.from(CORPUS_TOKEN_LENGTHS, 'base64');
+  const m = lengths.length;
   const offsets = new Uint32Array(m + 1);
   const safe = new Uint8Array(m + 1);
   const safeList: number[] = [];
   let off = 0;
   for (let i = 0; i < m; i++) {
     offsets[i] = off;
-    const piece = decode([toks[i] ?? 0]);
-    if (text.startsWith(piece, off) === false) {
-      throw new Error('prompts: corpus tokens do not decode to whole characters (is the corpus ASCII?)');
-    }
-    if (piece.length >= 2 && piece.charCodeAt(0) === 0x20 && isAsciiLetter(piece.charCodeAt(1))) {
+    const len = lengths[i] ?? 0;
+    if (len >= 2 && text.charCodeAt(off) === 0x20 && isAsciiLetter(text.charCodeAt(off + 1))) {
       safe[i] = 1;
       safeList.push(i);
     }
-    off += piece.length;
+    off += len;
   }
-  if (off !== text.length) throw new Error('prompts: corpus token offsets do not add up');
+  if (off !== text.length) throw new Error('prompts: the token table (corpus-tokens.ts) does not match corpus.ts: run npm run gen:corpus-tokens');
   offsets[m] = off;
   safe[m] = safe[0] ?? 0;
   if (safeList.length === 0 || safe[0] !== 1) throw new Error('prompts: corpus must start with " <letter>"');
@@ -80,22 +81,9 @@ function isAsciiLetter(c: number): boolean {
 /** Random draws of a start before falling back to measuring with the tokenizer. */
 const SAFE_TRIES = 64;
 
-const QUESTIONS: readonly string[] = [
-  'What is the main idea of the passage?',
-  'Which example in the passage best supports its argument, and why?',
-  'What does the passage suggest about how systems change over time?',
-  'What lesson could an engineer take from the passage?',
-  'Which claim in the passage would be easiest to test, and how?',
-  'What is one assumption the passage makes without stating it?',
-];
-
-const QA_SYSTEM = 'You are a careful assistant. Answer questions using only the passage you are given, in a few sentences.';
-const SUMMARY_SYSTEM = 'You are a concise assistant that writes faithful summaries.';
-const SUMMARY_PREFIX = 'Summarize the following text in three to five sentences.\n\n';
-
 /** Builds prompts of exact token lengths from the bundled corpus; cheap to construct. */
 export class PromptBuilder {
-  /** Token counts of fixed template strings (system prompts, prefixes). */
+  /** Token counts of template strings missing from the table. */
   private readonly templateCounts = new Map<string, number>();
 
   /** @param rng source of window offsets (and question choice); seeded => reproducible prompts */
@@ -119,15 +107,12 @@ export class PromptBuilder {
     return this.measured(ix, n);
   }
 
-  /**
-   * Loads the tokenizer and indexes the corpus now (each once per thread): about 0.3 s that must
-   * not fall on the first request's fire time, where it stalled the schedule (lag max 433 ms).
-   */
+  /** Indexes the corpus now (once per thread, from corpus-tokens.ts), not at the first request's fire time. */
   warm(): void {
     getCorpusIndex();
   }
 
-  /** Token count of arbitrary text (gpt-tokenizer, o200k_base). */
+  /** Token count of arbitrary text (gpt-tokenizer, o200k_base; loads the tokenizer in this thread). */
   countTokens(text: string): number {
     return gptCountTokens(text);
   }
@@ -146,14 +131,14 @@ export class PromptBuilder {
     if (kind === 'qa') {
       const q = QUESTIONS[this.rng.int(0, QUESTIONS.length - 1)] ?? QUESTIONS[0];
       system = QA_SYSTEM;
-      prefix = `Question: ${q}\nAnswer it using the passage below.\n\nPassage:\n`;
+      prefix = qaPrefix(q);
     } else {
       system = SUMMARY_SYSTEM;
       prefix = SUMMARY_PREFIX;
     }
     // prefix ends in punctuation + newline(s), a complete chunk; the passage starts
     // with a " word" chunk: the counts add up.
-    const overhead = this.templateCount(system) + this.templateCount(prefix);
+    const overhead = this.templateTokens(system) + this.templateTokens(prefix);
     const passage = this.text(Math.max(1, Math.floor(tokens) - overhead));
     return [
       { role: 'system', content: system },
@@ -161,8 +146,9 @@ export class PromptBuilder {
     ];
   }
 
-  private templateCount(s: string): number {
-    let c = this.templateCounts.get(s);
+  /** A template's count (prompt-templates.ts) from the table, without the tokenizer; any other string is counted, and kept. */
+  templateTokens(s: string): number {
+    let c = TEMPLATE_TOKENS[s] ?? this.templateCounts.get(s);
     if (c === undefined) {
       c = gptCountTokens(s);
       this.templateCounts.set(s, c);

@@ -39,10 +39,11 @@ export function soakWorkloads(
   t: TrafficConfig,
   basePath: string,
   options: WorkloadOptions,
+  usageReported = false,
 ): { spec: (model: string) => WorkloadSpec; scenarios: (scenarios: ScenarioConfig[], model: string) => WorkloadSpec } {
-  const scenarios = (sc: ScenarioConfig[], model: string): WorkloadSpec => ({ kind: 'scenarios', scenarios: sc, model, basePath, options });
+  const scenarios = (sc: ScenarioConfig[], model: string): WorkloadSpec => ({ kind: 'scenarios', scenarios: sc, model, basePath, options, usageReported });
   const replay = t.replay;
-  return { spec: (model) => (replay ? { kind: 'replay', replay, model, basePath } : scenarios(t.scenarios, model)), scenarios };
+  return { spec: (model) => (replay ? { kind: 'replay', replay, model, basePath, usageReported } : scenarios(t.scenarios, model)), scenarios };
 }
 
 /** This replica's share of the fleet's rate and users. */

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { systemClock } from '../clock.js';
 import type { Endpoint, RequestRecord } from '../types.js';
 import { TrafficEngine } from './engine.js';
+import { onTokenizerLoaded, tokenizerLoaded } from '../tokenizer.js';
 import { PromptBuilder } from './prompts.js';
 import { createRng } from './random.js';
 import { RateProfile } from './rate-profile.js';
@@ -154,9 +155,11 @@ function main(): void {
   const ticker = setInterval(() => sink.flush(engine.inFlightCount, engine.requestsSent), init.batchMs);
   const reportHeap = (): void => {
     const h = getHeapStatistics();
-    post({ type: 'heap', used: h.used_heap_size, total: h.total_heap_size });
+    post({ type: 'heap', used: h.used_heap_size, total: h.total_heap_size, tokenizer: tokenizerLoaded() });
   };
   reportHeap();
+  // The tokenizer's ~66 MB shows at once (a target that stops reporting usage loads it mid-run).
+  onTokenizerLoaded(reportHeap);
   const heapTicker = setInterval(reportHeap, HEAP_REPORT_MS);
   heapTicker.unref();
   port.on('message', (m: ToWorker) => {

@@ -85,5 +85,5 @@ export type FromWorker =
   | { type: 'started'; originNs: number }
   | { type: 'log'; line: string }
   /** The worker's own V8 heap (its isolate: process.memoryUsage() in the main thread does not include it), bytes. */
-  | { type: 'heap'; used: number; total: number }
+  | { type: 'heap'; used: number; total: number; tokenizer: boolean }
   | { type: 'stopped'; drained: number; cancelled: number };

@@ -20,6 +20,15 @@ import type { Traffic, TrafficLoad } from './traffic.js';
 import type { WorkloadSpec } from './workload-spec.js';
 import type { Batch, FromWorker, ProfileSpec, ToWorker, WorkerInit } from './worker-protocol.js';
 
+/** A worker's last heap report. */
+export interface WorkerHeap {
+  /** V8 heap used and allocated in the worker's isolate, bytes. */
+  used: number;
+  total: number;
+  /** Whether the worker has loaded the tokenizer (about 66 MB of RSS). */
+  tokenizer: boolean;
+}
+
 const WORKER_FILE = new URL('./worker-main.js', import.meta.url);
 /** A worker restarted more often than this within RESTART_WINDOW_MS is given up. */
 const MAX_RESTARTS = 3;
@@ -59,7 +68,7 @@ class WorkerSlot {
   open = 0;
   restarts: number[] = [];
   /** The worker's last heap report (undefined until its first, and after it exits). */
-  heap: { used: number; total: number } | undefined;
+  heap: WorkerHeap | undefined;
   stopped: ((r: { drained: number; cancelled: number }) => void) | undefined;
   /** Set until the first worker of this slot has built its engine. */
   onReady: ((err?: Error) => void) | undefined;
@@ -184,7 +193,7 @@ export class TrafficWorkers implements Traffic {
         this.forwardLog(m.line);
         break;
       case 'heap':
-        slot.heap = { used: m.used, total: m.total };
+        slot.heap = { used: m.used, total: m.total, tokenizer: m.tokenizer };
         break;
       case 'ready':
         slot.onReady?.();
@@ -334,7 +343,7 @@ export class TrafficWorkers implements Traffic {
   }
 
   /** Each running worker's last heap report (every 5 s), by worker index. */
-  heapStats(): { worker: number; used: number; total: number }[] {
+  heapStats(): ({ worker: number } & WorkerHeap)[] {
     return this.slots.flatMap((s, worker) => (s.heap ? [{ worker, ...s.heap }] : []));
   }
 

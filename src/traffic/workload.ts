@@ -10,6 +10,7 @@ import { sampleLength } from './lengths.js';
 import type { PromptBuilder } from './prompts.js';
 import { SharedPrefixes, type SharedPrefixConfig } from './shared-prefix.js';
 import { DEFAULT_CONTEXT_TOKENS, EdgeCaseBuilder } from './edge-cases.js';
+import { CHAT_INSTRUCTIONS } from './prompt-templates.js';
 
 interface Message {
   role: 'system' | 'user' | 'assistant';
@@ -20,7 +21,7 @@ interface Message {
 export interface ChatSession {
   scenario: string;
   messages: Message[];
-  /** Tokens in `messages` (tokenizer count), so prompts need no recount. */
+  /** Tokens in `messages` (built to a count, replies as their output tokens), so prompts need no recount. */
   tokens: number;
   turnsDone: number;
   turnsTotal: number;
@@ -46,7 +47,7 @@ export interface WorkloadOptions {
 export interface WorkloadSource {
   pick(): ScenarioConfig;
   prepare(sc: ScenarioConfig): Prepared;
-  complete(session: ChatSession, ok: boolean, text: string | undefined): void;
+  complete(session: ChatSession, ok: boolean, text: string | undefined, outputTokens: number): void;
 }
 
 /** The generation parameters of a chat or completions body (prompt or messages added by the caller). */
@@ -130,11 +131,14 @@ export class Workload implements WorkloadSource {
     return { scenario: sc, session, request: { ...base, body: JSON.stringify(gen), promptTokens: session.tokens, keepText: true } };
   }
 
-  /** A request of a multi-turn session ended: grow the history, or end the session. */
-  complete(session: ChatSession, ok: boolean, text: string | undefined): void {
+  /**
+   * A request of a multi-turn session ended: grow the history, or end the session. The reply's
+   * tokens are the record's output tokens (the server's usage, or the tokenizer's count without it).
+   */
+  complete(session: ChatSession, ok: boolean, text: string | undefined, outputTokens: number): void {
     if (!ok || text === undefined) return; // a broken conversation is not continued
     session.messages.push({ role: 'assistant', content: text });
-    session.tokens += this.prompts.countTokens(text);
+    session.tokens += outputTokens;
     session.turnsDone++;
     if (session.turnsDone >= session.turnsTotal) return;
     const idle = this.idle.get(session.scenario) ?? [];
@@ -148,13 +152,13 @@ export class Workload implements WorkloadSource {
       return idle.splice(this.rng.int(0, idle.length - 1), 1)[0] as ChatSession;
     }
     const prefix = this.prefixes?.next();
-    const instructions = 'You are a helpful assistant. Answer clearly and concisely.';
+    const instructions = CHAT_INSTRUCTIONS;
     // " You…" after the prefix starts a chunk of its own: the counts add up without counting the prefix again.
     const system = prefix === undefined ? instructions : `${prefix.text} ${instructions}`;
     return {
       scenario: sc.name,
       messages: [{ role: 'system', content: system }],
-      tokens: prefix === undefined ? this.prompts.countTokens(instructions) : prefix.tokens + this.prompts.countTokens(' ' + instructions),
+      tokens: prefix === undefined ? this.prompts.templateTokens(instructions) : prefix.tokens + this.prompts.templateTokens(` ${instructions}`),
       turnsDone: 0,
       turnsTotal: this.rng.int(sc.turns.min, sc.turns.max),
     };
