@@ -13,8 +13,9 @@
  *
  * HdrWindow: a rolling window of `slices` sub-histograms, each covering
  * windowMs/slices of the injected clock; a slice that has fallen out of the
- * window is reset and reused, so memory is fixed at construction (about 95 KB
- * per slice with the 1 h ceiling, plus one for the merged view). A query merges
+ * window is reset and reused, so memory is bounded at construction (at most
+ * 94 KB per slice with the 1 h ceiling, plus one for the merged view; each
+ * grows only as far as its largest value: newHistogram). A query merges
  * the live slices; it covers between windowMs - windowMs/slices and windowMs of
  * history (the current slice is partial).
  *
@@ -64,13 +65,20 @@ const US_PER_S = 1e6;
 /** Default ceiling for recorded values, seconds. */
 export const DEFAULT_HIGHEST_TRACKABLE_SECONDS = 3600;
 
-function newHistogram(highestUs: number, bits: 32 | 64): Histogram {
+/**
+ * A histogram whose counts array grows with the largest value recorded (autoResize), up to the
+ * ceiling that recordInto clamps to: 8 KB empty, ~37 KB (32-bit counts) for values up to 0.2 s,
+ * at most what a fixed 1 h histogram takes (94 KB, 188 KB with 64-bit counts). Most figures
+ * (inter-token gaps, schedule lag) never come near the ceiling, and many meters stay empty.
+ * recordInto clamps every value to the ceiling, so the array never grows past the fixed size.
+ */
+function newHistogram(bits: 32 | 64): Histogram {
   return build({
     useWebAssembly: false,
     numberOfSignificantValueDigits: 3,
     lowestDiscernibleValue: 1,
-    highestTrackableValue: highestUs,
-    autoResize: false,
+    highestTrackableValue: 2,
+    autoResize: true,
     bitBucketSize: bits,
   });
 }
@@ -184,11 +192,11 @@ export class HdrWindow {
     this.hists = [];
     this.sides = [];
     for (let i = 0; i < this.nSlices; i++) {
-      this.hists.push(newHistogram(this.highestUs, 32));
+      this.hists.push(newHistogram(32));
       this.sides.push(new Side());
     }
     this.epochs = new Float64Array(this.nSlices).fill(-Infinity);
-    this.merged = newHistogram(this.highestUs, 32);
+    this.merged = newHistogram(32);
   }
 
   /** Record one value, seconds. Allocation-free. */
@@ -301,7 +309,7 @@ export class HdrTotal {
 
   constructor(opts: HdrOptions = {}) {
     this.highestUs = highestUsOf(opts);
-    this.hist = newHistogram(this.highestUs, 64);
+    this.hist = newHistogram(64);
   }
 
   /** Record one value, seconds. Allocation-free. */
