@@ -3,7 +3,7 @@
  * figures, asserts nothing.
  *
  *   node --expose-gc dist/bench/footprint.js [--only=daemon,holders,store] [--minutes=10] [--series=1000] [--hours=24] [--step-sec=5]
- *     [--node-flags="--max-semi-space-size=2"] [--env=MALLOC_ARENA_MAX=2]
+ *     [--node-flags="--max-semi-space-size=2"] [--env=MALLOC_ARENA_MAX=2] [--target=hostile] [--every=5] [--warmup-min=2]
  *
  * - daemon: `llmsoak run` exactly as `npm start` runs it (default config, the
  *   embedded simulator in its own process), in its own process, listening on
@@ -12,7 +12,14 @@
  *   bytes (its /metrics) at start, after 1 min and after --minutes.
  *   Its node flags and environment settings are those of package.json's
  *   `start` script; --node-flags and --env (NAME=VALUE,…; empty for none)
- *   replace them, to try V8 or allocator settings on the daemon only.
+ *   replace them, to try V8 or allocator settings on the daemon only, or
+ *   another config (LLMSOAK_CONFIG=/abs/file.yaml, LLMSOAK_TRAFFIC__RATE=…).
+ *   A point every --every minutes (default 1 up to 10 min, else 5); after
+ *   --warmup-min, llmsoak's own leak detector (analyzer/trends.ts leakTrend,
+ *   the one the leak rules use) judges the 5 s RSS readings.
+ *   --target=hostile: the daemon soaks the hostile test server (garbage,
+ *   stalls, resets, 10 MB bodies…; the mix of soak-self), run in this
+ *   process so that none of its memory is the daemon's.
  * - holders: the large holders built alone in this process, each measured as
  *   the V8 heap + array buffers it adds (after a forced GC; --expose-gc) and,
  *   where it has one, by its own byte counter.
@@ -34,6 +41,9 @@ import { Recorder } from '../src/metrics/recorder.js';
 import { createRng } from '../src/traffic/random.js';
 import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config/load.js';
+import { leakTrend } from '../src/analyzer/trends.js';
+import { startHostileServer } from '../test/hostile-server.js';
+import { HOSTILE_SOAK_MIX } from './hostile-mix.js';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -47,6 +57,9 @@ const MINUTES = Number(args.get('minutes') ?? 10);
 const SERIES = Number(args.get('series') ?? 1000);
 const HOURS = Number(args.get('hours') ?? 24);
 const STEP_SEC = Number(args.get('step-sec') ?? 5);
+const TARGET = args.get('target') ?? 'sim';
+const EVERY = Number(args.get('every') ?? (MINUTES <= 10 ? 1 : 5));
+const WARMUP_MIN = Number(args.get('warmup-min') ?? 2);
 
 /** The environment settings and node flags of package.json's `start` script (`NAME=VALUE … node --flag … dist/src/cli.js run`). */
 function startScript(): { env: Record<string, string>; flags: string[] } {
@@ -152,12 +165,32 @@ async function daemonPoint(label: string, pid: number, url: string): Promise<Dae
   };
 }
 
+/** The hostile test server in this process, and the daemon settings that point at it (soak-self's timeouts). */
+async function hostileTarget(): Promise<{ env: Record<string, string>; close: () => Promise<void> }> {
+  const h = await startHostileServer({ mix: HOSTILE_SOAK_MIX, seed: 11 });
+  return {
+    env: {
+      LLMSOAK_TARGET__URL: `${h.url}/v1`,
+      LLMSOAK_TARGET__MODEL: 'hostile',
+      LLMSOAK_TARGET__TIMEOUTS__CONNECT_MS: '1000',
+      LLMSOAK_TARGET__TIMEOUTS__HEADERS_MS: '1000',
+      LLMSOAK_TARGET__TIMEOUTS__IDLE_MS: '1500',
+      LLMSOAK_TARGET__TIMEOUTS__TOTAL_MS: '3000',
+    },
+    close: () => h.close(),
+  };
+}
+
+/** RSS readings every 5 s, for the leak verdict. */
+const rssReadings: { t: number; rss: number }[] = [];
+
 /** Run `llmsoak run` as `npm start` does, in a scratch directory, and read its memory over time. */
 async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
   const dir = mkdtempSync(join(tmpdir(), 'llmsoak-footprint-'));
+  const target = TARGET === 'hostile' ? await hostileTarget() : undefined;
   const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'run', '--listen', '127.0.0.1:0'], {
     cwd: dir,
-    env: { ...process.env, ...EXTRA_ENV, LLMSOAK_SIMULATOR__PORT: '0', LLMSOAK_LOG__LEVEL: 'warn' },
+    env: { ...process.env, ...EXTRA_ENV, ...target?.env, LLMSOAK_SIMULATOR__PORT: '0', LLMSOAK_LOG__LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {
@@ -174,8 +207,8 @@ async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
     const pid = child.pid as number;
     const points = [await daemonPoint('start', pid, url)];
     const t0 = nowMs();
-    const marks = [...new Set([1, Math.max(1, minutes)])];
-    const readings: { t: number; rss: number }[] = [];
+    const marks = [...new Set([1, ...Array.from({ length: Math.floor(minutes / EVERY) }, (_, i) => (i + 1) * EVERY), Math.max(1, minutes)])].sort((a, b) => a - b);
+    const readings = rssReadings;
     for (const m of marks) {
       const due = t0 + m * 60_000;
       while (nowMs() < due) {
@@ -206,7 +239,20 @@ async function benchDaemon(minutes: number): Promise<DaemonPoint[]> {
       });
     });
     rmSync(dir, { recursive: true, force: true });
+    await target?.close();
   }
+}
+
+/** llmsoak's leak detector on the RSS readings after the warm-up (needs 5 min of them). */
+function rssVerdict(t0: number): string {
+  const after = rssReadings.filter((r) => r.t >= t0 + WARMUP_MIN * 60_000);
+  if (after.length < 10 || (after[after.length - 1]?.t ?? 0) - (after[0]?.t ?? 0) < 300_000) return `leak detector: n/a (under 5 min of readings after the ${WARMUP_MIN} min warm-up)`;
+  const tr = leakTrend(
+    after.map((r) => ({ t: r.t, v: r.rss })),
+    { warmupSec: 0, minSpanSec: 300, minPoints: 10 },
+  );
+  const rss = after.map((r) => r.rss).sort((a, b) => a - b);
+  return `after the ${WARMUP_MIN} min warm-up: RSS ${mb(rss[0] ?? NaN)}-${mb(rss[rss.length - 1] ?? NaN)} MB (median ${mb(rss[rss.length >> 1] ?? NaN)}), ${after.length} readings; llmsoak's leak detector: ${tr.verdict} (slope ${(tr.slopePerHour / MB).toFixed(2)} MB/h, R² ${tr.r2.toFixed(2)}, Mann-Kendall p ${tr.pValue.toExponential(1)})`;
 }
 
 // ----------------------------------------------------------------- holders
@@ -404,7 +450,9 @@ async function main(): Promise<void> {
   }
   if (only.has('daemon')) {
     const extra = [...NODE_FLAGS, ...Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`)].join(' ');
-    console.log(`## \`llmsoak run\` as \`npm start\` (default config, embedded simulator in its own process), ${MINUTES} min${extra ? `, with ${extra}` : ''}\n`);
+    const against = TARGET === 'hostile' ? 'the hostile test server (in the bench process)' : 'embedded simulator in its own process';
+    console.log(`## \`llmsoak run\` as \`npm start\` (default config, ${against}), ${MINUTES} min${extra ? `, with ${extra}` : ''}\n`);
+    const t0 = nowMs();
     const points = await benchDaemon(MINUTES);
     console.log(
       table(
@@ -436,6 +484,7 @@ async function main(): Promise<void> {
         ]),
       ) + '\n',
     );
+    console.log(rssVerdict(t0) + '\n');
   }
 }
 

@@ -25,6 +25,7 @@ import { silentLogger } from '../src/log.js';
 import { leakTrend } from '../src/analyzer/trends.js';
 import { startSimChild } from './sim-child.js';
 import { startHostileServer } from '../test/hostile-server.js';
+import { HOSTILE_SOAK_MIX } from './hostile-mix.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const TOTAL = Number(args.get('requests') ?? 1_000_000);
@@ -62,25 +63,7 @@ async function main(): Promise<number> {
   let stopTarget: () => Promise<void>;
   if (TARGET === 'hostile') {
     const h = await startHostileServer({
-      mix: {
-        ok: 30,
-        ok_then_close: 8,
-        garbage: 4,
-        no_headers: 3,
-        stall: 3,
-        drip: 2,
-        reset: 4,
-        cut: 4,
-        huge_json: 1,
-        huge_sse_line: 1,
-        endless: 2,
-        wrong_type: 4,
-        bad_json: 4,
-        error_event: 4,
-        http_429: 10,
-        http_500: 4,
-        http_503: 4,
-      },
+      mix: HOSTILE_SOAK_MIX,
       seed: 11,
     });
     targetUrl = h.url;

@@ -83,7 +83,8 @@ t.test('a port in use is one clear line, not a stack trace', async (t) => {
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
   t.teardown(() => blocker.close());
-  const { child, output } = startCli(['run', '--listen', `127.0.0.1:${port}`]);
+  // The embedded simulator on a free port of its own: its default (18000) may be taken by a daemon running beside the suite.
+  const { child, output } = startCli(['run', '--listen', `127.0.0.1:${port}`], { PATH: process.env.PATH ?? '', LLMSOAK_SIMULATOR__PORT: String(await freePort()) });
   const code = await waitExit(child, 20_000);
   t.equal(code, 1);
   t.match(output(), new RegExp(`llmsoak: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));

@@ -171,6 +171,13 @@ t.test('llmsoak in a real Prometheus + Alertmanager stack', async (t) => {
         if (/energy_joules/.test(e.text) && !exported('llmsoak_gpu_energy_joules_total')) return 'GPU energy counter: not given by this GPU backend';
       }
       if (/llmsoak_quality_score/.test(e.text) && !exported('llmsoak_quality_score')) return 'quality score: no quality suite runs (llmsoak exports no llmsoak_quality_score)';
+      // The worker must say it has not loaded the tokenizer: loaded and no gauge is a failure.
+      if (
+        /llmsoak_output_token_tokenizer_error_ratio/.test(e.text) &&
+        !exported('llmsoak_output_token_tokenizer_error_ratio') &&
+        /^llmsoak_traffic_worker_tokenizer_loaded\{[^}]*\} 0$/m.test(exposition)
+      )
+        return 'tokenizer vs usage: sampled only where the fallback tokenizer is loaded; the simulator reports usage, so the worker never loads it (llmsoak_traffic_worker_tokenizer_loaded 0)';
       if (e.kind === 'annotation' && /changes\(llmsoak_target_process_start_time_seconds/.test(e.text)) return 'target-restarts annotation: an event, data only after the target restarted';
       if (e.kind === 'annotation' && /changes\(llmsoak_target_last_change_timestamp_seconds/.test(e.text))
         return 'target-changes annotation: an event, data only after the target changed (test/target-changes.test.ts)';
