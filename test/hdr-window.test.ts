@@ -133,12 +133,12 @@ t.test('clamping and odd values', async (t) => {
   t.throws(() => new HdrWindow({ windowMs: 1000, slices: 0, now: clock.now }), RangeError);
 });
 
-t.test('memory does not grow with records: each histogram grows only to its largest value, at most the ceiling', async (t) => {
+t.test('memory does not grow with records', async (t) => {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
   const clock = fakeClock();
   const w = new HdrWindow({ windowMs: 60_000, slices: 12, now: clock.now });
-  const empty = w.footprintBytes();
+  const fp0 = w.footprintBytes();
   const r = createRng(1);
   const values = new Float64Array(100_000);
   for (let i = 0; i < values.length; i++) values[i] = r.logNormal(0.05, 2);
@@ -152,28 +152,16 @@ t.test('memory does not grow with records: each histogram grows only to its larg
     w.percentile(0.99);
   };
   burst(200_000);
-  const fp0 = w.footprintBytes();
   gc();
   const heap0 = process.memoryUsage().heapUsed;
   burst(1_000_000);
   gc();
   const heap1 = process.memoryUsage().heapUsed;
-  const fp1 = w.footprintBytes();
+  t.equal(w.footprintBytes(), fp0, `histogram footprint fixed at ${(fp0 / 1024).toFixed(0)} KiB`);
   const grew = heap1 - heap0;
   t.comment(`heap change over 1e6 records: ${(grew / 1024).toFixed(0)} KiB`);
   t.ok(grew < 2 * 1024 * 1024, 'heap does not grow with records');
   t.ok(w.count() > 0 && w.count() <= Math.ceil(60_000 / 0.7) + 1, 'window holds only the last minute');
-
-  // The bound: every slice (and the merged view) has seen a value at the ceiling (1 h; larger ones are clamped to it).
-  const full = new HdrWindow({ windowMs: 60_000, slices: 12, now: clock.now });
-  for (let i = 0; i < 12; i++) {
-    clock.set(ms + i * 5000);
-    full.record(1e9);
-  }
-  full.percentile(0.5);
-  const bound = full.footprintBytes();
-  t.ok(fp0 <= fp1 && fp1 <= bound, `histograms: ${(fp0 / 1024).toFixed(0)} KiB, then ${(fp1 / 1024).toFixed(0)} KiB after 1e6 more records, at most the ceiling's ${(bound / 1024).toFixed(0)} KiB`);
-  t.ok(empty * 5 < bound, `an empty window is small: ${(empty / 1024).toFixed(0)} KiB`);
 });
 
 t.test('HdrTotal: merge, encode/decode round trip, window.addTo', async (t) => {
@@ -209,4 +197,32 @@ t.test('HdrTotal: merge, encode/decode round trip, window.addTo', async (t) => {
   t.equal(sum.snapshot().mean, 0.5);
   t.equal(HdrTotal.decode(w.encode()).count(), 2, 'window encodes too');
   t.equal(HdrTotal.decode(new HdrTotal().encode()).count(), 0, 'empty round trip');
+});
+
+t.test('HdrTotal grows with its largest value, at most the ceiling; totals of different sizes merge exactly', async (t) => {
+  const empty = new HdrTotal();
+  const small = new HdrTotal();
+  const r = createRng(5);
+  for (let i = 0; i < 10_000; i++) small.record(r.logNormal(0.02, 0.5)); // inter-token gaps: tens of ms
+  const ceiling = new HdrTotal();
+  ceiling.record(3600);
+  const beyond = new HdrTotal();
+  beyond.record(1e9); // clamped to the ceiling: no larger than a total that saw 1 h
+  const kb = (h: HdrTotal) => `${(h.footprintBytes() / 1024).toFixed(0)} KiB`;
+  t.ok(empty.footprintBytes() < small.footprintBytes() && small.footprintBytes() < ceiling.footprintBytes(), `empty ${kb(empty)} < gaps ${kb(small)} < at the 1 h ceiling ${kb(ceiling)}`);
+  t.equal(beyond.footprintBytes(), ceiling.footprintBytes(), 'a value past the ceiling grows it no further than the ceiling');
+  t.ok(small.footprintBytes() * 2 < ceiling.footprintBytes(), 'a total of tens of ms takes under half of a fixed one');
+
+  // Merging a grown total into a small one (and back) keeps every count and the percentiles.
+  const big = new HdrTotal();
+  for (let i = 0; i < 100; i++) big.record(100 + i);
+  const merged = new HdrTotal();
+  merged.add(small);
+  merged.add(big);
+  t.equal(merged.snapshot().count, 10_100, 'every count kept');
+  const p99 = merged.percentile(0.995) ?? NaN;
+  t.ok(p99 >= 149 && p99 <= 200 * 1.001, `p99.5 lands among the 100 large values (${p99.toFixed(1)} s)`);
+  const p50 = merged.percentile(0.5) ?? NaN;
+  const p50Small = small.percentile(0.5 * (10_100 / 10_000)) ?? NaN;
+  t.ok(Math.abs(p50 - p50Small) / p50Small < 0.002, `p50 ${p50.toFixed(5)} s where the small total puts it (${p50Small.toFixed(5)} s)`);
 });
