@@ -20,7 +20,8 @@ async function ramp(t: Test, simulator: Record<string, unknown>, levels: number[
       server: { listen: '127.0.0.1:0' },
       simulator: { port: 0, ...simulator },
       traffic: { arrival: 'constant', seed: 5, scenarios: [{ name: 'qa', endpoint: 'chat', prompt: { dist: 'fixed', value: 32 }, output: { dist: 'fixed', value: 32 } }] },
-      slo: { ttftMs: 250, tpotMs: 50, e2eMs: 1500 },
+      // TTFT 1 s: a loaded machine stalls the simulator by ~0.5 s at times (ci163: TTFT p99 548 ms at 10 req/s), which is not what is tested.
+      slo: { ttftMs: 1000, tpotMs: 50, e2eMs: 1500 },
       collectors: { intervalMs: 500, gpu: { enabled: false } },
       report: { dir },
       mode: { kind: 'ramp', ramp: { levels, refineSteps: 0, warmupSec: 1, holdSec: 3, cooldownSec: 1 } },
