@@ -274,7 +274,7 @@ export function sendRequest(opts: ClientOptions, req: PreparedRequest, scheduled
         // Where the fallback is loaded (a target that leaves usage out, or a workload that counts text),
         // one request in TOKENIZER_SAMPLE_EVERY is also counted by the tokenizer, so the fallback's error
         // against usage is known (llmsoak_output_token_tokenizer_error_ratio). A target that always reports
-        // usage never loads it for this (~66 MB): the start-up preflight compares the two instead.
+        // usage never loads it for this (~14 MB): the start-up preflight compares the two instead.
         if (text && droppedChars === 0 && tokenizerLoaded() && tokenizerSample++ % TOKENIZER_SAMPLE_EVERY === 0) record.tokenizerOutputTokens = opts.countTokens(text);
       } else if (req.endpoint !== 'embeddings' && req.endpoint !== 'moderations') {
         const counted = text ? opts.countTokens(text) : 0;

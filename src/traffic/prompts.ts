@@ -18,7 +18,7 @@
  * (about half of the draws), then slices the corpus string by character
  * offsets. The corpus ends with "." and begins with " A", so the wrap-around
  * joint is safe as well. The templates' counts are in the same table, so the
- * default mix never loads the tokenizer (about 66 MB of RSS in a thread).
+ * default mix never loads the tokenizer (~14 MB of a traffic worker's heap).
  */
 import { countTokens as gptCountTokens } from '../tokenizer.js';
 import { corpusUnit } from './corpus.js';

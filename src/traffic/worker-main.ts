@@ -158,7 +158,7 @@ function main(): void {
     post({ type: 'heap', used: h.used_heap_size, total: h.total_heap_size, tokenizer: tokenizerLoaded() });
   };
   reportHeap();
-  // The tokenizer's ~66 MB shows at once (a target that stops reporting usage loads it mid-run).
+  // The tokenizer's ~14 MB shows at once (a target that stops reporting usage loads it mid-run).
   onTokenizerLoaded(reportHeap);
   const heapTicker = setInterval(reportHeap, HEAP_REPORT_MS);
   heapTicker.unref();

@@ -25,7 +25,7 @@ export interface WorkerHeap {
   /** V8 heap used and allocated in the worker's isolate, bytes. */
   used: number;
   total: number;
-  /** Whether the worker has loaded the tokenizer (about 66 MB of RSS). */
+  /** Whether the worker has loaded the tokenizer (about 14 MB of its heap and RSS: footprint bench). */
   tokenizer: boolean;
 }
 

@@ -42,7 +42,7 @@ export function countsText(spec: WorkloadSpec): boolean {
 
 /**
  * Builds a workload ready to fire (an engine builds its workload when constructed): the corpus index
- * now, and the tokenizer (about 0.3 s, 66 MB) now when requests may count text, not at a first count
+ * now, and the tokenizer (about 0.3 s, ~14 MB of heap) now when requests may count text, not at a first count
  * in the middle of traffic, where it stalled the schedule (lag max 433 ms).
  */
 export function buildWorkload(spec: WorkloadSpec, rng: Rng, prompts: PromptBuilder): BuiltWorkload {
