@@ -133,8 +133,8 @@ t.test('the real /proc: ports this test holds are counted; own fds come from pro
   const range = parsePortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'));
   await c.collectOnce();
   t.equal(await value(reg, 'llmsoak_host_ephemeral_ports_range'), range ? range.high - range.low + 1 : undefined);
-  const before = (await value(reg, 'llmsoak_host_ephemeral_ports_in_use')) ?? -1;
-  t.ok(before >= 0, `${before} ephemeral ports in use`);
+  const first = (await value(reg, 'llmsoak_host_ephemeral_ports_in_use')) ?? -1;
+  t.ok(first >= 0, `${first} ephemeral ports in use`);
   t.ok(((await value(reg, 'llmsoak_host_file_descriptors_limit')) ?? 0) > 0);
   t.ok(((await value(reg, 'llmsoak_host_file_descriptors_open')) ?? 0) > 0);
   t.ok(((await value(reg, 'llmsoak_host_sockets_in_use', { protocol: 'tcp' })) ?? -1) >= 0);
@@ -145,27 +145,39 @@ t.test('the real /proc: ports this test holds are counted; own fds come from pro
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const port = (server.address() as { port: number }).port;
-  const clients: Socket[] = await Promise.all(
-    Array.from(
-      { length: 20 },
-      () =>
-        new Promise<Socket>((r) => {
-          const s = connect(port, '127.0.0.1', () => r(s));
-        }),
-    ),
-  );
-  t.teardown(() => {
-    for (const s of clients) s.destroy();
-  });
-  const mine = new Set(clients.map((s) => s.localPort as number).filter((p) => range !== undefined && p >= range.low && p <= range.high));
-  t.ok(mine.size >= 15, `${mine.size} of the clients' ports are ephemeral`);
-  await c.collectOnce();
-  const after = (await value(reg, 'llmsoak_host_ephemeral_ports_in_use')) ?? -1;
+  const hold = () =>
+    Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<Socket>((r) => {
+            const s = connect(port, '127.0.0.1', () => r(s));
+          }),
+      ),
+    );
   // The ports held here are counted on top of those in use before. The count is the host's: this file runs in the
   // serial phase (scripts/run-tests.mjs), as beside other test files closing loopback connections by the hundred it
-  // saw 6 more while holding 20. Alone, only older TIME_WAIT sockets leave the count between two collections a few
-  // milliseconds apart: 3 of slack.
-  t.ok(after - before >= mine.size - 3, `${after} ports in use, ${after - before} more than before, while this test holds ${mine.size}`);
+  // saw 6 more while holding 20. Alone, the count still moves with older TIME_WAIT sockets, which the kernel reaps
+  // in batches: once 15 went between two collections a few milliseconds apart (ci201, right after accuracy-truth's
+  // 400 requests). So up to three tries, each with 3 of slack; a collector that misses the ports held fails all three.
+  const tries: string[] = [];
+  let mineSize = 0;
+  let counted = false;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await c.collectOnce();
+    const before = (await value(reg, 'llmsoak_host_ephemeral_ports_in_use')) ?? -1;
+    const clients = await hold();
+    const mine = new Set(clients.map((s) => s.localPort as number).filter((p) => range !== undefined && p >= range.low && p <= range.high));
+    await c.collectOnce();
+    const after = (await value(reg, 'llmsoak_host_ephemeral_ports_in_use')) ?? -1;
+    for (const s of clients) s.destroy();
+    mineSize = mine.size;
+    tries.push(`${after} ports in use, ${after - before} more than before, while this test held ${mine.size}`);
+    counted = after - before >= mine.size - 3;
+    if (counted) break;
+  }
+  t.ok(mineSize >= 15, `${mineSize} of the clients' ports are ephemeral`);
+  t.ok(counted, tries.join('; '));
   t.ok(((await value(reg, 'llmsoak_collector_duration_seconds', { collector: 'host' })) ?? 10) < 1, 'a cheap collection');
   await c.stop();
 

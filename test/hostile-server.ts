@@ -77,7 +77,14 @@ const ROLE = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: 'ass
 const FINAL = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] })}\n\n`;
 const usage = (n: number) => `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: n, total_tokens: 10 + n } })}\n\n`;
 
-export async function startHostileServer(opts: { mix: Partial<Record<Behaviour, number>>; seed?: number; port?: number; okTokens?: number }): Promise<HostileServer> {
+export interface HostileServerOptions {
+  mix: Partial<Record<Behaviour, number>>;
+  seed?: number;
+  port?: number;
+  okTokens?: number;
+}
+
+export async function startHostileServer(opts: HostileServerOptions): Promise<HostileServer> {
   const entries = Object.entries(opts.mix).filter(([, w]) => (w ?? 0) > 0) as [Behaviour, number][];
   const total = entries.reduce((a, [, w]) => a + w, 0);
   const next = seededRandom(opts.seed ?? 7);

@@ -131,7 +131,10 @@ t.test('two workers share the rate; their log lines reach the main logger', asyn
   d.init.logLevel = 'info';
   const traffic = new TrafficWorkers(d);
   traffic.start();
-  t.ok(await until(() => traffic.requestsSent > 0, 10_000), 'traffic started');
+  // Both workers booted: on a busy machine the second isolate can start a second after the first,
+  // and a window opened at the first request would count one worker's share for that long.
+  const bothStarted = () => lines.filter((l) => l.includes('open-loop traffic started')).length >= 2;
+  t.ok(await until(() => traffic.requestsSent > 0 && bothStarted(), 10_000), 'traffic started in both workers');
   const from = traffic.requestsSent;
   const fromMs = Date.now();
   await new Promise((r) => setTimeout(r, 2000));
