@@ -12,6 +12,13 @@
 // queues' output never interleaves. A file that never reports (its queue
 // crashed) is written as failed: nothing is lost from the count.
 //
+// The short unit files (test/durations.json: at most BUNDLE_MAX_SEC, not
+// serial) run together in one node process (scripts/test-bundle.mjs imports
+// them one after another; tap's root test runs their tests in that order):
+// a node process with tap and src loaded costs ~1 CPU-s to start, and 56 of
+// them fell in the part of the run where both cores are busy. One block, one
+// line "ok N - unit bundle (N files)"; its tests count as the files' would.
+//
 //   node scripts/run-tests.mjs [--jobs N] [FILE...]     (no FILE: every dist/test/*.test.js)
 //   node scripts/run-tests.mjs --record LOG             (rewrite test/durations.json from a run's TAP log)
 import { spawn } from 'node:child_process';
@@ -25,6 +32,10 @@ const DURATIONS = join(ROOT, 'test', 'durations.json');
 // collectors-host-limits counts the host's ephemeral ports in use: other test files open and close loopback
 // connections by the hundred, so it runs where none does.
 const SERIAL = ['hints-cpu.test.js', 'accuracy-truth.test.js', 'request-phases.test.js', 'client-timing.test.js', 'collectors-host-limits.test.js'];
+/** Files this short (test/durations.json, seconds) share one node process: see the header. */
+const BUNDLE_MAX_SEC = 4;
+/** test/durations.json's key for the bundle's own time. */
+const BUNDLE_KEY = '(unit bundle)';
 /** Seconds assumed for a file test/durations.json does not know yet. */
 const UNKNOWN_SEC = 10;
 /** Per file, as package.json's tap.timeout (180 s). */
@@ -61,7 +72,7 @@ function readDurations() {
 
 /** Longest first onto the least loaded queue (LPT): queues whose sums differ by at most the shortest file's time. */
 function shareOut(files, durations, jobs) {
-  const sec = (f) => durations[basename(f)] ?? UNKNOWN_SEC;
+  const sec = (f) => (Array.isArray(f) ? (durations[BUNDLE_KEY] ?? f.length) : (durations[basename(f)] ?? UNKNOWN_SEC));
   const queues = Array.from({ length: Math.min(jobs, files.length) }, () => ({ files: [], sec: 0 }));
   for (const f of [...files].sort((a, b) => sec(b) - sec(a))) {
     const q = queues.reduce((min, q) => (q.sec < min.sec ? q : min));
@@ -78,12 +89,15 @@ function shareOut(files, durations, jobs) {
  * node process a test starts (each simulator, each CLI run), which doubled a child's start-up CPU
  * (0.5 → 1.0 CPU-s for `llmsoak --help`) on a 2-core machine.
  */
-function runFile(file, onBlock) {
+function runFile(item, onBlock) {
   return new Promise((resolve) => {
     const started = performance.now();
     const env = { ...process.env, TAP_TIMEOUT: String(TIMEOUT_SEC) };
     delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, ['--enable-source-maps', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const bundle = Array.isArray(item);
+    const file = bundle ? `unit bundle (${item.length} files)` : item;
+    const args = bundle ? [join(ROOT, 'scripts', 'test-bundle.mjs'), ...item] : [item];
+    const child = spawn(process.execPath, ['--enable-source-maps', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [];
     const err = [];
     child.stdout.setEncoding('utf8').on('data', (c) => out.push(c));
@@ -98,13 +112,14 @@ function runFile(file, onBlock) {
       clearTimeout(killer);
       const ms = (performance.now() - started).toFixed(3);
       const lines = [`# Subtest: ${file}`];
+      if (bundle) lines.push(`    # ${item.map((f) => basename(f)).join(' ')}`);
       for (const line of out.join('').trimEnd().split('\n')) {
         if (!/^TAP version \d+$/.test(line)) lines.push(line === '' ? '' : `    ${line}`);
       }
       for (const line of err.join('').split('\n')) if (line !== '') lines.push(`    # stderr: ${line}`);
       const why = spawnError ? `cannot start node: ${spawnError.message}` : code !== 0 ? `exit ${code ?? signal}` : '';
       lines.push(`${why ? 'not ok' : 'ok'} ${++fileNumber} - ${file} # time=${ms}ms${why ? ` (${why})` : ''}`, '');
-      onBlock(lines, file);
+      onBlock(lines, bundle ? item : [item]);
       resolve();
     });
   });
@@ -117,17 +132,19 @@ async function runQueue(files, onBlock) {
 
 async function run(files, jobs) {
   const reported = new Set();
-  const write = (lines, file) => {
-    if (file) reported.add(file);
+  const write = (lines, done) => {
+    for (const f of done ?? []) reported.add(f);
     process.stdout.write(lines.map((l) => `${l}\n`).join(''));
   };
   const durations = readDurations();
-  const sec = (f) => durations[basename(f)] ?? UNKNOWN_SEC;
   const serial = files.filter((f) => SERIAL.includes(basename(f)));
-  const parallel = files.filter((f) => !SERIAL.includes(basename(f)));
-  const queues = shareOut(parallel, durations, jobs);
+  const short = files.filter((f) => !SERIAL.includes(basename(f)) && (durations[basename(f)] ?? UNKNOWN_SEC) <= BUNDLE_MAX_SEC);
+  const bundled = short.length >= 2 ? short : [];
+  const parallel = files.filter((f) => !SERIAL.includes(basename(f)) && !bundled.includes(f));
+  const items = bundled.length ? [bundled, ...parallel] : parallel;
+  const queues = shareOut(items, durations, jobs);
   process.stdout.write(
-    `# run-tests: ${parallel.length} files in ${queues.length} queues (${queues.map((q) => `${q.files.length} files, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
+    `# run-tests: ${parallel.length} files and a bundle of ${bundled.length} in ${queues.length} queues (${queues.map((q) => `${q.files.length} items, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
   );
   await Promise.all(queues.map((q) => runQueue(q.files, write)));
   await runQueue(serial, write);
@@ -139,8 +156,8 @@ async function run(files, jobs) {
 function record(log) {
   const durations = readDurations();
   for (const line of readFileSync(log, 'utf8').split('\n')) {
-    const m = /^(?:not ok|ok) \d+ - (\S+\.test\.js) # time=([\d.]+)ms/.exec(line);
-    if (m) durations[basename(m[1])] = Math.round(Number(m[2]) / 100) / 10;
+    const m = /^(?:not ok|ok) \d+ - (\S+\.test\.js|unit bundle \(\d+ files\)) # time=([\d.]+)ms/.exec(line);
+    if (m) durations[m[1].startsWith('unit bundle') ? BUNDLE_KEY : basename(m[1])] = Math.round(Number(m[2]) / 100) / 10;
   }
   const sorted = Object.fromEntries(Object.entries(durations).sort(([a], [b]) => a.localeCompare(b)));
   writeFileSync(DURATIONS, `${JSON.stringify(sorted, null, 2)}\n`);
