@@ -5,7 +5,8 @@
 //  1. parallel: the files are shared out among JOBS queues, each running its
 //     files one after another, longest first onto the least loaded
 //     (test/durations.json holds each file's last measured seconds), so that
-//     the queues end together.
+//     the queues end together; and beside them one more queue from the
+//     start: the unit bundle (below) and CPU_QUEUE's files.
 //  2. serial: the files whose claims are about CPU time or timing accuracy,
 //     one at a time, with no other test file taking the cores they measure.
 // Each file's TAP block is written whole when the file ends, so that the
@@ -32,6 +33,14 @@ const DURATIONS = join(ROOT, 'test', 'durations.json');
 // collectors-host-limits counts the host's ephemeral ports in use: other test files open and close loopback
 // connections by the hundred, so it runs where none does.
 const SERIAL = ['hints-cpu.test.js', 'accuracy-truth.test.js', 'request-phases.test.js', 'client-timing.test.js', 'collectors-host-limits.test.js'];
+/**
+ * Files that keep a core busy and claim nothing about time (rules through promtool, the GPU check's dry run,
+ * the image's output, replay files): with the unit bundle they make one more queue, run from the start beside
+ * the long files that mostly wait on compressed analyzer windows (both cores ~35 % busy there, /proc/stat
+ * every 5 s), instead of in the last part of the run, where both cores are busy. deploy last: it waits for
+ * the image's build, started in the background by scripts/test.sh.
+ */
+const CPU_QUEUE = ['alerts-promtool.test.js', 'gpu-check-dry-run.test.js', 'replay.test.js', 'replay-augment.test.js', 'deploy.test.js'];
 /** Files this short (test/durations.json, seconds) share one node process: see the header. */
 const BUNDLE_MAX_SEC = 4;
 /** test/durations.json's key for the bundle's own time. */
@@ -140,11 +149,14 @@ async function run(files, jobs) {
   const serial = files.filter((f) => SERIAL.includes(basename(f)));
   const short = files.filter((f) => !SERIAL.includes(basename(f)) && (durations[basename(f)] ?? UNKNOWN_SEC) <= BUNDLE_MAX_SEC);
   const bundled = short.length >= 2 ? short : [];
-  const parallel = files.filter((f) => !SERIAL.includes(basename(f)) && !bundled.includes(f));
-  const items = bundled.length ? [bundled, ...parallel] : parallel;
-  const queues = shareOut(items, durations, jobs);
+  const cpu = files.filter((f) => CPU_QUEUE.includes(basename(f)));
+  cpu.sort((a, b) => CPU_QUEUE.indexOf(basename(a)) - CPU_QUEUE.indexOf(basename(b)));
+  const parallel = files.filter((f) => !SERIAL.includes(basename(f)) && !bundled.includes(f) && !cpu.includes(f));
+  const cpuItems = [...(bundled.length ? [bundled] : []), ...cpu];
+  const queues = shareOut(parallel, durations, jobs);
+  if (cpuItems.length) queues.push({ files: cpuItems, sec: cpuItems.reduce((a, f) => a + (Array.isArray(f) ? (durations[BUNDLE_KEY] ?? f.length) : (durations[basename(f)] ?? UNKNOWN_SEC)), 0) });
   process.stdout.write(
-    `# run-tests: ${parallel.length} files and a bundle of ${bundled.length} in ${queues.length} queues (${queues.map((q) => `${q.files.length} items, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
+    `# run-tests: ${parallel.length} files in ${queues.length - (cpuItems.length ? 1 : 0)} queues${cpuItems.length ? `, and a queue of a bundle of ${bundled.length} unit files and ${cpu.length} CPU-bound files` : ''} (${queues.map((q) => `${q.files.length} items, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
   );
   await Promise.all(queues.map((q) => runQueue(q.files, write)));
   await runQueue(serial, write);
