@@ -43,6 +43,8 @@ const SERIAL = ['hints-cpu.test.js', 'accuracy-truth.test.js', 'request-phases.t
 const CPU_QUEUE = ['alerts-promtool.test.js', 'gpu-check-dry-run.test.js', 'replay.test.js', 'replay-augment.test.js', 'deploy.test.js'];
 /** Files this short (test/durations.json, seconds) share one node process: see the header. */
 const BUNDLE_MAX_SEC = 4;
+/** Short files whose claims are about their own process (nothing loaded the tokenizer in it yet): never bundled. */
+const OWN_PROCESS = ['corpus-tokens.test.js'];
 /** test/durations.json's key for the bundle's own time. */
 const BUNDLE_KEY = '(unit bundle)';
 /** Seconds assumed for a file test/durations.json does not know yet. */
@@ -147,7 +149,7 @@ async function run(files, jobs) {
   };
   const durations = readDurations();
   const serial = files.filter((f) => SERIAL.includes(basename(f)));
-  const short = files.filter((f) => !SERIAL.includes(basename(f)) && (durations[basename(f)] ?? UNKNOWN_SEC) <= BUNDLE_MAX_SEC);
+  const short = files.filter((f) => !SERIAL.includes(basename(f)) && !OWN_PROCESS.includes(basename(f)) && (durations[basename(f)] ?? UNKNOWN_SEC) <= BUNDLE_MAX_SEC);
   const bundled = short.length >= 2 ? short : [];
   const cpu = files.filter((f) => CPU_QUEUE.includes(basename(f)));
   cpu.sort((a, b) => CPU_QUEUE.indexOf(basename(a)) - CPU_QUEUE.indexOf(basename(b)));
