@@ -184,7 +184,10 @@ t.test('a stream slow to start: the time is in `first_token`, not `headers`', as
   const p = r.phases ?? {};
   t.ok((p.first_token ?? 0) >= SLOW * 0.95, `first_token ${fmt(p)} ≥ 285 ms`);
   t.ok((p.headers ?? Infinity) < 100 * MS, 'headers stays small');
-  t.ok((p.last_token ?? 0) >= 35 * MS, 'last_token spans the two later chunks (40 ms)');
+  // ≥ 30 ms: a last_token taken from the wrong chunk would be the last gap alone (~20 ms). The client here shares
+  // this test's event loop with the server: once (ci265, 1 of 49 logged runs; the others 39.6–49.5 ms) its first
+  // chunk was read ~6 ms late and last_token came out 34.1 ms.
+  t.ok((p.last_token ?? 0) >= 30 * MS, `last_token spans the two later chunks (40 ms): ${fmt(p)}`);
 });
 
 t.test('a slow resolver: the time is in `dns`, not `connect`', async (t) => {
