@@ -81,9 +81,14 @@ function readDurations() {
   }
 }
 
+/** Expected seconds of a queue item: a file, or the unit bundle (an array of files). */
+function itemSec(durations, f) {
+  return Array.isArray(f) ? (durations[BUNDLE_KEY] ?? f.length) : (durations[basename(f)] ?? UNKNOWN_SEC);
+}
+
 /** Longest first onto the least loaded queue (LPT): queues whose sums differ by at most the shortest file's time. */
 function shareOut(files, durations, jobs) {
-  const sec = (f) => (Array.isArray(f) ? (durations[BUNDLE_KEY] ?? f.length) : (durations[basename(f)] ?? UNKNOWN_SEC));
+  const sec = (f) => itemSec(durations, f);
   const queues = Array.from({ length: Math.min(jobs, files.length) }, () => ({ files: [], sec: 0 }));
   for (const f of [...files].sort((a, b) => sec(b) - sec(a))) {
     const q = queues.reduce((min, q) => (q.sec < min.sec ? q : min));
@@ -156,7 +161,7 @@ async function run(files, jobs) {
   const parallel = files.filter((f) => !SERIAL.includes(basename(f)) && !bundled.includes(f) && !cpu.includes(f));
   const cpuItems = [...(bundled.length ? [bundled] : []), ...cpu];
   const queues = shareOut(parallel, durations, jobs);
-  if (cpuItems.length) queues.push({ files: cpuItems, sec: cpuItems.reduce((a, f) => a + (Array.isArray(f) ? (durations[BUNDLE_KEY] ?? f.length) : (durations[basename(f)] ?? UNKNOWN_SEC)), 0) });
+  if (cpuItems.length) queues.push({ files: cpuItems, sec: cpuItems.reduce((a, f) => a + itemSec(durations, f), 0) });
   process.stdout.write(
     `# run-tests: ${parallel.length} files in ${queues.length - (cpuItems.length ? 1 : 0)} queues${cpuItems.length ? `, and a queue of a bundle of ${bundled.length} unit files and ${cpu.length} CPU-bound files` : ''} (${queues.map((q) => `${q.files.length} items, ~${Math.round(q.sec)} s`).join('; ')}), then ${serial.length} alone\n`,
   );
