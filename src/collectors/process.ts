@@ -28,7 +28,7 @@ import type { Gauge } from 'prom-client';
 import { OK, PeriodicCollector, fail, type PeriodicOptions, type RunResult } from './base.js';
 import { DeltaTracker, MonotonicCounter, SnapshotGauge, getOrCreateCounter, getOrCreateGauge } from './metrics-util.js';
 import { BoundedLabel } from '../metrics/bounded-label.js';
-import { USER_HZ, countFds, listPids, mapLimit, parseBootTime, parseCmdline, parseStatusRss, readOptional, readPidStat, readText, type PidStat } from './procfs.js';
+import { USER_HZ, countFds, listPids, parseBootTime, parseCmdline, parseStatusRss, readOptionalSync, readPidStat, readTextSync, type PidStat } from './procfs.js';
 
 export interface ProcessCollectorOptions extends PeriodicOptions {
   procRoot: string;
@@ -87,11 +87,12 @@ export class ProcessCollector extends PeriodicCollector {
     return this.target?.pid;
   }
 
+  // Synchronous: every /proc read here is in-memory and short (see readTextSync in procfs.ts).
   protected async collect(signal: AbortSignal): Promise<RunResult> {
     const p = this.opts.procRoot;
-    if (this.bootTime === undefined) this.bootTime = parseBootTime(await readText(join(p, 'stat'), signal));
+    if (this.bootTime === undefined) this.bootTime = parseBootTime(readTextSync(join(p, 'stat')));
 
-    let rootStat = this.target ? await readPidStat(p, this.target.pid, signal) : undefined;
+    let rootStat = this.target ? readPidStat(p, this.target.pid) : undefined;
     if (this.target && (rootStat === undefined || rootStat.startTicks !== this.target.startTicks || rootStat.state === 'Z')) {
       this.log.debug({ pid: this.target.pid }, 'target process is gone');
       this.target = undefined;
@@ -104,7 +105,7 @@ export class ProcessCollector extends PeriodicCollector {
       rootStat = undefined;
     }
     if (this.target === undefined) {
-      const found = await this.resolve(signal);
+      const found = this.resolve();
       if (found === undefined) return this.absent(wanted);
       this.target = { pid: found.pid, startTicks: found.startTicks, label: this.opts.label ?? this.processLabel.value(sanitizeLabel(found.comm)) };
       rootStat = found;
@@ -113,10 +114,10 @@ export class ProcessCollector extends PeriodicCollector {
     if (rootStat === undefined) return this.absent(wanted);
     const target = this.target;
 
-    const tree = this.opts.includeChildren ? await this.descendants(rootStat, signal) : [rootStat];
-    const perPid = await mapLimit(tree, 16, async (st) => {
-      const [status, fds] = await Promise.all([readOptional(join(p, String(st.pid), 'status'), signal), countFds(p, st.pid)]);
-      return { st, rss: status === undefined ? undefined : parseStatusRss(status), fds };
+    const tree = this.opts.includeChildren ? this.descendants(rootStat) : [rootStat];
+    const perPid = tree.map((st) => {
+      const status = readOptionalSync(join(p, String(st.pid), 'status'));
+      return { st, rss: status === undefined ? undefined : parseStatusRss(status), fds: countFds(p, st.pid) };
     });
     if (signal.aborted) return fail('aborted');
 
@@ -163,27 +164,25 @@ export class ProcessCollector extends PeriodicCollector {
     return fail(`target process not found (${what || 'no pid or pattern configured'})`);
   }
 
-  private async resolve(signal: AbortSignal): Promise<PidStat | undefined> {
+  private resolve(): PidStat | undefined {
     const p = this.opts.procRoot;
     const wanted = this.opts.pid();
     if (wanted !== undefined) {
-      const st = await readPidStat(p, wanted, signal);
+      const st = readPidStat(p, wanted);
       if (st !== undefined && st.state !== 'Z') return st;
     }
     const re = this.opts.pattern;
     if (re === undefined) return undefined;
-    const pids = (await listPids(p)).filter((pid) => pid !== process.pid);
-    const matches = (
-      await mapLimit(pids, 32, async (pid) => {
-        const raw = await readOptional(join(p, String(pid), 'cmdline'), signal);
-        if (raw === undefined) return undefined;
-        const cmd = parseCmdline(raw);
-        if (cmd === '') return undefined; // kernel thread
-        const st = await readPidStat(p, pid, signal);
-        if (st === undefined || st.state === 'Z') return undefined;
-        return re.test(cmd) || re.test(st.comm) ? st : undefined;
-      })
-    ).filter((s): s is PidStat => s !== undefined);
+    const matches: PidStat[] = [];
+    for (const pid of listPids(p)) {
+      if (pid === process.pid) continue;
+      const raw = readOptionalSync(join(p, String(pid), 'cmdline'));
+      if (raw === undefined) continue;
+      const cmd = parseCmdline(raw);
+      if (cmd === '') continue; // kernel thread
+      const st = readPidStat(p, pid);
+      if (st !== undefined && st.state !== 'Z' && (re.test(cmd) || re.test(st.comm))) matches.push(st);
+    }
     if (matches.length === 0) return undefined;
     const matchPids = new Set(matches.map((m) => m.pid));
     const roots = matches.filter((m) => !matchPids.has(m.ppid));
@@ -193,10 +192,11 @@ export class ProcessCollector extends PeriodicCollector {
   }
 
   /** The root and every descendant (one pass over /proc/<pid>/stat). */
-  private async descendants(root: PidStat, signal: AbortSignal): Promise<PidStat[]> {
+  private descendants(root: PidStat): PidStat[] {
     const p = this.opts.procRoot;
-    const pids = await listPids(p);
-    const stats = (await mapLimit(pids, 32, (pid) => readPidStat(p, pid, signal))).filter((s): s is PidStat => s !== undefined && s.state !== 'Z');
+    const stats = listPids(p)
+      .map((pid) => readPidStat(p, pid))
+      .filter((s): s is PidStat => s !== undefined && s.state !== 'Z');
     const children = new Map<number, PidStat[]>();
     for (const s of stats) {
       if (s.pid === root.pid) continue;
