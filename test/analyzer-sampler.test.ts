@@ -99,20 +99,33 @@ t.test('never throws: failing collect(), clock going back', async (t) => {
   t.equal(sampler.stats().failures, 3);
 });
 
-t.test('start/stop on real timers', async (t) => {
+t.test('start/stop on real timers: on the step grid, every tick sampled or counted as missed, nothing after stop', async (t) => {
   const registry = new Registry();
   const g = new Gauge({ name: 'x', help: 'g', registers: [registry] });
   g.set(1);
   const store = new SeriesStore({ stepSec: 0.05, rawRetentionSec: 60, tiers: [] });
   const sampler = new Sampler({ registry, store, clock: systemClock, stepSec: 0.05 });
+  const t0 = performance.now();
   sampler.start();
   sampler.start(); // idempotent
-  await new Promise((r) => setTimeout(r, 330));
+  // Wait for four samples however slow the machine is (a loaded CI machine stalled this
+  // process for ~650 ms once, when the test slept a fixed 330 ms), bounded at 10 s.
+  let polledAt = t0;
+  while (sampler.stats().samples < 4 && polledAt - t0 < 10_000) {
+    await new Promise((r) => setTimeout(r, 10));
+    polledAt = performance.now();
+  }
+  // The poll timer just fired, so every sampler timer due before it has fired too.
   await sampler.stop();
-  const n = sampler.stats().samples;
-  t.ok(n >= 4 && n <= 8, `${n} samples in ~330 ms at 50 ms`);
+  const { samples, overruns, failures } = sampler.stats();
+  const ticks = Math.floor((polledAt - t0) / 50) + 1; // tick 0 fires at start()
+  t.ok(samples >= 4, `${samples} samples in ${(polledAt - t0).toFixed(0)} ms`);
+  // + 1: a timer may fire a little before its tick (libuv's loop clock is cached); twice the rate still fails.
+  t.ok(samples <= ticks + 1, `never faster than the 50 ms step: ${samples} samples in ${ticks} ticks`);
+  t.ok(samples + overruns + failures >= ticks - 1, `every tick sampled or counted: ${samples} samples + ${overruns} missed + ${failures} failed of ${ticks} ticks`);
+  t.equal(failures, 0, 'no failed sample');
   await new Promise((r) => setTimeout(r, 120));
-  t.equal(sampler.stats().samples, n, 'no sample after stop()');
+  t.equal(sampler.stats().samples, samples, 'no sample after stop()');
 });
 
 t.test('cost of one sample of a ~2,000-series registry', async (t) => {
