@@ -68,8 +68,8 @@ export const alertingConfigSchema = {
             required: ['username', 'password'],
             description: 'HTTP basic auth. The password is a secret: write ${env:NAME}; never logged.',
             properties: {
-              username: { type: 'string', minLength: 1 },
-              password: { type: 'string' },
+              username: { description: 'User name.', type: 'string', minLength: 1 },
+              password: { description: 'Password: a secret.', type: 'string' },
             },
           },
           timeoutMs: { type: 'integer', minimum: 1, default: DEFAULT_ALERTMANAGER_TIMEOUT_MS, description: 'Timeout of one POST, ms.' },

@@ -40,7 +40,7 @@ export const incidentsConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    recoverySteps: { type: 'integer', minimum: 1, maximum: 1000, default: 3 },
+    recoverySteps: { description: 'Samples in a row back within the band before an incident counts as recovered.', type: 'integer', minimum: 1, maximum: 1000, default: 3 },
   },
 } as const;
 

@@ -8,46 +8,46 @@ import type { Finding, Severity } from './hint.js';
 import type { SeriesSource } from './source.js';
 import type { ErrorClass } from '../types.js';
 
-/** Thresholds of the built-in rule pack (config `analyzer.thresholds`). */
+/** Thresholds of the built-in rule pack (config `analyzer.thresholds`); what each means: THRESHOLD_DESCRIPTIONS. */
 export interface Thresholds {
-  /** KV-cache usage ratio above which the cache is "full". */
   kvUsageRatio: number;
-  /** Error share of requests in the window above which errors are a storm. */
   errorRatio: number;
-  /** Fewest requests in the window before an error ratio means anything. */
   minRequests: number;
-  /** Mean waiting requests on the server above which a queue is "growing". */
   queueWaiting: number;
-  /** Target process CPU, in cores, at or above which a single-threaded frontend is saturated. */
   cpuBoundCores: number;
-  /** GPU utilisation below which the GPU is "not the bottleneck". */
   gpuBusyRatio: number;
-  /** Latency increase over the baseline (relative, 0.2 = +20%) before it counts. */
   latencyIncrease: number;
-  /** Significance level of the degradation test (Mann–Whitney). */
   alpha: number;
-  /** Leak: smallest slope worth a hint, MiB per hour. */
   leakMiBPerHour: number;
-  /**
-   * Leak of memory (RSS, GPU memory): smallest rise over the window worth a hint, MiB. Below it a
-   * steep but short rise is a runtime sizing its heap (a fresh Node process grew ~3-20 MB in its
-   * first minute with nothing leaking) or one GC cycle; over the default 6 h window the slope
-   * threshold asks for far more.
-   */
   leakMinGrowthMiB: number;
-  /** Leak: goodness of fit (R²) of the robust line at or above which the rise is a trend, not noise. */
   leakR2: number;
-  /** Generator bound: llmsoak's own schedule lag p99 above this, s. */
   scheduleLagP99Sec: number;
-  /** Generator bound: llmsoak's own event-loop lag p99 above this, s. */
   eventLoopLagP99Sec: number;
-  /** GPU: DRAM bandwidth active ratio at or above which decode is bandwidth-bound. */
   dramActiveRatio: number;
-  /** GPU: tensor active ratio at or above which prefill is compute-bound. */
   tensorActiveRatio: number;
-  /** Quality score drop from its baseline that counts as drift (absolute, 0..1). */
   qualityDrop: number;
 }
+
+/** What each threshold means: the config reference (docs/configuration.md) is generated from these. */
+export const THRESHOLD_DESCRIPTIONS: Record<keyof Thresholds, string> = {
+  kvUsageRatio: 'KV-cache usage ratio above which the cache is "full".',
+  errorRatio: 'Error share of requests in the window above which errors are a storm.',
+  minRequests: 'Fewest requests in the window before an error ratio means anything.',
+  queueWaiting: 'Mean waiting requests on the server above which a queue is "growing".',
+  cpuBoundCores: 'Target process CPU, in cores, at or above which a single-threaded frontend is saturated.',
+  gpuBusyRatio: 'GPU utilisation below which the GPU is "not the bottleneck".',
+  latencyIncrease: 'Latency increase over the baseline (relative, 0.2 = +20%) before it counts.',
+  alpha: 'Significance level of the degradation test (Mann–Whitney).',
+  leakMiBPerHour: 'Leak: smallest slope worth a hint, MiB per hour.',
+  leakMinGrowthMiB:
+    'Leak of memory (RSS, GPU memory): smallest rise over the window worth a hint, MiB. Below it a steep but short rise is a runtime sizing its heap (a fresh Node process grew ~3-20 MB in its first minute with nothing leaking) or one GC cycle; over the default 6 h window the slope threshold asks for far more.',
+  leakR2: 'Leak: goodness of fit (R²) of the robust line at or above which the rise is a trend, not noise.',
+  scheduleLagP99Sec: "Generator bound: llmsoak's own schedule lag p99 above this, s.",
+  eventLoopLagP99Sec: "Generator bound: llmsoak's own event-loop lag p99 above this, s.",
+  dramActiveRatio: 'GPU: DRAM bandwidth active ratio at or above which decode is bandwidth-bound.',
+  tensorActiveRatio: 'GPU: tensor active ratio at or above which prefill is compute-bound.',
+  qualityDrop: 'Quality score drop from its baseline that counts as drift (absolute, 0..1).',
+};
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
   kvUsageRatio: 0.9,

@@ -51,11 +51,11 @@ export const targetChangesConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    enabled: { type: 'boolean', default: true },
-    windowSec: { type: 'number', minimum: 1, maximum: 86400, default: 300 },
-    modelsIntervalMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30000 },
-    restartMergeSec: { type: 'number', minimum: 0, maximum: 3600, default: 60 },
-    followModel: { type: 'boolean', default: true },
+    enabled: { description: 'Detect model, version and restart changes of the target.', type: 'boolean', default: true },
+    windowSec: { description: 'Before/after window, s.', type: 'number', minimum: 1, maximum: 86400, default: 300 },
+    modelsIntervalMs: { description: 'How often GET /v1/models is polled, ms.', type: 'integer', minimum: 100, maximum: 3_600_000, default: 30000 },
+    restartMergeSec: { description: 'Restarts detected within this long of the previous one are the same restart, s.', type: 'number', minimum: 0, maximum: 3600, default: 60 },
+    followModel: { description: 'When target.model is not set: request the newly served model after a model change.', type: 'boolean', default: true },
   },
 } as const;
 

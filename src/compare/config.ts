@@ -51,21 +51,23 @@ export interface CompareConfig {
   };
 }
 
-const latency = (relative: number, absoluteMs: number) => ({
+const latency = (figure: string, relative: number, absoluteMs: number) => ({
+  description: `${figure}: a change of a percentile counts when larger than both bounds.`,
   type: 'object',
   additionalProperties: false,
   default: {},
   properties: {
-    relative: { type: 'number', minimum: 0, default: relative },
-    absoluteMs: { type: 'number', minimum: 0, default: absoluteMs },
+    relative: { description: 'Relative change of the percentile, e.g. 0.05 = 5 %.', type: 'number', minimum: 0, default: relative },
+    absoluteMs: { description: "Absolute change, ms: smaller changes are the client's own timing noise.", type: 'number', minimum: 0, default: absoluteMs },
   },
 });
 
-const rate = (relative: number) => ({
+const rate = (figure: string, relative: number) => ({
+  description: `${figure}: a change counts when larger than this share.`,
   type: 'object',
   additionalProperties: false,
   default: {},
-  properties: { relative: { type: 'number', minimum: 0, default: relative } },
+  properties: { relative: { description: 'Relative change, e.g. 0.05 = 5 %.', type: 'number', minimum: 0, default: relative } },
 });
 
 export const compareConfigSchema = {
@@ -73,33 +75,42 @@ export const compareConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.01 },
-    resamples: { type: 'integer', minimum: 200, maximum: 100000, default: 4000 },
-    seed: { type: 'integer', minimum: 0, default: 1 },
+    alpha: { description: 'Significance level of every test (two-sided).', type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.01 },
+    resamples: { description: 'Bootstrap resamples per percentile (bounded work: each is O(log buckets)).', type: 'integer', minimum: 200, maximum: 100000, default: 4000 },
+    seed: { description: 'Seed of the bootstrap: the same two reports always give the same verdicts.', type: 'integer', minimum: 0, default: 1 },
     percentiles: {
+      description: 'Percentiles compared, of TTFT, ITL, TPOT and E2E.',
       type: 'array',
       minItems: 1,
       uniqueItems: true,
       items: { type: 'string', enum: ['p50', 'p90', 'p95', 'p99'] },
       default: ['p50', 'p90', 'p95', 'p99'],
     },
-    minTailCount: { type: 'integer', minimum: 1, default: 10 },
+    minTailCount: {
+      description:
+        'A percentile needs at least this many values beyond it (n·(1−q)) in both runs; fewer → "insufficient". The bootstrap of a quantile with only a few values beyond it is too sure of itself: with 5, two runs of one build on a busy machine came out "significantly" 16–20 % apart at p99.',
+      type: 'integer',
+      minimum: 1,
+      default: 10,
+    },
     tolerances: {
+      description: 'How large a significant change must be to count, per figure.',
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
-        ttft: latency(0.05, 1),
-        itl: latency(0.05, 1),
-        tpot: latency(0.05, 1),
-        e2e: latency(0.05, 1),
-        throughput: rate(0.05),
-        goodput: rate(0.05),
+        ttft: latency('Time to first token', 0.05, 1),
+        itl: latency('Inter-token latency', 0.05, 1),
+        tpot: latency('Time per output token', 0.05, 1),
+        e2e: latency('End-to-end latency', 0.05, 1),
+        throughput: rate('Throughput (requests ended per second)', 0.05),
+        goodput: rate('Goodput (requests meeting every SLO per second)', 0.05),
         errorRate: {
+          description: 'Error rate: a change counts when larger than this absolute share.',
           type: 'object',
           additionalProperties: false,
           default: {},
-          properties: { absolute: { type: 'number', minimum: 0, maximum: 1, default: 0.005 } },
+          properties: { absolute: { description: 'Absolute change of the failed share (0.005 = half a percentage point).', type: 'number', minimum: 0, maximum: 1, default: 0.005 } },
         },
       },
     },

@@ -59,7 +59,9 @@ const ENV_RESERVED = new Set(['LLMSOAK_CONFIG']);
 let compiled: ReturnType<Ajv['compile']> | undefined;
 function validator(): ReturnType<Ajv['compile']> {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    // Strict: an unknown keyword or a keyword on the wrong type in the schema is an error at start,
+    // not a check silently skipped. Union types are deliberate (a number or a literal such as `auto`).
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
     compiled = ajv.compile(configSchema);
   }
   return compiled;

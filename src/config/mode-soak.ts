@@ -12,8 +12,8 @@ export const soakSpec: ModeSpec<'soak', SoakModeConfig> = {
   kind: 'soak',
   summary: 'the configured load for durationSec, judged as one long step, with the trends of the watched gauges',
   properties: {
-    durationSec: { type: 'number', exclusiveMinimum: 0, default: 300 },
-    warmupSec: { type: 'number', minimum: 0, default: 0 },
+    durationSec: { description: '`llmsoak bench` only: how long the soak runs, s (`llmsoak run` soaks until stopped).', type: 'number', exclusiveMinimum: 0, default: 300 },
+    warmupSec: { description: "Seconds at the start left out of the report's figures.", type: 'number', minimum: 0, default: 0 },
   },
   describe: (c) => `soak for ${c.durationSec} s`,
 };

@@ -34,13 +34,14 @@ export interface StepTiming {
 
 /** Schema of StepTiming with these defaults. */
 export const timing = (warmupSec: number, holdSec: number, cooldownSec: number) => ({
-  warmupSec: { type: 'number', minimum: 0, default: warmupSec },
-  holdSec: { type: 'number', exclusiveMinimum: 0, default: holdSec },
-  cooldownSec: { type: 'number', minimum: 0, default: cooldownSec },
+  warmupSec: { description: 'Seconds at a new load before measuring starts (excluded from the figures).', type: 'number', minimum: 0, default: warmupSec },
+  holdSec: { description: 'Seconds measured at each load.', type: 'number', exclusiveMinimum: 0, default: holdSec },
+  cooldownSec: { description: 'Seconds at most after a load, with none sent, for requests in flight to end (excluded).', type: 'number', minimum: 0, default: cooldownSec },
 });
 
 /** Schema of a list of 1–32 positive numbers (integers when `integer`). */
-export const positiveList = (def: number[] | undefined, integer: boolean) => ({
+export const positiveList = (def: number[] | undefined, integer: boolean, description: string) => ({
+  description,
   type: 'array',
   minItems: 1,
   maxItems: 32,

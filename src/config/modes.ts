@@ -71,9 +71,8 @@ export const modeConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    /** What `llmsoak bench` runs (and a schedule). `llmsoak run` always soaks. */
-    kind: { type: 'string', enum: [...MODE_KINDS], default: 'soak' },
-    ...Object.fromEntries(MODE_SPECS.map((m) => [m.kind, { type: 'object', additionalProperties: false, default: {}, properties: m.properties }])),
+    kind: { description: 'What `llmsoak bench` runs (and a schedule). `llmsoak run` always soaks.', type: 'string', enum: [...MODE_KINDS], default: 'soak' },
+    ...Object.fromEntries(MODE_SPECS.map((m) => [m.kind, { description: `The ${m.kind} mode: ${m.summary}.`, type: 'object', additionalProperties: false, default: {}, properties: m.properties }])),
   },
 } as const;
 
@@ -82,9 +81,14 @@ export const reportConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    dir: { type: 'string', minLength: 1, default: 'reports/' },
-    /** Formats written besides JSON, Markdown and HTML (always written): a format registered in src/report/formats.ts. */
-    formats: { type: 'array', uniqueItems: true, items: { type: 'string', enum: [...REPORT_FORMAT_NAMES] }, default: [] },
+    dir: { description: 'Where reports are written (created when missing); relative to the working directory.', type: 'string', minLength: 1, default: 'reports/' },
+    formats: {
+      description: 'Formats written besides JSON, Markdown and HTML (always written): a format registered in src/report/formats.ts.',
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string', enum: [...REPORT_FORMAT_NAMES] },
+      default: [],
+    },
   },
 } as const;
 
@@ -97,11 +101,11 @@ export const schedulesConfigSchema = {
     additionalProperties: false,
     required: ['name', 'cron'],
     properties: {
-      name: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$' },
-      cron: { type: 'string', minLength: 9 },
-      timezone: { type: 'string', minLength: 1 },
-      mode: modeConfigSchema,
-      pauseSoak: { type: 'boolean', default: true },
+      name: { description: 'Unique; shown in logs and /api/schedules.', type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$' },
+      cron: { description: 'Cron expression (5 fields, or 6 with seconds first), node-cron syntax.', type: 'string', minLength: 9 },
+      timezone: { description: "IANA time zone of the expression; absent: the host's.", type: 'string', minLength: 1 },
+      mode: { ...modeConfigSchema, description: 'What the schedule runs: a mode, as `mode` (kind and sections).' },
+      pauseSoak: { description: "Pause the soak while the mode runs and resume it after (otherwise the mode's load is added to the soak's).", type: 'boolean', default: true },
     },
   },
 } as const;

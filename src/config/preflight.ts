@@ -21,11 +21,13 @@ export const preflightConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    /** Probe the target at start (one small request per endpoint the scenarios use, GET /models, /metrics). */
-    enabled: { type: 'boolean', default: true },
-    /** Each probe's limit, ms; the probes run at once. */
-    timeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
-    /** A scenario whose endpoint the target lacks: skip it (one warning), fail the start, or keep sending it. */
-    onMissingEndpoint: { type: 'string', enum: ['fail', 'skip', 'keep'], default: 'skip' },
+    enabled: { description: 'Probe the target at start (one small request per endpoint the scenarios use, GET /models, /metrics).', type: 'boolean', default: true },
+    timeoutMs: { description: "Each probe's limit, ms; the probes run at once.", type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+    onMissingEndpoint: {
+      description: 'A scenario whose endpoint the target lacks: skip it (one warning), fail the start, or keep sending it.',
+      type: 'string',
+      enum: ['fail', 'skip', 'keep'],
+      default: 'skip',
+    },
   },
 } as const;

@@ -39,12 +39,13 @@ export const qualityConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    enabled: { type: 'boolean', default: true },
-    schedule: { type: 'string', minLength: 1, default: '0 * * * *' },
-    intervalSec: { type: 'number', exclusiveMinimum: 0 },
-    runOnStart: { type: 'boolean', default: true },
-    timeoutMs: { type: 'integer', minimum: 1, default: 60000 },
+    enabled: { description: 'Run the suites (there are none by default).', type: 'boolean', default: true },
+    schedule: { description: 'Cron expression (node-cron: 5 fields, or 6 with seconds first).', type: 'string', minLength: 1, default: '0 * * * *' },
+    intervalSec: { description: 'Run every this many seconds instead of `schedule` (compressed-time tests, short soaks).', type: 'number', exclusiveMinimum: 0 },
+    runOnStart: { description: 'Run once as soon as traffic starts (so a baseline has a score), then on the schedule.', type: 'boolean', default: true },
+    timeoutMs: { description: 'Limit of one golden request, ms.', type: 'integer', minimum: 1, default: 60000 },
     suites: {
+      description: 'Golden-prompt suites; each prompt says what its answer must be (exact, contains, regex, number or JSON schema), and the share that pass is exported per suite.',
       type: 'array',
       default: [],
       items: {
@@ -52,9 +53,9 @@ export const qualityConfigSchema = {
         additionalProperties: false,
         required: ['name'],
         properties: {
-          name: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$' },
-          file: { type: 'string', minLength: 1 },
-          prompts: { type: 'array', items: { type: 'object' } },
+          name: { description: 'The `suite` label of its series.', type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$' },
+          file: { description: 'A YAML file of prompts (relative to the working directory, as traffic.replay.file).', type: 'string', minLength: 1 },
+          prompts: { description: 'Prompts inline, in the same form as in a file.', type: 'array', items: { type: 'object' } },
         },
       },
     },

@@ -18,19 +18,12 @@ export const requestLogConfigSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    /** Write the log. Off: requests are still sampled (at sampleRatio) for exemplars, nothing is written. */
-    enabled: { type: 'boolean', default: false },
-    /** JSONL file; a relative path is below run.dataDir. Rotated to <file>.1 … <file>.<keep>. */
-    file: { type: 'string', minLength: 1, default: 'requests.jsonl' },
-    /** Share of requests logged (and given exemplars), chosen by trace id: 0.01 = one in a hundred. */
-    sampleRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.01 },
-    /** Log every failed request whatever the ratio. */
-    alwaysErrors: { type: 'boolean', default: true },
-    /** Rotate when the file would pass this size, bytes. */
-    maxBytes: { type: 'integer', minimum: 4096, default: 16777216 },
-    /** Rotated files kept (older ones are deleted); disk use is at most (keep + 1) × maxBytes. */
-    keep: { type: 'integer', minimum: 0, maximum: 100, default: 3 },
-    /** Also log the request body (the prompt). Off by default: prompts may be confidential. API keys are never logged. */
-    includePrompts: { type: 'boolean', default: false },
+    enabled: { description: 'Write the log. Off: requests are still sampled (at sampleRatio) for exemplars, nothing is written.', type: 'boolean', default: false },
+    file: { description: 'JSONL file; a relative path is below run.dataDir. Rotated to <file>.1 … <file>.<keep>.', type: 'string', minLength: 1, default: 'requests.jsonl' },
+    sampleRatio: { description: 'Share of requests logged (and given exemplars), chosen by trace id: 0.01 = one in a hundred.', type: 'number', minimum: 0, maximum: 1, default: 0.01 },
+    alwaysErrors: { description: 'Log every failed request whatever the ratio.', type: 'boolean', default: true },
+    maxBytes: { description: 'Rotate when the file would pass this size, bytes.', type: 'integer', minimum: 4096, default: 16777216 },
+    keep: { description: 'Rotated files kept (older ones are deleted); disk use is at most (keep + 1) × maxBytes.', type: 'integer', minimum: 0, maximum: 100, default: 3 },
+    includePrompts: { description: 'Also log the request body (the prompt). Off by default: prompts may be confidential. API keys are never logged.', type: 'boolean', default: false },
   },
 } as const;

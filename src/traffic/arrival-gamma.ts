@@ -9,8 +9,7 @@ export const gammaArrival: ArrivalKind<'gamma', { burstiness: number }> = {
   kind: 'gamma',
   summary: 'gamma gaps with shape `burstiness` (1 = Poisson, < 1 burstier, > 1 more regular)',
   fields: {
-    /** Gamma shape for arrival gaps; 1 = Poisson. */
-    burstiness: { type: 'number', exclusiveMinimum: 0, default: 1 },
+    burstiness: { description: 'arrival: gamma: shape of the gaps; 1 = Poisson, < 1 burstier, > 1 more regular (CV of gaps = 1/√burstiness).', type: 'number', exclusiveMinimum: 0, default: 1 },
   },
   work({ burstiness: b }, rng) {
     if (!(b > 0) || !Number.isFinite(b)) throw new RangeError(`arrivals: burstiness must be a positive finite number, got ${b}`);

@@ -55,8 +55,8 @@ export const stepArrival: ArrivalKind<'step', { steps: RateStep[] }> = {
   kind: 'step',
   summary: 'the rate steps between levels: `steps: [{ atSec, multiple }]` of `rate`, Poisson within a level',
   fields: {
-    /** arrival step: from atSec seconds after the start, rate × multiple (first at 0; the last level holds). */
     steps: {
+      description: 'arrival step: from atSec seconds after the start, rate × multiple (first at 0; the last level holds).',
       type: 'array',
       minItems: 1,
       maxItems: 1000,
@@ -64,7 +64,10 @@ export const stepArrival: ArrivalKind<'step', { steps: RateStep[] }> = {
         type: 'object',
         additionalProperties: false,
         required: ['atSec', 'multiple'],
-        properties: { atSec: { type: 'number', minimum: 0 }, multiple: { type: 'number', minimum: 0 } },
+        properties: {
+          atSec: { description: 'Seconds after the arrivals start (the first step at 0, strictly increasing).', type: 'number', minimum: 0 },
+          multiple: { description: 'traffic.rate × this from atSec on (≥ 0; 0 pauses).', type: 'number', minimum: 0 },
+        },
       },
     },
   },
