@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { runCli } from './helpers.js';
 import { HdrTotal } from '../src/metrics/hdr-window.js';
 import { gaussian, hdrToWeighted, seededRandom } from '../src/analyzer/stats.js';
-import { sampleRampReport, sampleSoakReport } from '../src/report/fixtures.js';
+import { sampleRampReport, sampleSoakReport } from './fixtures/sample-reports.js';
 import type { Report } from '../src/report/model.js';
 import { compareReports, kneeResolution, type Comparison, type FigureComparison } from '../src/compare/compare.js';
 import { defaultCompareConfig } from '../src/compare/config.js';

@@ -19,7 +19,7 @@ import { between, refinePoints } from '../src/modes/surface.js';
 import { judgeStep, likelyCause, type MeasuredStep, type SloLimits } from '../src/modes/runner.js';
 import type { Figures, StepResult } from '../src/report/model.js';
 import type { RecorderTotals } from '../src/metrics/recorder.js';
-import { sampleRampReport } from '../src/report/fixtures.js';
+import { sampleRampReport } from './fixtures/sample-reports.js';
 import { listReports, reportBaseName, writeReport } from '../src/report/write.js';
 import { buildApp } from '../src/server/app.js';
 

@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Report } from '../src/report/model.js';
-import { sampleRampReport, sampleSoakReport, sampleSpikeReport, sampleSurfaceReport } from '../src/report/fixtures.js';
+import { sampleRampReport, sampleSoakReport, sampleSpikeReport, sampleSurfaceReport } from './fixtures/sample-reports.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderStatusPage, sampleStatusInput } from '../src/report/status-page.js';
 

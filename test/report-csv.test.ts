@@ -9,7 +9,7 @@ import t from 'tap';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sampleRampReport, sampleSoakReport, sampleSpikeReport } from '../src/report/fixtures.js';
+import { sampleRampReport, sampleSoakReport, sampleSpikeReport } from './fixtures/sample-reports.js';
 import { CSV_HEADER, renderCsv } from '../src/report/csv.js';
 import { listReports, writeReport } from '../src/report/write.js';
 import { buildApp } from '../src/server/app.js';

@@ -8,7 +8,7 @@ import t from 'tap';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sampleSoakReport } from '../src/report/fixtures.js';
+import { sampleSoakReport } from './fixtures/sample-reports.js';
 import { listReports, writeReport } from '../src/report/write.js';
 import { buildApp } from '../src/server/app.js';
 import { createRegistry } from '../src/metrics/registry.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report } from '../src/report/model.js';
-import { sampleRampReport, sampleSoakReport, sampleSpikeReport, sampleSurfaceReport } from '../src/report/fixtures.js';
+import { sampleRampReport, sampleSoakReport, sampleSpikeReport, sampleSurfaceReport } from './fixtures/sample-reports.js';
 import { renderMarkdown, safeParameters } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderStatusPage, sampleStatusInput } from '../src/report/status-page.js';

@@ -1,4 +1,4 @@
-/** llama.cpp server with --metrics: its metric names (REFERENCE.md's table, checked against the server's own exposition). */
+/** llama.cpp server with --metrics: its metric names (as the server's own /metrics exposes them; samples: test/fixtures/collectors/server/llamacpp.txt). */
 import type { DialectSpec } from './server-dialect.js';
 
 export const llamacppDialect: DialectSpec<'llamacpp'> = {

@@ -1,4 +1,4 @@
-/** SGLang: its metric names (REFERENCE.md's table, checked against the server's own exposition). */
+/** SGLang: its metric names (as the server's own /metrics exposes them; samples: test/fixtures/collectors/server/sglang.txt). */
 import { hist, type DialectSpec } from './server-dialect.js';
 
 export const sglangDialect: DialectSpec<'sglang'> = {

@@ -1,4 +1,4 @@
-/** Hugging Face Text Generation Inference: its metric names (REFERENCE.md's table, checked against the server's own exposition). */
+/** Hugging Face Text Generation Inference: its metric names (as the server's own /metrics exposes them; samples: test/fixtures/collectors/server/tgi.txt). */
 import { hist, type DialectSpec } from './server-dialect.js';
 
 export const tgiDialect: DialectSpec<'tgi'> = {

@@ -1,4 +1,4 @@
-/** Triton Inference Server, TensorRT-LLM backend: its metric names (REFERENCE.md's table, checked against the server's own exposition). */
+/** Triton Inference Server, TensorRT-LLM backend: its metric names (as the server's own /metrics exposes them; samples: test/fixtures/collectors/server/triton-trtllm.txt). */
 import type { DialectSpec } from './server-dialect.js';
 
 export const tritonDialect: DialectSpec<'triton'> = {

@@ -1,4 +1,4 @@
-/** vLLM (v1; v0 names as fallbacks): its metric names (REFERENCE.md's table, checked against the server's own exposition). */
+/** vLLM (v1; v0 names as fallbacks): its metric names (as the server's own /metrics exposes them; samples: test/fixtures/collectors/server/vllm-v1-a.txt, vllm-v0.txt). */
 import { hist, type DialectSpec } from './server-dialect.js';
 
 export const vllmDialect: DialectSpec<'vllm'> = {

@@ -1,5 +1,5 @@
 /**
- * The built-in rule pack: one entry per signature of REFERENCE.md. A new
+ * The built-in rule pack: one entry per bottleneck signature (docs/analyzer.md). A new
  * rule is one file (or one export) and one line here.
  */
 import type { Rule } from '../rule.js';
