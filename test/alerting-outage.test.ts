@@ -89,8 +89,10 @@ function pipeline(amUrl: string, queueCapacity: number, causes: () => string[]) 
     description: 'fires for what the test says',
     evaluate: async () => ok(causes().map(finding)),
   };
+  // A slow Alertmanager here answers in 100-200 ms; its POSTs must not time out. With 2 s, a loaded CI machine
+  // (ci324) once stalled the test long enough that a POST the Alertmanager had received counted as failed.
   const notifier = new AlertmanagerNotifier(
-    { alertmanagers: [{ url: amUrl, timeoutMs: 2000 }], resendDelayMs: 60_000, queueCapacity, externalLabels: {} },
+    { alertmanagers: [{ url: amUrl, timeoutMs: 30_000 }], resendDelayMs: 60_000, queueCapacity, externalLabels: {} },
     { registry, logger: silentLogger(), clock: systemClock, evaluationIntervalMs: EVAL_MS },
   );
   notifier.start();
