@@ -1,6 +1,8 @@
 /**
  * Linux /proc parsing for the host and process collectors: pure functions over
- * file contents (unit-testable with fixtures) plus small async readers.
+ * file contents (unit-testable with fixtures) plus small readers: async ones
+ * for the host collectors, synchronous ones for the process collector's walk
+ * over every pid (readTextSync says why).
  * Reading /proc is a handful of cheap syscalls: no child process is spawned.
  */
 import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
