@@ -5,10 +5,10 @@
  * shared prompts the same in every run), the block hashes and the LRU.
  * The simulator over HTTP: a repeated prompt hits exactly its cached full
  * blocks and prefills faster. End to end (the MUST-SHOW): a daemon soaking
- * the simulator on loopback with share 0.6 and with share 0; the hit ratio
- * llmsoak exports (llmsoak_server_prefix_cache_hit_ratio, from vLLM's token
- * counters) matches the share's token ratio within 10%, and TTFT p50 drops by
- * about the prefill the cache skips.
+ * the simulator on loopback with share 0.6, 1 and 0; the hit ratio llmsoak
+ * exports (llmsoak_server_prefix_cache_hit_ratio, from vLLM's token counters)
+ * matches the share's token ratio within 10%, and TTFT p50 drops by about the
+ * prefill the cache skips (share 1 against share 0).
  *
  * "Share" is a share of requests; the hit ratio is in tokens. Expected ratio
  * = share × (tokens of the prefix a hit can serve: its full blocks) / (prompt
@@ -251,26 +251,36 @@ async function soak(t: Test, share: number): Promise<Arm> {
 
 t.test('MUST-SHOW: exported hit ratio matches the share (tokens) within 10%, and TTFT p50 drops by the skipped prefill', async (t) => {
   const shared = await soak(t, 0.6);
+  const all = await soak(t, 1);
   const none = await soak(t, 0);
   const B = E2E.engine.blockSize;
   const promptTokens = E2E.prefixTokens + E2E.passageTokens; // completions: the server counts the same tokens
   const servedByCache = Math.floor(E2E.prefixTokens / B) * B; // the prefix's full blocks
-  const expected = (0.6 * servedByCache) / promptTokens;
-  const exported = shared.exported.reduce((a, b) => a + b, 0) / shared.exported.length;
+  const expectedAt = (share: number) => (share * servedByCache) / promptTokens;
+  const expected = expectedAt(0.6);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const exported = mean(shared.exported);
   const skippedMs = (servedByCache * 1000 * E2E.engine.timeScale) / E2E.engine.prefillTokensPerSec;
-  const drop = none.ttftP50Ms - shared.ttftP50Ms;
+  // The drop is judged between share 1 and share 0: each arm's p50 is then its one mode (every request a hit,
+  // or none). Share 0.6's p50 is the 18th of ~35 values of which ~21 are hits, the hits' ~86th percentile: one
+  // stall of the machine lengthening 3 or 4 of them moved it halfway to the misses (ci361: drop 56 of 82 ms).
+  const drop = none.ttftP50Ms - all.ttftP50Ms;
   t.comment(
     `share 0.6: expected token hit ratio ${expected.toFixed(4)}, llmsoak exported mean ${exported.toFixed(4)} over ${shared.exported.length} samples ` +
       `(range ${Math.min(...shared.exported).toFixed(3)}–${Math.max(...shared.exported).toFixed(3)}), simulator's own counters ${shared.simRatio.toFixed(4)}`,
   );
   t.comment(
-    `TTFT p50: share 0 ${none.ttftP50Ms.toFixed(1)} ms (n=${none.n}), share 0.6 ${shared.ttftP50Ms.toFixed(1)} ms (n=${shared.n}); drop ${drop.toFixed(1)} ms, skipped prefill ${skippedMs.toFixed(1)} ms`,
+    `TTFT p50: share 0 ${none.ttftP50Ms.toFixed(1)} ms (n=${none.n}), share 0.6 ${shared.ttftP50Ms.toFixed(1)} ms (n=${shared.n}), share 1 ${all.ttftP50Ms.toFixed(1)} ms (n=${all.n}); ` +
+      `drop ${drop.toFixed(1)} ms, skipped prefill ${skippedMs.toFixed(1)} ms`,
   );
   t.ok(shared.exported.length >= 10, 'the exported gauge was read throughout');
   t.ok(Math.abs(exported - expected) <= 0.1 * expected, `exported ratio ${exported.toFixed(4)} within 10% of ${expected.toFixed(4)}`);
   t.ok(Math.abs(shared.simRatio - expected) <= 0.1 * expected, "and so are the simulator's own counters");
-  const exportedNone = none.exported.reduce((a, b) => a + b, 0) / Math.max(1, none.exported.length);
+  const exportedAll = mean(all.exported);
+  t.ok(all.exported.length >= 10 && Math.abs(exportedAll - expectedAt(1)) <= 0.1 * expectedAt(1), `share 1: exported ratio ${exportedAll.toFixed(4)} within 10% of ${expectedAt(1).toFixed(4)}`);
+  const exportedNone = mean(none.exported);
   t.ok(none.exported.length >= 10 && exportedNone < 0.01, `share 0: exported ratio ${exportedNone.toFixed(4)} ≈ 0`);
-  t.ok(shared.n >= 30 && none.n >= 30, 'enough requests measured');
-  t.ok(drop > 0.7 * skippedMs && drop < 1.3 * skippedMs, `TTFT p50 drop ${drop.toFixed(1)} ms within 30% of the skipped prefill ${skippedMs.toFixed(1)} ms`);
+  t.ok(shared.n >= 30 && all.n >= 30 && none.n >= 30, 'enough requests measured');
+  t.ok(drop > 0.7 * skippedMs && drop < 1.3 * skippedMs, `TTFT p50 drop ${drop.toFixed(1)} ms (share 0 → 1) within 30% of the skipped prefill ${skippedMs.toFixed(1)} ms`);
+  t.ok(shared.ttftP50Ms < none.ttftP50Ms, `share 0.6, most requests hits: its p50 below share 0's too (${shared.ttftP50Ms.toFixed(1)} < ${none.ttftP50Ms.toFixed(1)} ms)`);
 });
