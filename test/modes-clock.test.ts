@@ -401,7 +401,7 @@ t.test('soak: warm-up left out, slices of durationSec/60 on the clock, a slowdow
 });
 
 t.test('spike: warm-up, baseline, spike and after on the clock; recovery from the end of the spike to the first clean window', async (t) => {
-  const SPIKE: SpikeModeConfig = { baseRate: 10, multiple: 4, warmupSec: 2, baselineSec: 10, spikeSec: 5, afterSec: 20, windowSec: 2 };
+  const SPIKE: SpikeModeConfig = { baseRate: 10, multiple: 4, warmupSec: 2, baselineSec: 10, spikeSec: 5, afterSec: 20, windowSec: 2, recoveryTolerance: 0.1, recoveryToleranceMs: 5 };
   const { clock, engine, host } = setup();
   const spikeFrom = START_MS + (SPIKE.warmupSec + SPIKE.baselineSec) * 1000;
   const spikeTo = spikeFrom + SPIKE.spikeSec * 1000;
@@ -442,4 +442,26 @@ t.test('spike: warm-up, baseline, spike and after on the clock; recovery from th
   t.ok(expected !== undefined && expected > spikeTo + backlogMs, 'the slow requests outlast the spike');
   t.equal(report.spike?.recoverySec, ((expected ?? 0) - spikeTo) / 1000, 'recovery: from the end of the spike to the first window without a slow request');
   t.equal(clock.timersPending - engine.timersPending, 0, 'no timer of the mode is left');
+});
+
+t.test('spike: recovered within 10 % or 5 ms of the baseline, whichever is larger', async (t) => {
+  // Baseline TTFT 20 ms; after the spike 24 ms: 20 % above the baseline, but only 4 ms.
+  const run = async (recoveryToleranceMs: number) => {
+    const cfg: SpikeModeConfig = { baseRate: 10, multiple: 4, warmupSec: 2, baselineSec: 6, spikeSec: 3, afterSec: 8, windowSec: 2, recoveryTolerance: 0.1, recoveryToleranceMs };
+    const { clock, engine, host } = setup();
+    const spikeFrom = START_MS + (cfg.warmupSec + cfg.baselineSec) * 1000;
+    const spikeTo = spikeFrom + cfg.spikeSec * 1000;
+    engine.latency = (_r, _since, sentAtMs) =>
+      sentAtMs < START_MS + COLD_MS ? { ttftMs: 900, e2eMs: 1000 } : sentAtMs < spikeFrom ? { ttftMs: 20, e2eMs: 60 } : sentAtMs < spikeTo ? { ttftMs: 500, e2eMs: 610 } : { ttftMs: 24, e2eMs: 64 };
+    host.begin(true);
+    const report = await runToEnd(clock, runSpike(host, cfg), 60_000);
+    host.end();
+    return report.spike;
+  };
+  const withFloor = await run(5);
+  t.ok(withFloor?.recoverySec !== null && (withFloor?.recoverySec ?? 0) > 0, `recovered after ${withFloor?.recoverySec} s with the 5 ms floor`);
+  t.equal(withFloor?.recoveryThresholdSec, 0.025, 'threshold: 20 ms + 5 ms (10 % would be 22 ms)');
+  const relativeOnly = await run(0);
+  t.equal(relativeOnly?.recoverySec, null, 'never recovered at 10 % alone (24 ms > 22 ms)');
+  t.equal(relativeOnly?.recoveryThresholdSec, 0.022, 'threshold: 20 ms + 10 %');
 });

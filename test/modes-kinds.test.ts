@@ -83,6 +83,8 @@ t.test('sweep, surface and spike', async (t) => {
     );
     const sp = report.spike;
     if (!sp) throw new Error('no spike');
+    const p99s = (report.timeseries[0]?.points ?? []).map(([, v]) => (v * 1000).toFixed(1)).join(' ');
+    t.comment(`window p99s, ms: ${p99s}; failures: ${report.verdict.failures.join('; ') || 'none'}`);
     t.equal(sp.multiple, 5);
     t.ok(sp.recoverySec !== null && sp.recoverySec > 0 && sp.recoverySec <= 6, `recovered after ${sp.recoverySec} s`);
     t.ok((report.steps[1]?.ttft.p99 ?? 0) > (report.steps[0]?.ttft.p99 ?? 0) * 3, 'the spike raised TTFT');

@@ -17,6 +17,10 @@ export interface SpikeModeConfig {
   windowSec: number;
   /** Pass/fail for pipelines: recovery must take at most this, s. Absent: it must happen within afterSec. */
   maxRecoverySec?: number;
+  /** Recovered: a window's p99 at most the baseline level plus this share of it, or plus recoveryToleranceMs, whichever is larger. */
+  recoveryTolerance: number;
+  /** The absolute part of that margin, ms: below it a difference is the client's and the host's timing jitter. */
+  recoveryToleranceMs: number;
 }
 
 export const spikeSpec: ModeSpec<'spike', SpikeModeConfig> = {
@@ -31,6 +35,18 @@ export const spikeSpec: ModeSpec<'spike', SpikeModeConfig> = {
     afterSec: { description: 'Measured after the spike at the base rate, s; recovery must happen within it.', type: 'number', exclusiveMinimum: 0, default: 120 },
     windowSec: { description: 'Latency is compared over sliding windows of this length, s (baseline and after alike).', type: 'number', exclusiveMinimum: 0, default: 5 },
     maxRecoverySec: { description: 'Pass/fail for pipelines: recovery must take at most this, s. Absent: it must happen within afterSec.', type: 'number', minimum: 0 },
+    recoveryTolerance: {
+      description: "Recovered: a window's p99 at most the baseline level plus this share of it (0.1 = 10 %), or plus recoveryToleranceMs, whichever is larger.",
+      type: 'number',
+      minimum: 0,
+      default: 0.1,
+    },
+    recoveryToleranceMs: {
+      description: "The absolute part of the recovery margin, ms: a p99 over a few requests moves by a few ms with the host's scheduling alone, so 10 % of a 20 ms TTFT is not a margin.",
+      type: 'number',
+      minimum: 0,
+      default: 5,
+    },
   },
   describe: (sp) => `spike ${sp.multiple}× ${sp.baseRate} req/s for ${sp.spikeSec} s`,
   check(sp, at, problems) {

@@ -138,7 +138,9 @@ export function headlines(r: Report): string[] {
     const s = r.spike;
     out.push(
       `A ${num(s.multiple)}× spike over ${fmtRate(s.baseRate)} for ${fmtDuration(s.spikeSec)}: ` +
-        (s.recoverySec === null ? 'latency never recovered to within 10% of baseline.' : `p99 latency back to baseline ${fmtDuration(s.recoverySec)} after it ended.`),
+        (s.recoverySec === null
+          ? `latency never came back to baseline (a window p99 ${s.recoveryThresholdSec !== undefined ? `≤ ${fmtDuration(s.recoveryThresholdSec)}` : 'within the recovery margin'}).`
+          : `p99 latency back to baseline ${fmtDuration(s.recoverySec)} after it ended.`),
     );
   }
   const moving = r.trends.filter((t) => t.verdict === 'increasing' || t.verdict === 'decreasing');

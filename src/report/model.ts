@@ -90,8 +90,10 @@ export interface Spike {
   baseRate: number;
   multiple: number;
   spikeSec: number;
-  /** Seconds from the end of the spike until p99 latency is back within 10% of baseline; null = never. */
+  /** Seconds from the end of the spike until p99 latency is back within the recovery margin of baseline; null = never. */
   recoverySec: number | null;
+  /** The window p99 that counted as recovered, s: the baseline level plus the larger of recoveryTolerance and recoveryToleranceMs. Absent in reports of older versions. */
+  recoveryThresholdSec?: number;
 }
 
 export interface TrendEntry {
