@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server.js';
 import { defaultSimulatorConfig, type EngineConfig } from '../src/simulator/config.js';
 import { silentLogger } from '../src/log.js';
+import { CATCH_UP_LIMIT_MS } from '../src/simulator/engine.js';
 import type { ServerTimings } from '../src/types.js';
 
 async function start(engine: Partial<EngineConfig>): Promise<RunningSimulator> {
@@ -55,31 +56,32 @@ t.test('latency, queue time and waiting rise with concurrency', async (tt) => {
   const levels = [1, 8, 32];
   // Warm up (JIT, sockets) so the first level is not measured cold.
   for (let i = 0; i < 5; i++) await chat(sim, 10);
-  const lat: number[] = [];
-  const queue: number[] = [];
   let maxWaiting = 0;
   let maxRunning = 0;
-  for (const c of levels) {
-    // Two rounds of `c` concurrent requests.
-    const results: Result[] = [];
-    // Medians over several rounds: one slow request, or one slow round, on a busy machine must not decide. Six
-    // rounds at 8: with two, one round behind a stall of the process (ci210, ci251, with both cores saturated) put
-    // the median at 8 to 158–244 ms against ~80 ms in 40 other runs, and 8 → 32 rose only 1.45× (median 2.78×).
-    for (let round = 0; round < (c === 1 ? 8 : c === 8 ? 6 : 2); round++) {
-      const batch = Array.from({ length: c }, () => chat(sim, 10));
-      if (c > 4) {
-        await new Promise((r) => setTimeout(r, 15));
-        maxWaiting = Math.max(maxWaiting, await gauge(sim, 'vllm:num_requests_waiting'));
-        maxRunning = Math.max(maxRunning, await gauge(sim, 'vllm:num_requests_running'));
-      }
-      results.push(...(await Promise.all(batch)));
+  const round = async (c: number): Promise<Result[]> => {
+    const batch = Array.from({ length: c }, () => chat(sim, 10));
+    if (c > 4) {
+      await new Promise((r) => setTimeout(r, 15));
+      maxWaiting = Math.max(maxWaiting, await gauge(sim, 'vllm:num_requests_waiting'));
+      maxRunning = Math.max(maxRunning, await gauge(sim, 'vllm:num_requests_running'));
     }
-    tt.ok(
-      results.every((r) => r.status === 200),
-      `all ok at concurrency ${c}`,
-    );
-    lat.push(median(results.map((r) => r.latencyMs)));
-    queue.push(median(results.map((r) => r.timings?.queue_ms ?? NaN)));
+    return Promise.all(batch);
+  };
+  // The levels take turns, round by round (1, 1, 8, 8, 32; four times), and each level's figure is the median
+  // of all its requests: a busy spell of the machine then falls on every level alike. Run one level after
+  // another, a spell that covered one level alone decided the comparison: ci410 measured 138 ms at 8 (≈ 80 ms
+  // in other runs) and 8 → 32 rose 1.43×; before that, with two rounds at 8, ci210 and ci251.
+  const results = new Map<number, Result[]>(levels.map((c) => [c, []]));
+  for (let cycle = 0; cycle < 4; cycle++) {
+    for (const c of [1, 1, 8, 8, 32]) results.get(c)?.push(...(await round(c)));
+  }
+  const lat: number[] = [];
+  const queue: number[] = [];
+  for (const c of levels) {
+    const rs = results.get(c) ?? [];
+    tt.ok(rs.length > 0 && rs.every((r) => r.status === 200), `all ok at concurrency ${c}`);
+    lat.push(median(rs.map((r) => r.latencyMs)));
+    queue.push(median(rs.map((r) => r.timings?.queue_ms ?? NaN)));
   }
   tt.comment(`median latency ms by concurrency ${levels.join('/')}: ${lat.map((x) => x.toFixed(1)).join(' / ')}`);
   tt.comment(`median queue ms: ${queue.map((x) => x.toFixed(1)).join(' / ')}`);
@@ -157,13 +159,19 @@ t.test('steps keep absolute deadlines: mean ITL = modelled step time', async (tt
   // Each token's lateness against the schedule of the first: o[k] = t[k] - t[0] - k × step.
   // The mean ITL over a span of SPAN tokens is step + (o[k + SPAN] - o[k]) / SPAN. Lateness
   // that accumulated grows with every step, so every span's mean is above the step; late
-  // timers that do not accumulate only make single tokens late (and the catch-up after a
-  // stall of the machine, or one re-anchoring after a long one, moves only the spans across
-  // it: the median of the spans leaves them out).
+  // timers that do not accumulate only make single tokens late, and the catch-up after a
+  // stall of the machine moves only the spans across it: the median of the spans leaves
+  // them out. A gap beyond CATCH_UP_LIMIT_MS is where the engine may have re-anchored its
+  // schedule (by design: no burst through a long backlog), so spans across one are left out.
   const SPAN = 20;
   const offsets = [0];
   for (const gap of itl) offsets.push((offsets.at(-1) ?? 0) + gap - 5.25);
-  const spanMeans = offsets.slice(0, offsets.length - SPAN).map((o, k) => 5.25 + ((offsets[k + SPAN] ?? NaN) - o) / SPAN);
+  const spanMeans: number[] = [];
+  for (let k = 0; k + SPAN < offsets.length; k++) {
+    if (itl.slice(k, k + SPAN).some((gap) => gap > CATCH_UP_LIMIT_MS)) continue;
+    spanMeans.push(5.25 + ((offsets[k + SPAN] as number) - (offsets[k] as number)) / SPAN);
+  }
+  tt.ok(spanMeans.length >= 20, `${spanMeans.length} of ${offsets.length - SPAN} spans without a re-anchoring`);
   const m = median(spanMeans);
   tt.comment(
     `median of ${spanMeans.length} ${SPAN}-token spans' mean ITL ${m.toFixed(3)} ms for a 5.25 ms step (whole-stream mean ${mean(itl).toFixed(3)}; gaps ${Math.min(...itl)}–${Math.max(...itl)} ms)`,
@@ -211,13 +219,16 @@ t.test('close() ends open streams and frees the port promptly', async (tt) => {
 
 t.test('chunked prefill: a long prompt takes several steps and stalls others one chunk at a time', async (tt) => {
   const sim = await start({ maxPrefillTokensPerStep: 1000, prefillTokensPerSec: 10000, decodeStepBaseMs: 2, decodeStepPerSeqMs: 0 });
-  const running = chat(sim, 150);
+  const running = chat(sim, 400); // ~0.8 s of 2 ms steps: still streaming when the long prompt's chunks run
   await new Promise((r) => setTimeout(r, 60));
   const long = await chat(sim, 2, ' the'.repeat(3993)); // 3993 + 7 framing = 4000 prompt tokens: 4 chunks
   const first = await running;
   const ttft = long.timings?.ttft_ms ?? NaN;
-  const worst = Math.max(...(first.timings?.itl_ms ?? []));
-  tt.comment(`long-prompt TTFT ${ttft} ms; worst ITL of the other stream ${worst} ms`);
+  // The other stream's gaps of a chunk step or more: one per chunk (~100 ms each), not one the length of the
+  // whole prompt (400 ms). Judged by their count and their median, not by the longest gap: a stall of the
+  // machine adds to one gap, and the longest then measured the machine.
+  const chunkGaps = (first.timings?.itl_ms ?? []).filter((gap) => gap >= 90);
+  tt.comment(`long-prompt TTFT ${ttft} ms; the other stream's gaps ≥ 90 ms: ${chunkGaps.join(', ')}`);
   tt.ok(ttft >= 4 * 100, '4 chunks of 1000 tokens at 10k tok/s');
-  tt.ok(worst >= 90 && worst < 150, 'the other stream stalls by one chunk per step, not by the whole prompt');
+  tt.ok(chunkGaps.length >= 3 && median(chunkGaps) < 150, 'the other stream stalls by one chunk per step, not by the whole prompt');
 });
