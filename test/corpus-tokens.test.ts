@@ -7,7 +7,7 @@
  * only where requests may count text.
  */
 import t from 'tap';
-import { DEFAULT_SCENARIOS } from '../src/config/schema.js';
+import { DEFAULT_SCENARIOS } from '../src/traffic/config.js';
 import type { ScenarioConfig } from '../src/traffic/config.js';
 import { CORPUS_TOKEN_LENGTHS, TEMPLATE_TOKENS } from '../src/traffic/corpus-tokens.js';
 import { computeCorpusTokenData } from '../src/traffic/corpus-tokens-gen.js';

@@ -8,33 +8,7 @@
  * notifier; whoever logs the whole config must redact
  * `alerting.alertmanagers[*].bearerToken` and `…basicAuth.password`.
  */
-
-/** One Alertmanager to send to. Alerts go to every configured one; they deduplicate among themselves. */
-export interface AlertmanagerTarget {
-  /** Base URL, e.g. `http://alertmanager:9093` (a path prefix is kept); alerts go to `{url}/api/v2/alerts`. */
-  url: string;
-  /** Sent as `Authorization: Bearer …`. A secret; never logged. */
-  bearerToken?: string;
-  /** HTTP basic auth. A secret; never logged. Not together with bearerToken. */
-  basicAuth?: { username: string; password: string };
-  /** Whole-request timeout of one POST, ms. Default 10 000 (Prometheus' default). */
-  timeoutMs: number;
-}
-
-export interface AlertingConfig {
-  /** Empty: alerting is off (hints are still tracked, exported and reported). */
-  alertmanagers: AlertmanagerTarget[];
-  /** Re-send a firing (or recently resolved) alert at most this often, ms. Default 60 000 (Prometheus' --rules.alert.resend-delay). */
-  resendDelayMs: number;
-  /** Per-Alertmanager queue capacity, in alerts; when full the OLDEST are dropped and counted. Default 10 000. */
-  queueCapacity: number;
-  /** Labels added to every alert (e.g. `instance`, `env`) unless the alert already has that label. */
-  externalLabels: Record<string, string>;
-  /** URL under which people reach this daemon; alerts link to `{externalUrl}/api/hints`. Absent: no generatorURL. */
-  externalUrl?: string;
-  /** Alerts get `runbook_url = {runbookBaseUrl}/{rule id}`. Absent: no runbook_url. */
-  runbookBaseUrl?: string;
-}
+import type { FromSchema } from 'json-schema-to-ts';
 
 export const DEFAULT_RESEND_DELAY_MS = 60_000;
 export const DEFAULT_QUEUE_CAPACITY = 10_000;
@@ -89,6 +63,11 @@ export const alertingConfigSchema = {
     runbookBaseUrl: { type: 'string', pattern: '^https?://', description: 'runbook_url annotation = {runbookBaseUrl}/{rule id}.' },
   },
 } as const;
+
+/** The validated `alerting` section, derived from the schema (defaults applied). Empty `alertmanagers`: alerting is off. */
+export type AlertingConfig = FromSchema<typeof alertingConfigSchema>;
+/** One Alertmanager to send to. Alerts go to every configured one; they deduplicate among themselves. */
+export type AlertmanagerTarget = AlertingConfig['alertmanagers'][number];
 
 export function defaultAlertingConfig(): AlertingConfig {
   return {

@@ -11,28 +11,15 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Hint, Severity } from './hint.js';
 import { describeTransition, type HintTracker } from './tracker.js';
-import type { Baseline, FailureMessages, Rule, RuleContext, Thresholds } from './rule.js';
+import type { Baseline, FailureMessages, Rule, RuleContext } from './rule.js';
 import type { SeriesSource } from './source.js';
 import { blockMedians } from './rules/trends.js';
 import { HintJournal } from './hint-journal.js';
 import { periodTrends, type PeriodSeries } from './period.js';
+import type { AnalyzerSectionConfig } from './config.js';
 
-export interface AnalyzerConfig {
-  enabled: boolean;
-  /** Sampler step of the local store, s. */
-  stepSec: number;
-  /** Evaluation interval, s (aligned to multiples of it). */
-  intervalSec: number;
-  /** Window most rules look back over, s. */
-  windowSec: number;
-  /** Window of leak trends, s. */
-  leakWindowSec: number;
-  /** Excluded from baselines and trends at the start, s. */
-  warmupSec: number;
-  /** Baseline period after warm-up, s. */
-  baselineSec: number;
-  thresholds: Thresholds;
-}
+/** What the analyzer itself reads of the `analyzer` section (./config.ts). */
+export type AnalyzerConfig = Pick<AnalyzerSectionConfig, 'enabled' | 'stepSec' | 'intervalSec' | 'windowSec' | 'leakWindowSec' | 'warmupSec' | 'baselineSec' | 'thresholds'>;
 
 /** What a notifier needs: the whole hint set after every evaluation. */
 export interface HintSink {

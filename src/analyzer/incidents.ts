@@ -17,6 +17,7 @@
  * The per-step series use a short lookback (2 steps) so that onset and
  * recovery are precise to a couple of steps, unlike the rules' windows.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
@@ -29,12 +30,6 @@ import { median } from './stats.js';
 export type IncidentKind = IncidentEntry['kind'];
 export const INCIDENT_KINDS: readonly IncidentKind[] = ['errors', 'target_down', 'latency'];
 
-/** Config `analyzer.incidents`. */
-export interface IncidentsConfig {
-  /** Samples in a row back within the band before an incident counts as recovered. Default 3. */
-  recoverySteps: number;
-}
-
 export const incidentsConfigSchema = {
   type: 'object',
   additionalProperties: false,
@@ -43,6 +38,9 @@ export const incidentsConfigSchema = {
     recoverySteps: { description: 'Samples in a row back within the band before an incident counts as recovered.', type: 'integer', minimum: 1, maximum: 1000, default: 3 },
   },
 } as const;
+
+/** The validated `analyzer.incidents` section, derived from the schema (defaults applied). */
+export type IncidentsConfig = FromSchema<typeof incidentsConfigSchema>;
 
 const FIGURE_METRIC: Record<BaselineFigure, string> = {
   ttft: 'llmsoak_time_to_first_token_seconds',

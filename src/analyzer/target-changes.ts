@@ -22,6 +22,7 @@
  *   llmsoak_target_identity_info{source,key,value}   1 for each reading's latest value (model ids, version labels)
  *   llmsoak_target_start_time_seconds{source}        the target's start time as each source reports it
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -31,20 +32,6 @@ import { SliceMeters, periodFigures, type MeterSource } from './period-figures.j
 
 export type ChangeKind = 'model' | 'version' | 'restart';
 export const CHANGE_KINDS: readonly ChangeKind[] = ['model', 'version', 'restart'];
-
-/** Config `target.changes`. */
-export interface TargetChangesConfig {
-  /** Default true. */
-  enabled: boolean;
-  /** Before/after window, s. Default 300. */
-  windowSec: number;
-  /** How often GET /v1/models is polled, ms. Default 30000. */
-  modelsIntervalMs: number;
-  /** Restarts detected within this long of the previous one are the same restart, s. Default 60. */
-  restartMergeSec: number;
-  /** When target.model is not set: request the newly served model after a model change. Default true. */
-  followModel: boolean;
-}
 
 export const targetChangesConfigSchema = {
   type: 'object',
@@ -58,6 +45,9 @@ export const targetChangesConfigSchema = {
     followModel: { description: 'When target.model is not set: request the newly served model after a model change.', type: 'boolean', default: true },
   },
 } as const;
+
+/** The validated `target.changes` section, derived from the schema (defaults applied). */
+export type TargetChangesConfig = FromSchema<typeof targetChangesConfigSchema>;
 
 /** One reading of the target's identity. */
 export interface IdentityObservation {

@@ -6,16 +6,17 @@
  *
  * The daemon builds them with createCollectors() and owns start/stop order.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Collector } from './base.js';
 import { CostCollector, type CostInputs } from './cost.js';
-import { GpuCollector, type GpuBackendKind } from './gpu.js';
+import { GpuCollector } from './gpu.js';
 import { HostCollector } from './host.js';
 import { ProcessCollector } from './process.js';
-import { DIALECTS, type Dialect } from './server-dialects.js';
+import { DIALECTS } from './server-dialects.js';
 import { ServerCollector } from './server.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -28,92 +29,6 @@ export { HostCollector } from './host.js';
 export { ProcessCollector } from './process.js';
 export { ServerCollector } from './server.js';
 export { CostCollector } from './cost.js';
-
-export interface CollectorsConfig {
-  /** Default interval of every collector, ms (a section's intervalMs overrides it). Default 5000. */
-  intervalMs: number;
-  /** Default per-run timeout, ms: a run still going after it is abandoned and counted as failed. Default 4000. */
-  timeoutMs: number;
-  host: {
-    /** Default true. */
-    enabled: boolean;
-    /** ms; default: collectors.intervalMs. */
-    intervalMs?: number;
-    /** Regex of network interfaces to leave out (virtual ones: their traffic is counted on the NIC). */
-    networkDeviceExclude: string;
-    /** Regex of block devices to leave out (partitions are always left out). */
-    diskDeviceExclude: string;
-    /** At most this many devices per family (network, disk). Default 32. */
-    maxDevices: number;
-  };
-  process: {
-    /** Default true; the collector exists only when there is a pid or a pattern to look for. */
-    enabled: boolean;
-    /** ms; default: collectors.intervalMs. */
-    intervalMs?: number;
-    /** PID of the target process; default: the daemon's target (the embedded simulator's child pid). */
-    pid?: number;
-    /** Regex over the command line (argv joined by spaces) or process name; default: target.processName. */
-    namePattern?: string;
-    /** Value of the `process` label; default: the process name (comm), at most 32 characters. */
-    label?: string;
-    /** Count the target's descendants too (vLLM's engine core and API servers are children). Default true. */
-    includeChildren: boolean;
-  };
-  gpu: {
-    /** Default true. A host without GPU shows last_success 0 and one log line. */
-    enabled: boolean;
-    /** ms; default: collectors.intervalMs. */
-    intervalMs?: number;
-    /** 'auto' (default): dcgm when dcgmUrl is set, else NVML in-process, else nvidia-smi. */
-    backend: GpuBackendKind;
-    /** NVML library loaded in-process. Default 'libnvidia-ml.so.1' (the dynamic loader's search path). */
-    libraryPath: string;
-    /** nvidia-smi command (looked up in PATH). Default 'nvidia-smi'. */
-    nvidiaSmiPath: string;
-    /** dcgm-exporter /metrics URL (e.g. http://127.0.0.1:9400/metrics). */
-    dcgmUrl?: string;
-    /** Per-run timeout, ms. Default 4000. */
-    timeoutMs: number;
-    /** With no GPU, or after a backend broke, look again after this long, ms. Default 300000 (5 min). */
-    retryMs: number;
-    /** Read GPM metrics (SM active/occupancy, tensor, DRAM) on Hopper and newer. Default true. */
-    gpm: boolean;
-    /** Read PCIe throughput through NVML (each read samples ~20 ms in the driver). Default true. */
-    pcie: boolean;
-  };
-  server: {
-    /** Default true; the collector exists only when there is a URL (this or the target's metricsUrl). */
-    enabled: boolean;
-    /** The target server's Prometheus endpoint; default: target.metricsUrl. */
-    url?: string;
-    /** ms; default: collectors.intervalMs. */
-    intervalMs?: number;
-    /** Whole scrape (connect, headers, body), ms. Default 3000. */
-    timeoutMs: number;
-    /** Largest body accepted, bytes. Default 8388608 (8 MiB). */
-    maxBytes: number;
-    /** 'auto' (default) detects by metric names; or force a registered dialect (src/collectors/server-dialects.ts). */
-    dialect: 'auto' | Dialect;
-    /** At most this many distinct `model` label values; the rest are pooled as "other". Default 8. */
-    maxModels: number;
-  };
-  cost: {
-    /** Default true; the collector exists when output tokens can be counted. */
-    enabled: boolean;
-    /** ms; default: collectors.intervalMs. */
-    intervalMs?: number;
-    /** Sliding window over which cost and energy per token are computed, ms. Default 60000. */
-    windowMs: number;
-    /** Price of one GPU-hour (any currency). Absent: no cost series, energy per token only. */
-    gpuHourPrice?: number;
-    /** GPUs billed; default: the GPUs the GPU collector sees. */
-    gpuCount?: number;
-    /** Output tokens from 'client' (the traffic recorder), 'server' (its generation-token counter),
-     *  or 'auto' (default: client when the daemon provides it, else server). */
-    tokenSource: 'auto' | 'client' | 'server';
-  };
-}
 
 const intervalSchema = { type: 'integer', minimum: 10, maximum: 3_600_000 } as const;
 
@@ -227,6 +142,9 @@ export const collectorsConfigSchema = {
     },
   },
 } as const;
+
+/** The validated `collectors` section, derived from the schema (defaults applied); its descriptions are the reference. */
+export type CollectorsConfig = FromSchema<typeof collectorsConfigSchema>;
 
 export function defaultCollectorsConfig(): CollectorsConfig {
   return {

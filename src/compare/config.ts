@@ -5,70 +5,28 @@
  * tolerance in the bad direction; "better" likewise in the good direction;
  * "same" otherwise (within tolerance, or not significant).
  */
+import type { FromSchema } from 'json-schema-to-ts';
 
-/** Latency figures (TTFT, ITL, TPOT, E2E): a change counts when larger than both bounds. */
-export interface LatencyTolerance {
-  /** Relative change of the percentile, e.g. 0.05 = 5 %. */
-  relative: number;
-  /** Absolute change, ms: smaller changes are the client's own timing noise. */
-  absoluteMs: number;
-}
+const latency = (figure: string, relative: number, absoluteMs: number) =>
+  ({
+    description: `${figure}: a change of a percentile counts when larger than both bounds.`,
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      relative: { description: 'Relative change of the percentile, e.g. 0.05 = 5 %.', type: 'number', minimum: 0, default: relative },
+      absoluteMs: { description: "Absolute change, ms: smaller changes are the client's own timing noise.", type: 'number', minimum: 0, default: absoluteMs },
+    },
+  }) as const;
 
-/** Rates (throughput, goodput): a relative change counts when larger than this share. */
-export interface RateTolerance {
-  relative: number;
-}
-
-/** Error rate: an absolute change of the failed share (0.005 = half a percentage point). */
-export interface ErrorRateTolerance {
-  absolute: number;
-}
-
-export interface CompareConfig {
-  /** Significance level of every test (two-sided). */
-  alpha: number;
-  /** Bootstrap resamples per percentile (bounded work: each is O(log buckets)). */
-  resamples: number;
-  /** Seed of the bootstrap: the same two reports always give the same verdicts. */
-  seed: number;
-  /** Percentiles compared, of TTFT, ITL, TPOT and E2E. */
-  percentiles: Array<'p50' | 'p90' | 'p95' | 'p99'>;
-  /**
-   * A percentile needs at least this many values beyond it (n·(1−q)) in both
-   * runs; fewer → "insufficient". The bootstrap of a quantile with only a few
-   * values beyond it is too sure of itself: with 5, two runs of one build on
-   * a busy machine came out "significantly" 16–20 % apart at p99.
-   */
-  minTailCount: number;
-  tolerances: {
-    ttft: LatencyTolerance;
-    itl: LatencyTolerance;
-    tpot: LatencyTolerance;
-    e2e: LatencyTolerance;
-    throughput: RateTolerance;
-    goodput: RateTolerance;
-    errorRate: ErrorRateTolerance;
-  };
-}
-
-const latency = (figure: string, relative: number, absoluteMs: number) => ({
-  description: `${figure}: a change of a percentile counts when larger than both bounds.`,
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    relative: { description: 'Relative change of the percentile, e.g. 0.05 = 5 %.', type: 'number', minimum: 0, default: relative },
-    absoluteMs: { description: "Absolute change, ms: smaller changes are the client's own timing noise.", type: 'number', minimum: 0, default: absoluteMs },
-  },
-});
-
-const rate = (figure: string, relative: number) => ({
-  description: `${figure}: a change counts when larger than this share.`,
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: { relative: { description: 'Relative change, e.g. 0.05 = 5 %.', type: 'number', minimum: 0, default: relative } },
-});
+const rate = (figure: string, relative: number) =>
+  ({
+    description: `${figure}: a change counts when larger than this share.`,
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: { relative: { description: 'Relative change, e.g. 0.05 = 5 %.', type: 'number', minimum: 0, default: relative } },
+  }) as const;
 
 export const compareConfigSchema = {
   type: 'object',
@@ -116,6 +74,15 @@ export const compareConfigSchema = {
     },
   },
 } as const;
+
+/** The validated `compare` section (src/config/schema.ts), derived from the schema: defaults applied, every field present. */
+export type CompareConfig = FromSchema<typeof compareConfigSchema>;
+/** Latency figures (TTFT, ITL, TPOT, E2E): a change counts when larger than both bounds. */
+export type LatencyTolerance = CompareConfig['tolerances']['ttft'];
+/** Rates (throughput, goodput): a relative change counts when larger than this share. */
+export type RateTolerance = CompareConfig['tolerances']['throughput'];
+/** Error rate: an absolute change of the failed share. */
+export type ErrorRateTolerance = CompareConfig['tolerances']['errorRate'];
 
 /** The defaults, as the schema gives them (tests and callers without a config file). */
 export function defaultCompareConfig(): CompareConfig {

@@ -6,7 +6,11 @@
  * mode's code: the config sits below the modes. Also the schema pieces the
  * modes share. Nothing here imports more than types.
  */
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { RunKind } from '../report/model.js';
+
+/** A mode's section `mode.<kind>` as validated (defaults applied), derived from its schema `properties`. */
+export type SectionConfig<P> = P extends Readonly<Record<string, JSONSchema>> ? FromSchema<{ readonly type: 'object'; readonly additionalProperties: false; readonly properties: P }> : never;
 
 export interface ModeSpec<K extends RunKind, C> {
   readonly kind: K;
@@ -22,32 +26,23 @@ export interface ModeSpec<K extends RunKind, C> {
   maxUsers?(cfg: C): number;
 }
 
-/** Time a load level is held: warm-up (excluded), measured hold, cool-down (excluded; drains in flight). */
-export interface StepTiming {
-  /** Seconds at the new load before measuring starts (excluded from the figures). */
-  warmupSec: number;
-  /** Seconds measured. */
-  holdSec: number;
-  /** Seconds at most after a step with no load, waiting for requests in flight to end (excluded). */
-  cooldownSec: number;
-}
+/** Schema of the time a load level is held, with these defaults: warm-up (excluded), measured hold, cool-down (excluded; drains in flight). */
+export const timing = (warmupSec: number, holdSec: number, cooldownSec: number) =>
+  ({
+    warmupSec: { description: 'Seconds at a new load before measuring starts (excluded from the figures).', type: 'number', minimum: 0, default: warmupSec },
+    holdSec: { description: 'Seconds measured at each load.', type: 'number', exclusiveMinimum: 0, default: holdSec },
+    cooldownSec: { description: 'Seconds at most after a load, with none sent, for requests in flight to end (excluded).', type: 'number', minimum: 0, default: cooldownSec },
+  }) as const;
 
-/** Schema of StepTiming with these defaults. */
-export const timing = (warmupSec: number, holdSec: number, cooldownSec: number) => ({
-  warmupSec: { description: 'Seconds at a new load before measuring starts (excluded from the figures).', type: 'number', minimum: 0, default: warmupSec },
-  holdSec: { description: 'Seconds measured at each load.', type: 'number', exclusiveMinimum: 0, default: holdSec },
-  cooldownSec: { description: 'Seconds at most after a load, with none sent, for requests in flight to end (excluded).', type: 'number', minimum: 0, default: cooldownSec },
-});
+/** Time a load level is held (every stepped mode's section has it). */
+export type StepTiming = SectionConfig<ReturnType<typeof timing>>;
 
-/** Schema of a list of 1–32 positive numbers (integers when `integer`). */
-export const positiveList = (def: number[] | undefined, integer: boolean, description: string) => ({
-  description,
-  type: 'array',
-  minItems: 1,
-  maxItems: 32,
-  items: integer ? { type: 'integer', minimum: 1 } : { type: 'number', exclusiveMinimum: 0 },
-  ...(def !== undefined ? { default: def } : {}),
-});
+/** Schema of a list of 1–32 positive integers, with a default. */
+export const positiveIntegerList = (def: readonly number[], description: string) =>
+  ({ description, type: 'array', minItems: 1, maxItems: 32, items: { type: 'integer', minimum: 1 }, default: def }) as const;
+
+/** Schema of a list of 1–32 positive numbers, absent by default. */
+export const positiveNumberList = (description: string) => ({ description, type: 'array', minItems: 1, maxItems: 32, items: { type: 'number', exclusiveMinimum: 0 } }) as const;
 
 /** Strictly increasing. */
 export function increasing(xs: readonly number[]): boolean {

@@ -8,8 +8,9 @@
  * src/config/, below both the config and the modes: the config imports no
  * mode code (test/import-cycles.test.ts); src/modes/config.ts re-exports it.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { validateDetailed } from 'node-cron';
-import { REPORT_FORMAT_NAMES, type ReportFormatName } from '../report/formats.js';
+import { REPORT_FORMAT_NAMES } from '../report/formats.js';
 import type { ModeSpec } from './mode-spec.js';
 import { rampSpec } from './mode-ramp.js';
 import { soakSpec } from './mode-soak.js';
@@ -45,26 +46,6 @@ export function modeSpec<K extends ModeKind>(kind: K): ModeSpec<K, ModeSections[
 /** `mode`: which mode runs, and every mode's section (each keeps its defaults; only the one that runs is used). */
 export type ModeConfig = { kind: ModeKind } & ModeSections;
 
-export interface ReportConfig {
-  /** Where reports are written (created when missing); relative to the working directory. */
-  dir: string;
-  /** Formats written besides those every report has (JSON, Markdown, HTML), e.g. csv. */
-  formats: ReportFormatName[];
-}
-
-export interface ScheduleConfig {
-  /** Unique; shown in logs and /api/schedules. */
-  name: string;
-  /** Cron expression (5 fields, or 6 with seconds first), node-cron syntax. */
-  cron: string;
-  /** IANA time zone of the expression; absent: the host's. */
-  timezone?: string;
-  /** What runs. kind soak: a report of the soak since the last one (the soak itself never stops). */
-  mode: ModeConfig;
-  /** Pause the soak while the mode runs and resume it after (otherwise the mode's load is added to the soak's). */
-  pauseSoak: boolean;
-}
-
 /** JSON Schema of `mode` (also the `mode` of each schedule): `kind`, and a section per registered mode. */
 export const modeConfigSchema = {
   type: 'object',
@@ -92,6 +73,9 @@ export const reportConfigSchema = {
   },
 } as const;
 
+/** The validated `report` section (defaults applied), derived from the schema. */
+export type ReportConfig = FromSchema<typeof reportConfigSchema>;
+
 export const schedulesConfigSchema = {
   type: 'array',
   default: [],
@@ -109,6 +93,12 @@ export const schedulesConfigSchema = {
     },
   },
 } as const;
+
+/**
+ * One cron job of `llmsoak run` (defaults applied), derived from the schema; its `mode` is
+ * `ModeConfig`, the registered modes' sections (the schema builds that part from the registry).
+ */
+export type ScheduleConfig = Omit<FromSchema<(typeof schedulesConfigSchema)['items']>, 'mode'> & { mode: ModeConfig };
 
 /**
  * Cross-field checks of the section of the mode that runs (`m.kind`); `at` is

@@ -1,20 +1,5 @@
 /** `preflight:` config: what llmsoak checks of the target before it soaks it, and what it does about scenarios the target cannot serve. */
-
-/**
- * What to do with a scenario whose endpoint the target does not have
- * (404, 405 or 501 to the preflight's request):
- * - skip: leave it out of the workload mix, one warning naming it (default);
- * - fail: do not start (exit 1, one line naming the scenarios);
- * - keep: send it anyway (its failures are measured as errors).
- */
-export type MissingEndpointPolicy = 'fail' | 'skip' | 'keep';
-
-export interface PreflightConfig {
-  enabled: boolean;
-  /** Each probe's limit, ms (the probes run at once, so this bounds the whole preflight too). */
-  timeoutMs: number;
-  onMissingEndpoint: MissingEndpointPolicy;
-}
+import type { FromSchema } from 'json-schema-to-ts';
 
 export const preflightConfigSchema = {
   type: 'object',
@@ -31,3 +16,15 @@ export const preflightConfigSchema = {
     },
   },
 } as const;
+
+/** The validated `preflight` section, derived from the schema (defaults applied). */
+export type PreflightConfig = FromSchema<typeof preflightConfigSchema>;
+
+/**
+ * What to do with a scenario whose endpoint the target does not have
+ * (404, 405 or 501 to the preflight's request):
+ * - skip: leave it out of the workload mix, one warning naming it (default);
+ * - fail: do not start (exit 1, one line naming the scenarios);
+ * - keep: send it anyway (its failures are measured as errors).
+ */
+export type MissingEndpointPolicy = PreflightConfig['onMissingEndpoint'];

@@ -1,3 +1,5 @@
+import type { FromSchema } from 'json-schema-to-ts';
+import type { configSchema } from './schema.js';
 import type { SimulatorConfig } from '../simulator/config.js';
 import type { CollectorsConfig } from '../collectors/index.js';
 import type { RequestLogConfig } from '../tracing/config.js';
@@ -5,11 +7,7 @@ import type { AlertingConfig } from '../alerting/config.js';
 import type { ModeConfig, ReportConfig, ScheduleConfig } from './modes.js';
 import type { CompareConfig } from '../compare/config.js';
 import type { QualityConfig } from '../quality/config.js';
-import type { AnalyzerConfig } from '../analyzer/engine.js';
-import type { UserRuleConfig } from '../analyzer/rules/user.js';
-import type { PrometheusSourceConfig } from '../analyzer/prometheus-source.js';
-import type { TargetChangesConfig } from '../analyzer/target-changes.js';
-import type { IncidentsConfig } from '../analyzer/incidents.js';
+import type { AnalyzerSectionConfig } from '../analyzer/config.js';
 import type { PreflightConfig } from './preflight.js';
 import type { TrafficConfig } from '../traffic/config.js';
 import type { SloConfig } from '../metrics/slo.js';
@@ -17,55 +15,28 @@ import type { SloConfig } from '../metrics/slo.js';
 export type { RateProfileConfig, ScenarioConfig, TrafficConfig } from '../traffic/config.js';
 export type { SloConfig } from '../metrics/slo.js';
 
-export interface TargetConfig {
-  url?: string;
-  model?: string;
-  apiKey?: string;
-  metricsUrl?: string;
-  pid?: number;
-  processName?: string;
-  timeouts: { connectMs: number; headersMs: number; idleMs: number; totalMs: number };
-  /** Target-change detection (src/analyzer/target-changes.ts). */
-  changes: TargetChangesConfig;
-}
+/** Where the config's own sections are declared: src/config/schema.ts (the others in the modules that own them). */
+type Section<K extends keyof (typeof configSchema)['properties']> = (typeof configSchema)['properties'][K];
 
-/** The validated, normalised configuration. Nothing reads process.env after this exists. */
+/** `target`: the server soaked. Derived from the schema (defaults applied). */
+export type TargetConfig = FromSchema<Section<'target'>>;
+
+/**
+ * The validated, normalised configuration: each section's type is derived from
+ * its schema (see ./schema.ts). Nothing reads process.env after this exists.
+ */
 export interface Config {
   target: TargetConfig;
   traffic: TrafficConfig;
   slo: SloConfig;
-  server: {
-    listen: string;
-    host: string;
-    port: number;
-    /** See schema.ts: the token guards mutating requests (and reads when asked). */
-    auth: { token?: string; protectMetrics: boolean; protectApi: boolean };
-    tls?: { certFile: string; keyFile: string };
-    bodyLimitBytes: number;
-  };
-  run: {
-    durationSec: number;
-    drainMs: number;
-    /** Checkpoints of soak state live here (src/state/). */
-    dataDir: string;
-    checkpointIntervalSec: number;
-    resume: boolean;
-  };
-  metrics: { windowMs: number; maxLabelValues: number };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** As the schema says, plus `host` and `port`: `listen` split by the loader. */
+  server: FromSchema<Section<'server'>> & { host: string; port: number };
+  run: FromSchema<Section<'run'>>;
+  metrics: FromSchema<Section<'metrics'>>;
+  log: FromSchema<Section<'log'>>;
   simulator: SimulatorConfig;
   collectors: CollectorsConfig;
-  analyzer: AnalyzerConfig & {
-    rawRetentionSec: number;
-    maxSeries: number;
-    rules: UserRuleConfig[];
-    /** Incidents and recovery times (src/analyzer/incidents.ts). */
-    incidents: IncidentsConfig;
-    /** Where rules read series: this process' own store, or the fleet through Prometheus. */
-    source: 'local' | 'prometheus';
-    /** Required with source: prometheus. */
-    prometheus?: PrometheusSourceConfig;
-  };
+  analyzer: AnalyzerSectionConfig;
   alerting: AlertingConfig;
   /** What `llmsoak bench` runs (src/config/modes.ts). */
   mode: ModeConfig;
@@ -80,3 +51,7 @@ export interface Config {
   /** Checks of the target before the soak (src/preflight/). */
   preflight: PreflightConfig;
 }
+
+/** Compile-time check: Config has exactly the schema's top-level sections, no section declared beside it. */
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
+export const CONFIG_MATCHES_SCHEMA: SameKeys<Config, (typeof configSchema)['properties']> = true;

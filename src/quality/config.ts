@@ -7,32 +7,10 @@
  * `validateQualityConfig`, which the config loader calls, so `check-config`
  * reports a bad suite file as it reports any other problem.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { validateDetailed } from 'node-cron';
 import { loadSuites } from './suite.js';
 import { ConfigError } from '../errors.js';
-
-/** One suite: a YAML file of golden prompts, or the prompts inline. */
-export interface QualitySuiteConfig {
-  /** The `suite` label of its series. */
-  name: string;
-  /** A YAML file of prompts (relative to the working directory, as traffic.replay.file). */
-  file?: string;
-  /** Prompts inline, in the same form as in a file. */
-  prompts?: Record<string, unknown>[];
-}
-
-export interface QualityConfig {
-  enabled: boolean;
-  /** Cron expression (node-cron: 5 fields, or 6 with seconds first). Default hourly, '0 * * * *'. */
-  schedule: string;
-  /** Run every this many seconds instead of `schedule` (compressed-time tests, short soaks). */
-  intervalSec?: number;
-  /** Run once as soon as traffic starts (so a baseline has a score), then on the schedule. Default true. */
-  runOnStart: boolean;
-  /** Limit of one golden request, ms. Default 60000. */
-  timeoutMs: number;
-  suites: QualitySuiteConfig[];
-}
 
 /** JSON Schema of the `quality` section (embedded in the main config schema). */
 export const qualityConfigSchema = {
@@ -61,6 +39,11 @@ export const qualityConfigSchema = {
     },
   },
 } as const;
+
+/** The validated `quality` section, derived from the schema (defaults applied). */
+export type QualityConfig = FromSchema<typeof qualityConfigSchema>;
+/** One suite: a YAML file of golden prompts, or the prompts inline. */
+export type QualitySuiteConfig = QualityConfig['suites'][number];
 
 /**
  * Cross-field checks of a schema-valid `quality` section: the cron expression,

@@ -12,247 +12,151 @@
  * event loop can write them, and what is measured is the HTTP/SSE path alone.
  */
 
+import type { FromSchema } from 'json-schema-to-ts';
 import { ConfigError } from '../errors.js';
-
-/**
- * The performance model of the simulated inference engine (see engine.ts).
- *
- * The defaults look like an 8B model under vLLM on one data-centre GPU. Under
- * llmsoak's default scenario mix (prompts ~600 tokens on average, outputs
- * ~125) they give, measured: at 2 req/s TTFT p50 ~35 ms / p90 ~170 ms and ITL
- * p50 ~14.5 ms; at 20 req/s ITL p50 ~20 ms with ~100 ms steps while long
- * prompts prefill; the knee near 30 req/s (KV cache ~0.98 full, queue time
- * rising); at 40 req/s the queue grows without bound, the KV cache is full
- * and preemptions start.
- */
-export interface EngineConfig {
-  /** Concurrent sequences in the running batch (vLLM max_num_seqs; vLLM's default too). Default 256. */
-  maxNumSeqs: number;
-  /** KV-cache capacity, tokens; a running sequence holds prompt + generated tokens. Default 131072. */
-  kvCacheTokens: number;
-  /** Prefill speed, prompt tokens per second; a step's prefilled tokens add tokens / rate to it. Default 25000. */
-  prefillTokensPerSec: number;
-  /** Most prompt tokens prefilled in one step (chunked prefill, as vLLM's max_num_batched_tokens); longer prompts take several steps. Default 2048. */
-  maxPrefillTokensPerStep: number;
-  /** Fixed part of a step, ms (weights read once per step: memory-bandwidth bound). Default 14. */
-  decodeStepBaseMs: number;
-  /** Extra step time per sequence producing a token in the step, ms. Default 0.1. */
-  decodeStepPerSeqMs: number;
-  /** Waiting-queue capacity, requests (not counting those the free batch slots will take at the next step); arrivals beyond it get HTTP 429. Default 512. */
-  maxQueue: number;
-  /** Context length, tokens: prompt + max_tokens above it is a 400 (as vLLM does). Default 8192. */
-  maxModelLen: number;
-  /**
-   * Multiplier on every step duration (prefill and decode). Default 1.
-   * 0.1 = a ten times faster GPU; 0 = zero service time (benchmarks of the HTTP path).
-   * The slowdown fault's added time is not scaled.
-   */
-  timeScale: number;
-  /** Mean natural output length, tokens, when ignore_eos is false (log-normal draw, capped by max_tokens). Default 160. */
-  outputTokensMean: number;
-  /** Sigma of the log-normal output-length distribution (0 = always the mean). Default 0.6. */
-  outputTokensSigma: number;
-  /**
-   * Automatic prefix caching (vLLM's, block-granular; see prefix-cache.ts): a
-   * prompt's leading full blocks already computed are not prefilled again.
-   * Default true.
-   */
-  prefixCaching: boolean;
-  /** Tokens per KV block, the granularity of prefix-cache hits (vLLM's default block size). Default 16. */
-  blockSize: number;
-  /** Blocks the prefix cache keeps (least recently used evicted first). Default 8192 (= the default KV cache / 16). */
-  prefixCacheBlocks: number;
-}
-
-/** Grow the simulator's resident memory (Buffers written page by page, kept referenced). */
-export interface LeakFault {
-  /** Growth rate, MiB per minute. Default 60. */
-  mbPerMinute: number;
-}
-/** Decode step time grows linearly with time since the fault was set. */
-export interface SlowdownFault {
-  /** Added step time per minute since the fault was set, ms/min. Default 5. */
-  decodeMsPerMinute: number;
-}
-/** Answer some requests with an HTTP error in OpenAI's error shape (decided on arrival). */
-export interface ErrorsFault {
-  /** Probability per request, 0–1. Default 0.1. */
-  rate: number;
-  /** HTTP status of the error, 400–599. Default 500. */
-  status: number;
-}
-/** Mid-response, send nothing for `seconds`, then continue (tokens produced meanwhile arrive in a burst). */
-export interface StallFault {
-  /** Probability per request, 0–1. Default 0.05. */
-  rate: number;
-  /** Length of the stall, s. Default 5. */
-  seconds: number;
-}
-/** Mid-response, reset the TCP connection (RST). */
-export interface ResetFault {
-  /** Probability per request, 0–1. Default 0.05. */
-  rate: number;
-}
-/** Mid-stream, send one SSE event whose data is not valid JSON (non-stream: a truncated JSON body). */
-export interface MalformedFault {
-  /** Probability per request, 0–1. Default 0.05. */
-  rate: number;
-}
-/** Synchronous busy work on arrival (a slow tokenizer / frontend), blocking the event loop. */
-export interface CpuBoundFault {
-  /** Busy time per request, ms. Default 5. */
-  msPerRequest: number;
-}
-/** Override the KV-cache budget with a smaller one (more preemptions and queueing). */
-export interface KvPressureFault {
-  /** KV-cache capacity while the fault is on, tokens. Default 4096. */
-  kvCacheTokens: number;
-}
-
-/** Answer recognised golden prompts (see answers.ts) wrongly: quality drift. */
-export interface QualityFault {
-  /** Probability per recognised request of a wrong answer, 0–1. Default 0.2. */
-  rate: number;
-}
-
-/** Faults that are on. A fault present here is on; absent is off. */
-export interface FaultsConfig {
-  leak?: LeakFault;
-  slowdown?: SlowdownFault;
-  errors?: ErrorsFault;
-  stall?: StallFault;
-  reset?: ResetFault;
-  malformed?: MalformedFault;
-  cpuBound?: CpuBoundFault;
-  kvPressure?: KvPressureFault;
-  quality?: QualityFault;
-}
-
-export type FaultName = keyof FaultsConfig;
-
-export const FAULT_NAMES: readonly FaultName[] = ['leak', 'slowdown', 'errors', 'stall', 'reset', 'malformed', 'cpuBound', 'kvPressure', 'quality'];
-
-export interface SimulatorConfig {
-  /** Listen address. Default '127.0.0.1'. */
-  host: string;
-  /** Listen port (0 = ephemeral). Default 18000. */
-  port: number;
-  /** The one model name served; any other name in a request is a 404. Default 'sim-llama-3-8b'. */
-  model: string;
-  /** Performance model. */
-  engine: EngineConfig;
-  /** Faults on from the start (each can be changed at runtime through /admin/faults). Default: none. */
-  faults: FaultsConfig;
-  /** Length of /v1/embeddings vectors, floats. Default 768. */
-  embeddingDim: number;
-  /** Seed of the simulator's random draws (output lengths, words, fault dice); same seed, same sequence. Default 1. */
-  seed: number;
-  /** Largest accepted request body, bytes; larger is a 413. Default 33554432 (32 MiB). */
-  maxBodyBytes: number;
-}
 
 // ---------------------------------------------------------------------------
 // JSON Schema (draft-07 subset) — defaults and bounds live here only.
 
 /** The subset of JSON Schema used here (and understood by `applySchema`). */
 export interface JsonSchema {
-  type: 'object' | 'number' | 'integer' | 'string' | 'boolean';
-  description?: string;
-  default?: unknown;
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  minLength?: number;
-  properties?: Record<string, JsonSchema>;
-  additionalProperties?: boolean;
-  required?: string[];
+  readonly type: 'object' | 'number' | 'integer' | 'string' | 'boolean';
+  readonly description?: string;
+  readonly default?: unknown;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly minLength?: number;
+  readonly properties?: Readonly<Record<string, JsonSchema>>;
+  readonly additionalProperties?: boolean;
+  readonly required?: readonly string[];
 }
 
-const rate = (def: number): JsonSchema => ({
-  type: 'number',
-  minimum: 0,
-  maximum: 1,
-  default: def,
-  description: 'probability per request, 0–1',
-});
+const rate = (def: number) =>
+  ({
+    type: 'number',
+    minimum: 0,
+    maximum: 1,
+    default: def,
+    description: 'Probability per request, 0–1.',
+  }) as const;
 
-function faultSchema(description: string, properties: Record<string, JsonSchema>): JsonSchema {
-  return { type: 'object', description, additionalProperties: false, properties };
+function faultSchema<const P extends Readonly<Record<string, JsonSchema>>>(description: string, properties: P) {
+  return { type: 'object', description, additionalProperties: false, properties } as const;
 }
 
 /** Schema of the `faults` object (also what POST /admin/faults accepts, plus `null` to clear one). */
-export const faultsSchema: JsonSchema = {
+export const faultsSchema = {
   type: 'object',
   description: 'Faults on from the start; a fault present is on. Change at runtime via /admin/faults.',
   additionalProperties: false,
   default: {},
   properties: {
-    leak: faultSchema('grow resident memory', {
-      mbPerMinute: { type: 'number', minimum: 0, default: 60, description: 'MiB per minute' },
+    leak: faultSchema("Grow the simulator's resident memory (Buffers written page by page, kept referenced).", {
+      mbPerMinute: { type: 'number', minimum: 0, default: 60, description: 'Growth rate, MiB per minute.' },
     }),
-    slowdown: faultSchema('decode step time grows linearly with time since set', {
-      decodeMsPerMinute: { type: 'number', minimum: 0, default: 5, description: 'ms added per minute' },
+    slowdown: faultSchema('Decode step time grows linearly with time since the fault was set.', {
+      decodeMsPerMinute: { type: 'number', minimum: 0, default: 5, description: 'Added step time per minute since the fault was set, ms/min.' },
     }),
-    errors: faultSchema('HTTP errors on arrival, OpenAI error shape', {
+    errors: faultSchema("Answer some requests with an HTTP error in OpenAI's error shape (decided on arrival).", {
       rate: rate(0.1),
-      status: { type: 'integer', minimum: 400, maximum: 599, default: 500, description: 'HTTP status' },
+      status: { type: 'integer', minimum: 400, maximum: 599, default: 500, description: 'HTTP status of the error, 400–599.' },
     }),
-    stall: faultSchema('mid-response, send nothing for `seconds`', {
+    stall: faultSchema('Mid-response, send nothing for `seconds`, then continue (tokens produced meanwhile arrive in a burst).', {
       rate: rate(0.05),
-      seconds: { type: 'number', minimum: 0, default: 5, description: 'stall length, s' },
+      seconds: { type: 'number', minimum: 0, default: 5, description: 'Length of the stall, s.' },
     }),
-    reset: faultSchema('mid-response, reset the connection', { rate: rate(0.05) }),
-    malformed: faultSchema('mid-stream, an SSE event whose data is not JSON', { rate: rate(0.05) }),
-    cpuBound: faultSchema('busy CPU per request in one frontend thread, before the engine queue (a slow tokenizer)', {
-      msPerRequest: { type: 'number', minimum: 0, default: 5, description: 'ms of busy CPU per request' },
+    reset: faultSchema('Mid-response, reset the TCP connection (RST).', { rate: rate(0.05) }),
+    malformed: faultSchema('Mid-stream, one SSE event whose data is not valid JSON (non-stream: a truncated JSON body).', { rate: rate(0.05) }),
+    cpuBound: faultSchema('Synchronous busy work on arrival in one frontend thread, before the engine queue (a slow tokenizer), blocking its event loop.', {
+      msPerRequest: { type: 'number', minimum: 0, default: 5, description: 'Busy time per request, ms.' },
     }),
-    kvPressure: faultSchema('smaller KV-cache budget', {
-      kvCacheTokens: { type: 'integer', minimum: 1, default: 4096, description: 'KV budget, tokens' },
+    kvPressure: faultSchema('Override the KV-cache budget with a smaller one (more preemptions and queueing).', {
+      kvCacheTokens: { type: 'integer', minimum: 1, default: 4096, description: 'KV-cache capacity while the fault is on, tokens.' },
     }),
-    quality: faultSchema('wrong answers to recognised golden prompts', { rate: rate(0.2) }),
+    quality: faultSchema('Answer recognised golden prompts (src/simulator/answers.ts) wrongly: quality drift.', { rate: rate(0.2) }),
   },
-};
+} as const satisfies JsonSchema;
 
-const engineSchema: JsonSchema = {
+const engineSchema = {
   type: 'object',
-  description: 'continuous-batching performance model',
+  description: 'The continuous-batching performance model.',
   additionalProperties: false,
   default: {},
   properties: {
-    maxNumSeqs: { type: 'integer', minimum: 1, default: 256, description: 'running batch slots' },
-    kvCacheTokens: { type: 'integer', minimum: 1, default: 131072, description: 'KV-cache capacity, tokens' },
-    prefillTokensPerSec: { type: 'number', exclusiveMinimum: 0, default: 25000, description: 'prefill speed, tokens/s' },
-    maxPrefillTokensPerStep: { type: 'integer', minimum: 1, default: 2048, description: 'prompt tokens prefilled per step (chunked prefill)' },
-    decodeStepBaseMs: { type: 'number', minimum: 0, default: 14, description: 'fixed step time, ms' },
-    decodeStepPerSeqMs: { type: 'number', minimum: 0, default: 0.1, description: 'step time per batched sequence, ms' },
-    maxQueue: { type: 'integer', minimum: 0, default: 512, description: 'waiting-queue capacity; beyond it 429' },
-    maxModelLen: { type: 'integer', minimum: 1, default: 8192, description: 'context length, tokens' },
-    timeScale: { type: 'number', minimum: 0, default: 1, description: 'multiplier on step times; 0 = zero service time' },
-    outputTokensMean: { type: 'number', minimum: 1, default: 160, description: 'mean natural output length, tokens' },
-    outputTokensSigma: { type: 'number', minimum: 0, default: 0.6, description: 'log-normal sigma of output length' },
-    prefixCaching: { type: 'boolean', default: true, description: 'automatic prefix caching: cached leading blocks skip prefill' },
-    blockSize: { type: 'integer', minimum: 1, maximum: 1024, default: 16, description: 'tokens per KV block (prefix-cache granularity)' },
-    prefixCacheBlocks: { type: 'integer', minimum: 0, default: 8192, description: 'blocks the prefix cache keeps (LRU)' },
+    maxNumSeqs: { type: 'integer', minimum: 1, default: 256, description: "Concurrent sequences in the running batch (vLLM's max_num_seqs, and its default)." },
+    kvCacheTokens: { type: 'integer', minimum: 1, default: 131072, description: 'KV-cache capacity, tokens; a running sequence holds prompt + generated tokens.' },
+    prefillTokensPerSec: { type: 'number', exclusiveMinimum: 0, default: 25000, description: "Prefill speed, prompt tokens per second; a step's prefilled tokens add tokens / rate to it." },
+    maxPrefillTokensPerStep: {
+      type: 'integer',
+      minimum: 1,
+      default: 2048,
+      description: "Most prompt tokens prefilled in one step (chunked prefill, as vLLM's max_num_batched_tokens); longer prompts take several steps.",
+    },
+    decodeStepBaseMs: { type: 'number', minimum: 0, default: 14, description: 'Fixed part of a step, ms (weights read once per step: memory-bandwidth bound).' },
+    decodeStepPerSeqMs: { type: 'number', minimum: 0, default: 0.1, description: 'Extra step time per sequence producing a token in the step, ms.' },
+    maxQueue: {
+      type: 'integer',
+      minimum: 0,
+      default: 512,
+      description: 'Waiting-queue capacity, requests (not counting those the free batch slots will take at the next step); arrivals beyond it get HTTP 429.',
+    },
+    maxModelLen: { type: 'integer', minimum: 1, default: 8192, description: 'Context length, tokens: prompt + max_tokens above it is a 400 (as vLLM does).' },
+    timeScale: {
+      type: 'number',
+      minimum: 0,
+      default: 1,
+      description:
+        "Multiplier on every step duration (prefill and decode): 0.1 = a ten times faster GPU; 0 = zero service time (benchmarks of the HTTP path). The slowdown fault's added time is not scaled.",
+    },
+    outputTokensMean: { type: 'number', minimum: 1, default: 160, description: 'Mean natural output length, tokens, when ignore_eos is false (log-normal draw, capped by max_tokens).' },
+    outputTokensSigma: { type: 'number', minimum: 0, default: 0.6, description: 'Sigma of the log-normal output-length distribution (0 = always the mean).' },
+    prefixCaching: {
+      type: 'boolean',
+      default: true,
+      description: "Automatic prefix caching (vLLM's, block-granular; src/simulator/prefix-cache.ts): a prompt's leading full blocks already computed are not prefilled again.",
+    },
+    blockSize: { type: 'integer', minimum: 1, maximum: 1024, default: 16, description: "Tokens per KV block, the granularity of prefix-cache hits (vLLM's default block size)." },
+    prefixCacheBlocks: { type: 'integer', minimum: 0, default: 8192, description: 'Blocks the prefix cache keeps (least recently used evicted first); the default = the default KV cache / 16.' },
   },
-};
+} as const satisfies JsonSchema;
 
 /** JSON Schema of `SimulatorConfig` (embed as the `simulator` property of the main config schema). */
-export const simulatorConfigSchema: JsonSchema = {
+export const simulatorConfigSchema = {
   type: 'object',
-  description: 'built-in OpenAI-compatible simulator',
+  description: 'The built-in OpenAI-compatible simulator (`llmsoak simulate`, and the target when target.url is absent).',
   additionalProperties: false,
   default: {},
   properties: {
-    host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'listen address' },
-    port: { type: 'integer', minimum: 0, maximum: 65535, default: 18000, description: 'listen port, 0 = ephemeral' },
-    model: { type: 'string', minLength: 1, default: 'sim-llama-3-8b', description: 'served model name' },
+    host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Listen address.' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 18000, description: 'Listen port (0 = ephemeral).' },
+    model: { type: 'string', minLength: 1, default: 'sim-llama-3-8b', description: 'The one model name served; any other name in a request is a 404.' },
     engine: engineSchema,
     faults: faultsSchema,
-    embeddingDim: { type: 'integer', minimum: 1, maximum: 65536, default: 768, description: 'embedding length' },
-    seed: { type: 'integer', minimum: 0, default: 1, description: 'seed of random draws' },
-    maxBodyBytes: { type: 'integer', minimum: 1024, default: 33554432, description: 'largest request body, bytes' },
+    embeddingDim: { type: 'integer', minimum: 1, maximum: 65536, default: 768, description: 'Length of /v1/embeddings vectors, floats.' },
+    seed: { type: 'integer', minimum: 0, default: 1, description: "Seed of the simulator's random draws (output lengths, words, fault dice); same seed, same sequence." },
+    maxBodyBytes: { type: 'integer', minimum: 1024, default: 33554432, description: 'Largest accepted request body, bytes; larger is a 413.' },
   },
-};
+} as const satisfies JsonSchema;
+
+/** The validated `simulator` section (defaults applied), derived from the schema: its descriptions are the reference. */
+export type SimulatorConfig = FromSchema<typeof simulatorConfigSchema>;
+/** The performance model: a continuous-batching engine (see the header). */
+export type EngineConfig = SimulatorConfig['engine'];
+/** Faults that are on. A fault present here is on; absent is off. */
+export type FaultsConfig = SimulatorConfig['faults'];
+export type FaultName = keyof FaultsConfig;
+export type LeakFault = NonNullable<FaultsConfig['leak']>;
+export type SlowdownFault = NonNullable<FaultsConfig['slowdown']>;
+export type ErrorsFault = NonNullable<FaultsConfig['errors']>;
+export type StallFault = NonNullable<FaultsConfig['stall']>;
+export type ResetFault = NonNullable<FaultsConfig['reset']>;
+export type MalformedFault = NonNullable<FaultsConfig['malformed']>;
+export type CpuBoundFault = NonNullable<FaultsConfig['cpuBound']>;
+export type KvPressureFault = NonNullable<FaultsConfig['kvPressure']>;
+export type QualityFault = NonNullable<FaultsConfig['quality']>;
+
+export const FAULT_NAMES: readonly FaultName[] = ['leak', 'slowdown', 'errors', 'stall', 'reset', 'malformed', 'cpuBound', 'kvPressure', 'quality'];
 
 export function defaultSimulatorConfig(): SimulatorConfig {
   return {

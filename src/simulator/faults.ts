@@ -50,7 +50,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { LlmsoakError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
-import { FAULT_NAMES, applySchema, faultsSchema, type FaultName, type FaultsConfig } from './config.js';
+import { FAULT_NAMES, applySchema, faultsSchema, type FaultName, type FaultsConfig, type JsonSchema } from './config.js';
 import type { Rng } from './rng.js';
 
 export type FaultsPatch = { [K in FaultName]?: FaultsConfig[K] | null };
@@ -99,7 +99,7 @@ export function validateFaultsPatch(body: unknown): { patch: FaultsPatch; proble
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { patch: {}, problems: ['body: must be a JSON object of faults, e.g. {"errors":{"rate":0.1,"status":503}}'] };
   }
-  const props = faultsSchema.properties ?? {};
+  const props: Readonly<Record<string, JsonSchema>> = faultsSchema.properties;
   const patch: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     const schema = props[key];

@@ -3,15 +3,8 @@
  * drill-down (phases, tokens, outcome, trace id). Sampled requests also carry
  * their trace id as an exemplar on the TTFT and E2E histograms.
  */
-export interface RequestLogConfig {
-  enabled: boolean;
-  file: string;
-  sampleRatio: number;
-  alwaysErrors: boolean;
-  maxBytes: number;
-  keep: number;
-  includePrompts: boolean;
-}
+
+import type { FromSchema } from 'json-schema-to-ts';
 
 export const requestLogConfigSchema = {
   type: 'object',
@@ -27,3 +20,6 @@ export const requestLogConfigSchema = {
     includePrompts: { description: 'Also log the request body (the prompt). Off by default: prompts may be confidential. API keys are never logged.', type: 'boolean', default: false },
   },
 } as const;
+
+/** The validated `requestLog` section: derived from the schema (defaults applied, so every field is present). */
+export type RequestLogConfig = FromSchema<typeof requestLogConfigSchema>;

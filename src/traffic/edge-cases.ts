@@ -23,18 +23,12 @@
 import { request } from 'undici';
 import type { ScenarioConfig } from './config.js';
 import type { PromptBuilder } from './prompts.js';
+import type { EdgeCasesConfig } from './config.js';
+
+export type { EdgeCasesConfig } from './config.js';
 
 export type EdgeCaseKind = 'nearContextLimit' | 'unicode' | 'nestedJson' | 'runawayOutput';
 export const EDGE_CASE_KINDS: readonly EdgeCaseKind[] = ['nearContextLimit', 'unicode', 'nestedJson', 'runawayOutput'];
-
-/** `traffic.edgeCases` (schema.ts documents each key). */
-export interface EdgeCasesConfig {
-  /** Share of all requests that are edge cases, 0–0.5, spread evenly over `kinds`; 0 = off. */
-  weight: number;
-  kinds: EdgeCaseKind[];
-  /** Context length of the target, tokens; absent: discovered. */
-  contextTokens?: number;
-}
 
 export const DEFAULT_CONTEXT_TOKENS = 8192;
 export const NESTED_JSON_DEPTH = 512;

@@ -24,17 +24,9 @@
  */
 import { PromptBuilder } from './prompts.js';
 import { createRng, type Rng } from './random.js';
+import type { SharedPrefixConfig } from './config.js';
 
-/** `traffic.sharedPrefix` (schema.ts documents each key). */
-export interface SharedPrefixConfig {
-  enabled: boolean;
-  /** Share of chat/completions requests that start with a shared prompt, 0–1. */
-  share: number;
-  /** Distinct shared prompts. */
-  prefixes: number;
-  /** Tokens of every prefix, shared or unique. */
-  tokens: number;
-}
+export type { SharedPrefixConfig } from './config.js';
 
 /** One request's prefix. */
 export interface Prefix {

@@ -23,24 +23,11 @@
  * last(selector) (the sum now). `{{N}}` is the value of condition N, `{{window}}`
  * the window in seconds.
  */
-import type { Finding, Severity } from '../hint.js';
+import type { Finding } from '../hint.js';
 import { insufficient, ok, r4, type Rule, type RuleContext } from '../rule.js';
+import type { UserCondition, UserRuleConfig } from '../config.js';
 
-export interface UserCondition {
-  expr: string;
-  op: '>' | '>=' | '<' | '<=' | '==' | '!=';
-  value: number;
-}
-export interface UserRuleConfig {
-  id: string;
-  severity: Severity;
-  cause: string;
-  forSec: number;
-  windowSec?: number;
-  when: UserCondition[];
-  summary: string;
-  suggestion: string;
-}
+export type { UserCondition, UserRuleConfig } from '../config.js';
 
 type Fn = 'quantile' | 'rate' | 'increase' | 'avg' | 'max' | 'last';
 interface ParsedExpr {
