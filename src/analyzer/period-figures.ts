@@ -70,21 +70,45 @@ export class SliceMeters {
   private current: Meter;
   private currentStartMs: number;
 
+  /** The slices of the window before this time are kept (see rotate). */
+  private heldUntilMs = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly src: MeterSource,
     private readonly keep: number,
     nowMs: number,
+    /** The before-window, ms: the slices covering it before the time held are kept. */
+    private readonly windowMs: number,
   ) {
     this.current = src.openMeter();
     this.currentStartMs = nowMs;
   }
 
+  /**
+   * A change found later may read its "before" up to `untilMs` (the oldest
+   * time the target's identity was last seen, of all it is watched by): keep
+   * the slices of the window before it.
+   */
+  holdBefore(untilMs: number): void {
+    this.heldUntilMs = untilMs;
+  }
+
+  /**
+   * Close the slice filling now and start the next. When the ring is full the
+   * oldest slice goes, unless it is in the before-window held (holdBefore):
+   * then the oldest slice after that goes. While the target is down (a
+   * redeploy that loads a model for minutes) its identity is not seen, the
+   * time held stays before the downtime, and those figures survive however
+   * long it lasts, in the same `keep` meters.
+   */
   rotate(nowMs: number): void {
     this.src.closeMeter(this.current);
     this.done.push({ meter: this.current, startMs: this.currentStartMs, endMs: nowMs });
     let next: Meter;
     if (this.done.length > this.keep) {
-      next = (this.done.shift() as Slice).meter;
+      const held = new Set(this.pick(this.heldUntilMs, this.windowMs));
+      const victim = this.done.findIndex((s) => !held.has(s));
+      next = (this.done.splice(Math.max(0, victim), 1)[0] as Slice).meter;
       next.reset(nowMs);
       this.src.attachMeter(next);
     } else {
@@ -94,8 +118,8 @@ export class SliceMeters {
     this.currentStartMs = nowMs;
   }
 
-  /** Figures of the latest completed slices that ended at or before `untilMs`, covering up to `windowMs`; undefined when none did. */
-  before(untilMs: number, windowMs: number): PeriodFigures | undefined {
+  /** The latest completed slices that ended at or before `untilMs`, covering up to `windowMs`, oldest first. */
+  private pick(untilMs: number, windowMs: number): Slice[] {
     const picked: Slice[] = [];
     let lastEndMs: number | undefined;
     for (let i = this.done.length - 1; i >= 0; i--) {
@@ -105,6 +129,12 @@ export class SliceMeters {
       else if (lastEndMs - s.startMs > windowMs + 1) break;
       picked.unshift(s);
     }
+    return picked;
+  }
+
+  /** Figures of the latest completed slices that ended at or before `untilMs`, covering up to `windowMs`; undefined when none did. */
+  before(untilMs: number, windowMs: number): PeriodFigures | undefined {
+    const picked = this.pick(untilMs, windowMs);
     if (picked.length === 0) return undefined;
     return periodFigures(
       picked.map((s) => s.meter),

@@ -62,7 +62,10 @@ export interface IdentityObservation {
 
 /** Most events kept (the oldest go first). */
 const MAX_EVENTS = 200;
-/** Completed slices kept for "before": the window is 4 of them, plus 2 for the time between observations. */
+/**
+ * Slices per before-window; the ring keeps 2 more (the time between observations). A downtime longer than
+ * that does not lose them: the slices before the last confirmation are kept (SliceMeters.rotate).
+ */
 const SLICES_PER_WINDOW = 4;
 
 const EVENT_KIND: Record<ChangeKind, string> = { model: 'model_change', version: 'version_change', restart: 'restart' };
@@ -127,7 +130,7 @@ export class TargetChangeDetector {
   start(): void {
     if (this.o.meters === undefined || this.slices !== undefined) return;
     const sliceMs = Math.max(250, (this.o.cfg.windowSec * 1000) / SLICES_PER_WINDOW);
-    this.slices = new SliceMeters(this.o.meters, SLICES_PER_WINDOW + 2, this.o.clock.wallMs());
+    this.slices = new SliceMeters(this.o.meters, SLICES_PER_WINDOW + 2, this.o.clock.wallMs(), this.o.cfg.windowSec * 1000);
     this.sliceTimer = setInterval(() => this.slices?.rotate(this.o.clock.wallMs()), sliceMs);
     this.sliceTimer.unref();
   }
@@ -152,6 +155,7 @@ export class TargetChangeDetector {
     const prev = this.known.get(id);
     this.known.set(id, { value: obs.value, lastSeenMs: now });
     this.exportIdentity(obs, prev?.value);
+    this.holdBefore(now);
     if (prev === undefined || prev.value === obs.value) return;
     if (obs.kind === 'restart') {
       const merged = this.lastRestartMs !== undefined && now - this.lastRestartMs <= this.o.cfg.restartMergeSec * 1000;
@@ -162,6 +166,20 @@ export class TargetChangeDetector {
       }
     }
     this.record(obs, prev.value, prev.lastSeenMs, now);
+  }
+
+  /**
+   * A change is read against the figures before its key was last seen with
+   * the old value; keys not seen for a while (the target down) hold those
+   * slices. A key not seen for two windows no longer does (a source that went
+   * away for good must not pin the ring).
+   */
+  private holdBefore(now: number): void {
+    if (this.slices === undefined) return;
+    const staleMs = now - 2 * this.o.cfg.windowSec * 1000;
+    let oldest = now;
+    for (const k of this.known.values()) if (k.lastSeenMs >= staleMs && k.lastSeenMs < oldest) oldest = k.lastSeenMs;
+    this.slices.holdBefore(oldest);
   }
 
   /** The reading as series: a restart's start time as a value; a model or version as a label (the old one removed). */
